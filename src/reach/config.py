@@ -1,0 +1,98 @@
+"""One typed settings object, read once from ``REACH_*`` environment variables.
+
+Nothing reads the environment anywhere else: the CLI and the app factory call
+:func:`load_settings` once and pass the result down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from reach.errors import ConfigError
+
+ENV_PREFIX = "REACH_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every setting of the server, with its default and its meaning.
+
+    The docstring of each field (in ``FIELD_DOCS``) is the operator documentation:
+    ``docs/configuration.md`` is generated from it and a test keeps them in step.
+    """
+
+    database_url: str = "sqlite:///./reach.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+    jwt_leeway_seconds: int = 30
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_token_bytes: int = 8 * 1024
+    token_cache_size: int = 10_000
+    lookup_cache_seconds: float = 5.0
+    db_pool_size: int = 10
+    batch_worker: bool = True
+    batch_poll_seconds: float = 0.5
+    demo_on_first_run: bool = True
+
+    @property
+    def engine(self) -> str:
+        return "postgresql" if self.database_url.startswith(("postgresql:", "postgres:")) else "sqlite"
+
+
+FIELD_DOCS: dict[str, str] = {
+    "database_url": "`sqlite:///path/to/file.db` (embedded, default `./reach.db`) or "
+    "`postgresql://user@host:5432/db`.",
+    "host": "Interface `reach serve` binds to.",
+    "port": "TCP port `reach serve` listens on.",
+    "workers": "Worker processes of `reach serve` (each has its own event loop).",
+    "log_level": "`debug`, `info`, `warning` or `error`.",
+    "jwt_leeway_seconds": "Clock skew tolerated on `exp`/`iat`/`nbf` (at most 60).",
+    "max_body_bytes": "Largest request body accepted; larger bodies get 413 before they are read.",
+    "max_token_bytes": "Largest bearer token accepted; larger tokens get 401 unparsed.",
+    "token_cache_size": "Verified tokens kept in memory per process (each only until its `exp`).",
+    "lookup_cache_seconds": "How long a process may reuse a tenant or schema definition it "
+    "looked up; writes through the same process invalidate at once.",
+    "db_pool_size": "PostgreSQL connections per process.",
+    "batch_worker": "Run a batch worker inside each `reach serve` process.",
+    "batch_poll_seconds": "How often an idle batch worker looks for new work.",
+    "demo_on_first_run": "On an empty embedded database, `reach serve` creates a demo partner "
+    "and tenant and prints a ready-to-paste curl command.",
+}
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected a boolean, got {raw!r}")
+    try:
+        return type(default)(raw)
+    except ValueError:
+        kind = type(default).__name__
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected {kind}, got {raw!r}") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from ``REACH_*`` variables; explicit ``overrides`` win (CLI flags)."""
+    source = os.environ if env is None else env
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for name in Settings.__struct_fields__:
+        raw = source.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _coerce(name, raw, getattr(defaults, name))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(**values)
+    if not 0 <= settings.jwt_leeway_seconds <= 60:
+        raise ConfigError("REACH_JWT_LEEWAY_SECONDS must be between 0 and 60")
+    if settings.workers < 1:
+        raise ConfigError("REACH_WORKERS must be at least 1")
+    return settings

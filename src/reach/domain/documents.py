@@ -1,0 +1,92 @@
+"""Incoming resource documents: the ``{"data": {...}}`` envelope, unknown fields, merging.
+
+Merge semantics are RFC 7396 (JSON Merge Patch) for single writes, upserts and batches alike:
+an absent field is unchanged, ``null`` removes the field, a value replaces it, and nested
+objects merge the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reach.domain.compiled import CompiledSchema, json_type
+from reach.errors import BadRequest
+
+ALLOWED_TOP_LEVEL = frozenset({"data"})
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def strip_nulls(document: dict[str, Any]) -> dict[str, Any]:
+    """A new record's document: merging onto nothing drops every ``null``."""
+    merged: dict[str, Any] = merge_patch({}, document)
+    return merged
+
+
+def unwrap(body: Any, compiled: CompiledSchema, *, ignore_unknown: bool) -> dict[str, Any]:
+    """The ``data`` object of a single-resource body, with unknown fields refused or dropped."""
+    if not isinstance(body, dict):
+        raise BadRequest(
+            "Validation failed", errors=[f"body: expected object, got {json_type(body)}"]
+        )
+    unknown = [key for key in body if key not in ALLOWED_TOP_LEVEL]
+    if "data" not in body:
+        raise BadRequest("Validation failed", errors=["data: required field missing", *[
+            f"{key}: unknown field" for key in ([] if ignore_unknown else unknown)
+        ]])
+    data = body["data"]
+    if not isinstance(data, dict):
+        raise BadRequest(
+            "Validation failed", errors=[f"data: expected object, got {json_type(data)}"]
+        )
+    return checked_fields(data, compiled, ignore_unknown=ignore_unknown, top_level=unknown)
+
+
+def checked_fields(
+    data: dict[str, Any],
+    compiled: CompiledSchema,
+    *,
+    ignore_unknown: bool,
+    root: str = "data",
+    top_level: list[str] | None = None,
+) -> dict[str, Any]:
+    kept, unknown = compiled.split_unknown(data, root)
+    unknown = [*(top_level or []), *unknown]
+    if unknown and not ignore_unknown:
+        raise BadRequest(
+            f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+            errors=[f"{path}: unknown field" for path in unknown],
+        )
+    checked: dict[str, Any] = kept
+    return checked
+
+
+def refuse_required_nulls(
+    patch: dict[str, Any], compiled: CompiledSchema, root: str = "data"
+) -> None:
+    problems = [
+        f"{root}.{key}: required field cannot be removed"
+        for key, value in patch.items()
+        if value is None and key in compiled.required
+    ]
+    if problems:
+        raise BadRequest("Validation failed", errors=problems)
+
+
+def parse_flag(value: Any, name: str) -> bool:
+    """``true``/``false`` as booleans or strings (the reference types the flag both ways)."""
+    if value is None or value is False or value == "false" or value == "":
+        return False
+    if value is True or value == "true":
+        return True
+    raise BadRequest(f"Invalid {name}", errors=[f"{name}: expected true or false"])

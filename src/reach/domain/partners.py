@@ -1,0 +1,76 @@
+"""Partners: creation (with a signing secret and the default schemas) and secret rotation."""
+
+from __future__ import annotations
+
+import secrets
+
+import msgspec
+
+from reach import clock
+from reach.domain import schemas
+from reach.errors import NotFound
+from reach.storage import partners as store
+from reach.storage.database import Connection
+
+ACTIVE_SECRETS = 2  # rotation keeps the previous secret valid alongside the new one
+
+
+class Partner(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    created_at: str
+
+
+class NewSecret(msgspec.Struct, frozen=True):
+    """The only time a secret leaves the server: right after it was made."""
+
+    id: str
+    name: str
+    secret: str
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def create(conn: Connection, name: str) -> NewSecret:
+    at = clock.now()
+    partner_id = clock.new_id()
+    secret = _new_secret()
+    await store.insert_partner(conn, partner_id, name, at)
+    await store.insert_secret(conn, clock.new_id(), partner_id, secret, at)
+    await schemas.install_defaults(conn, partner_id, at)
+    return NewSecret(id=partner_id, name=name, secret=secret)
+
+
+async def rotate_secret(conn: Connection, partner_id: str) -> NewSecret:
+    partner = await get(conn, partner_id)
+    at = clock.now()
+    secret = _new_secret()
+    await store.insert_secret(conn, clock.new_id(), partner_id, secret, at)
+    await store.revoke_all_but_newest(conn, partner_id, ACTIVE_SECRETS, at)
+    return NewSecret(id=partner.id, name=partner.name, secret=secret)
+
+
+async def get(conn: Connection, partner_id: str) -> Partner:
+    row = await store.get_partner(conn, partner_id) if clock.is_uuid(partner_id) else None
+    if row is None:
+        raise NotFound(f"Partner {partner_id} not found")
+    return Partner(id=str(row["id"]), name=row["name"], created_at=row["created_at"])
+
+
+async def list_all(conn: Connection) -> list[Partner]:
+    return [
+        Partner(id=str(r["id"]), name=r["name"], created_at=r["created_at"])
+        for r in await store.list_partners(conn)
+    ]
+
+
+async def count(conn: Connection) -> int:
+    return await store.count_partners(conn)
+
+
+async def active_secrets(conn: Connection, partner_id: str) -> list[str]:
+    if not clock.is_uuid(partner_id):
+        return []
+    return await store.active_secrets(conn, partner_id)

@@ -1,0 +1,366 @@
+"""Schema definitions: validation of the definitions themselves, versioning, lookup, caching.
+
+Decisions (see docs/decisions.md): names and plural names are URL-safe, unique per partner
+ignoring case across both name and plural; ``name``, ``pluralName``, ``category`` and
+``externalIdField`` are fixed at creation (the Create page says so; an update that changes them
+is a 400); every successful update bumps ``versionNumber``. Stored records are never rewritten
+by a schema update: reads return them as stored, and the next write to a record validates the
+merged document against the new version.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import jsonschema_rs
+import msgspec
+import orjson
+
+from reach import clock
+from reach.cache import TTLCache
+from reach.domain.compiled import REF_PREFIX, CompiledSchema
+from reach.domain.default_schemas import DEFAULT_SCHEMAS
+from reach.errors import BadRequest, Conflict, NotFound
+from reach.storage import schemas as store
+from reach.storage.database import Connection, Row
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+CATEGORIES = (
+    "contacts_schema",
+    "transactions_schema",
+    "custom_schema",
+    "combined_schema",
+    "locations_schema",
+    "customer_fields",
+)
+UNSET: Any = msgspec.UNSET
+
+
+class SchemaInput(msgspec.Struct, kw_only=True):
+    """What a partner may send; UNSET means "not given" (updates keep the stored value)."""
+
+    name: str | msgspec.UnsetType = UNSET
+    plural_name: str | msgspec.UnsetType = UNSET
+    description: str | None | msgspec.UnsetType = UNSET
+    category: str | msgspec.UnsetType = UNSET
+    json_schema: dict[str, Any] | msgspec.UnsetType = UNSET
+    external_id_field: str | msgspec.UnsetType = UNSET
+    fields_to_expose: list[dict[str, Any]] | None | msgspec.UnsetType = UNSET
+    expose_name_json_path: str | None | msgspec.UnsetType = UNSET
+
+
+class SchemaDefinition(msgspec.Struct, frozen=True):
+    id: str
+    partner_id: str
+    name: str
+    plural_name: str
+    description: str | None
+    category: str
+    external_id_field: str
+    json_schema: dict[str, Any]
+    options: dict[str, Any]
+    version_number: int
+    created_at: str
+    updated_at: str
+    deactivated_at: str | None
+
+    @property
+    def references(self) -> dict[str, str]:
+        """Top-level field → id of the schema its ``$ref`` points at."""
+        refs: dict[str, str] = self.options.get("references", {})
+        return refs
+
+    @classmethod
+    def from_row(cls, row: Row) -> SchemaDefinition:
+        return cls(
+            id=str(row["id"]),
+            partner_id=str(row["partner_id"]),
+            name=row["name"],
+            plural_name=row["plural_name"],
+            description=row["description"],
+            category=row["category"],
+            external_id_field=row["external_id_field"],
+            json_schema=orjson.loads(row["json_schema"]),
+            options=orjson.loads(row["options"]),
+            version_number=int(row["version_number"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            deactivated_at=row["deactivated_at"],
+        )
+
+
+class SchemaRegistry:
+    """Per-process lookups by name or id, and compiled validators per schema version."""
+
+    def __init__(self, ttl: float) -> None:
+        self._lookups: TTLCache[tuple[str, str], SchemaDefinition] = TTLCache(ttl)
+        self._compiled: dict[tuple[str, int], CompiledSchema] = {}
+
+    async def resolve(self, conn: Connection, partner_id: str, name_or_id: str) -> SchemaDefinition:
+        key = (partner_id, name_or_id.lower())
+        found = self._lookups.get(key)
+        if found is None:
+            found = await find(conn, partner_id, name_or_id)
+            if found is None or found.deactivated_at is not None:
+                raise NotFound(f"Schema definition {name_or_id!r} not found")
+            self._lookups.put(key, found)
+        return found
+
+    def compiled(self, definition: SchemaDefinition) -> CompiledSchema:
+        key = (definition.id, definition.version_number)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = CompiledSchema(definition.json_schema, definition.references)
+            self._compiled[key] = compiled
+        return compiled
+
+    def forget(self, partner_id: str) -> None:
+        """A definition of this partner changed: drop every lookup of the partner's schemas."""
+        for key in [k for k in list(self._lookups._entries) if k[0] == partner_id]:
+            self._lookups.invalidate(key)
+
+
+async def find(conn: Connection, partner_id: str, name_or_id: str) -> SchemaDefinition | None:
+    row = await store.find(conn, partner_id, name_or_id, by_id=clock.is_uuid(name_or_id))
+    return None if row is None else SchemaDefinition.from_row(row)
+
+
+async def get(conn: Connection, partner_id: str, name_or_id: str) -> SchemaDefinition:
+    found = await find(conn, partner_id, name_or_id)
+    if found is None or found.deactivated_at is not None:
+        raise NotFound(f"Schema definition {name_or_id!r} not found")
+    return found
+
+
+async def list_active(conn: Connection, partner_id: str) -> list[SchemaDefinition]:
+    return [SchemaDefinition.from_row(row) for row in await store.list_active(conn, partner_id)]
+
+
+async def install_defaults(conn: Connection, partner_id: str, at: str) -> None:
+    for spec in DEFAULT_SCHEMAS:
+        await create(
+            conn,
+            partner_id,
+            SchemaInput(
+                name=spec["name"],
+                plural_name=spec["pluralName"],
+                description=spec["description"],
+                category=spec["category"],
+                json_schema=spec["schema"],
+                external_id_field=spec["externalIdField"],
+            ),
+            at=at,
+        )
+
+
+async def create(
+    conn: Connection, partner_id: str, given: SchemaInput, *, at: str | None = None
+) -> SchemaDefinition:
+    errors: list[str] = []
+    name = given.name if isinstance(given.name, str) else None
+    if name is None:
+        errors.append("name: required")
+    plural = given.plural_name if isinstance(given.plural_name, str) else name
+    for field, value in (("name", name), ("pluralName", plural)):
+        if value is not None and not NAME_PATTERN.match(value):
+            errors.append(f"{field}: must be 1-100 characters of letters, digits, '-' or '_'")
+    category = given.category if isinstance(given.category, str) else "custom_schema"
+    if isinstance(given.json_schema, msgspec.UnsetType):
+        errors.append("schema: required")
+    if isinstance(given.external_id_field, msgspec.UnsetType):
+        errors.append("externalIdField: required")
+    if errors:
+        raise BadRequest("Invalid schema definition", errors=errors)
+    assert name is not None and plural is not None
+    assert not isinstance(given.json_schema, msgspec.UnsetType)
+    assert not isinstance(given.external_id_field, msgspec.UnsetType)
+    keys = [name] if plural.lower() == name.lower() else [name, plural]
+    taken = await store.names_in_use(conn, partner_id, keys)
+    if taken:
+        raise Conflict(
+            "Schema name already in use",
+            errors=[f"{k}: already used by another schema (names ignore case)" for k in taken],
+        )
+    schema_id = clock.new_id()
+    references = await _check(
+        conn,
+        partner_id,
+        category,
+        given.json_schema,
+        given.external_id_field,
+        self_names=(name, plural, schema_id),
+    )
+    at = at or clock.now()
+    definition = SchemaDefinition(
+        id=schema_id,
+        partner_id=partner_id,
+        name=name,
+        plural_name=plural,
+        description=None if isinstance(given.description, msgspec.UnsetType) else given.description,
+        category=category,
+        external_id_field=given.external_id_field,
+        json_schema=given.json_schema,
+        options=_options(given, {}, references),
+        version_number=1,
+        created_at=at,
+        updated_at=at,
+        deactivated_at=None,
+    )
+    await store.insert(conn, _values(definition))
+    return definition
+
+
+async def update(
+    conn: Connection, registry: SchemaRegistry, partner_id: str, name_or_id: str, given: SchemaInput
+) -> SchemaDefinition:
+    current = await get(conn, partner_id, name_or_id)
+    errors = [
+        f"{field}: cannot be changed once the schema is created"
+        for field, new, old in (
+            ("name", given.name, current.name),
+            ("pluralName", given.plural_name, current.plural_name),
+            ("category", given.category, current.category),
+            ("externalIdField", given.external_id_field, current.external_id_field),
+        )
+        if not isinstance(new, msgspec.UnsetType) and new != old
+    ]
+    if errors:
+        raise BadRequest("Invalid schema definition update", errors=errors)
+    json_schema = (
+        current.json_schema
+        if isinstance(given.json_schema, msgspec.UnsetType)
+        else given.json_schema
+    )
+    references = await _check(
+        conn,
+        partner_id,
+        current.category,
+        json_schema,
+        current.external_id_field,
+        self_names=(current.name, current.plural_name, current.id),
+    )
+    updated = msgspec.structs.replace(
+        current,
+        description=current.description
+        if isinstance(given.description, msgspec.UnsetType)
+        else given.description,
+        json_schema=json_schema,
+        options=_options(given, current.options, references),
+        version_number=current.version_number + 1,
+        updated_at=clock.now(),
+    )
+    await store.update(conn, partner_id, current.id, _values(updated))
+    registry.forget(partner_id)
+    return updated
+
+
+def _options(given: SchemaInput, current: dict[str, Any], refs: dict[str, str]) -> dict[str, Any]:
+    options = {**current, "references": refs}
+    if not isinstance(given.fields_to_expose, msgspec.UnsetType):
+        options["fieldsToExpose"] = given.fields_to_expose
+    if not isinstance(given.expose_name_json_path, msgspec.UnsetType):
+        options["exposeNameJsonPath"] = given.expose_name_json_path
+    return options
+
+
+def _values(definition: SchemaDefinition) -> dict[str, Any]:
+    return {
+        "id": definition.id,
+        "partner_id": definition.partner_id,
+        "name": definition.name,
+        "plural_name": definition.plural_name,
+        "description": definition.description,
+        "category": definition.category,
+        "external_id_field": definition.external_id_field,
+        "json_schema": orjson.dumps(definition.json_schema).decode(),
+        "options": orjson.dumps(definition.options).decode(),
+        "version_number": definition.version_number,
+        "created_at": definition.created_at,
+        "updated_at": definition.updated_at,
+    }
+
+
+async def _check(
+    conn: Connection,
+    partner_id: str,
+    category: str,
+    json_schema: dict[str, Any],
+    external_id_field: str,
+    *,
+    self_names: tuple[str, str, str],
+) -> dict[str, str]:
+    """Validate a JSON Schema as a resource schema; returns its resolved references.
+
+    ``self_names`` is (name, plural name, id) of the schema being written, which may refer
+    to itself.
+    """
+    errors: list[str] = []
+    if category not in CATEGORIES:
+        errors.append(f"category: must be one of {', '.join(CATEGORIES)}")
+    try:
+        jsonschema_rs.meta.validate(json_schema)
+    except jsonschema_rs.ValidationError as exc:
+        where = "".join(f".{p}" for p in exc.instance_path)
+        errors.append(f"schema{where}: {exc.message}")
+    except jsonschema_rs.ReferencingError as exc:
+        errors.append(f"schema: {exc}")
+    if errors:
+        raise BadRequest("Invalid schema definition", errors=errors)
+    properties = json_schema.get("properties")
+    if json_schema.get("type") != "object" or not isinstance(properties, dict):
+        raise BadRequest(
+            "Invalid schema definition",
+            errors=["schema: must be an object schema (type: object) with properties"],
+        )
+    id_spec = properties.get(external_id_field)
+    if not isinstance(id_spec, dict) or id_spec.get("type") != "string":
+        errors.append(f"externalIdField: {external_id_field!r} must name a string property")
+    references: dict[str, str] = {}
+    for path, ref in _refs(json_schema, "schema"):
+        if ref.startswith("#"):
+            continue
+        if not ref.startswith(REF_PREFIX):
+            errors.append(f"{path}: only local and reach:schemas/<nameOrId> references are allowed")
+            continue
+        target_key = ref.removeprefix(REF_PREFIX)
+        if target_key.lower() in {n.lower() for n in self_names}:
+            target_id = self_names[2]
+        else:
+            target = await find(conn, partner_id, target_key)
+            if target is None:
+                errors.append(f"{path}: no schema {target_key!r} exists for this partner")
+                continue
+            target_id = target.id
+        field = _top_level_field(path)
+        if field is not None:
+            references[field] = target_id
+    if errors:
+        raise BadRequest("Invalid schema definition", errors=errors)
+    try:
+        CompiledSchema(json_schema, references)
+    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
+        raise BadRequest("Invalid schema definition", errors=[f"schema: {exc}"]) from None
+    return references
+
+
+def _refs(node: Any, path: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            found.append((f"{path}.$ref", ref))
+        for key, value in node.items():
+            found.extend(_refs(value, f"{path}.{key}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_refs(value, f"{path}[{index}]"))
+    return found
+
+
+def _top_level_field(ref_path: str) -> str | None:
+    """``schema.properties.customerId.$ref`` → ``customerId``; deeper references → None."""
+    parts = ref_path.split(".")
+    if len(parts) == 4 and parts[1] == "properties":
+        return parts[2]
+    return None

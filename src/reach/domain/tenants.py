@@ -1,0 +1,286 @@
+"""Tenants: create, read, list, update, soft-delete, and resolving the tenant a call acts for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import orjson
+
+from reach import clock
+from reach.auth import Principal
+from reach.cache import TTLCache
+from reach.cursors import decode_cursor, encode_cursor
+from reach.errors import BadRequest, Conflict, Forbidden, NotFound
+from reach.storage import tenants as store
+from reach.storage.database import Connection, Row
+
+ATTRIBUTE_FIELDS = (
+    "locations",
+    "branding",
+    "dataIntegrationCompletedAt",
+    "websiteTrackingCompletedAt",
+    "measureDateAttributionStyle",
+    "smsOptInImageUrls",
+    "uiDefaults",
+)
+MAX_EXTERNAL_ID_LENGTH = 255
+
+
+class Tenant(msgspec.Struct, frozen=True):
+    id: str
+    partner_id: str
+    external_id: str
+    name: str
+    website: str | None
+    attributes: dict[str, Any]
+    created_at: str
+    updated_at: str
+    deleted_at: str | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Tenant:
+        return cls(
+            id=str(row["id"]),
+            partner_id=str(row["partner_id"]),
+            external_id=row["external_id"],
+            name=row["name"],
+            website=row["website"],
+            attributes=orjson.loads(row["attributes"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            deleted_at=row["deleted_at"],
+        )
+
+
+class TenantPage(msgspec.Struct, frozen=True):
+    results: list[Tenant]
+    has_next_page: bool
+    total: int
+    cursor: str | None
+
+
+class TenantLookups:
+    """Per-process cache of tenants by (partner, id-or-external-id)."""
+
+    def __init__(self, ttl: float) -> None:
+        self._cache: TTLCache[tuple[str, str], Tenant] = TTLCache(ttl)
+
+    def get(self, partner_id: str, key: str) -> Tenant | None:
+        return self._cache.get((partner_id, key))
+
+    def put(self, tenant: Tenant, key: str) -> None:
+        self._cache.put((tenant.partner_id, key), tenant)
+
+    def forget(self, tenant: Tenant) -> None:
+        self._cache.invalidate((tenant.partner_id, tenant.id))
+        self._cache.invalidate((tenant.partner_id, tenant.external_id))
+
+
+def _check_external_id(external_id: str, field: str) -> None:
+    if not external_id.strip():
+        raise BadRequest("Validation failed", errors=[f"{field}: must not be empty"])
+    if len(external_id) > MAX_EXTERNAL_ID_LENGTH:
+        raise BadRequest(
+            "Validation failed",
+            errors=[f"{field}: at most {MAX_EXTERNAL_ID_LENGTH} characters"],
+        )
+
+
+async def create(
+    conn: Connection,
+    partner_id: str,
+    *,
+    external_id: str,
+    name: str,
+    website: str | None,
+    attributes: dict[str, Any],
+) -> Tenant:
+    _check_external_id(external_id, "external_id")
+    if await store.external_id_taken(conn, partner_id, external_id):
+        raise Conflict(f"A tenant with external_id {external_id!r} already exists")
+    at = clock.now()
+    tenant = Tenant(
+        id=clock.new_id(),
+        partner_id=partner_id,
+        external_id=external_id,
+        name=name,
+        website=website,
+        attributes=attributes,
+        created_at=at,
+        updated_at=at,
+        deleted_at=None,
+    )
+    await store.insert(
+        conn,
+        {
+            "id": tenant.id,
+            "partner_id": partner_id,
+            "external_id": external_id,
+            "name": name,
+            "website": website,
+            "attributes": orjson.dumps(attributes).decode(),
+            "created_at": at,
+        },
+    )
+    return tenant
+
+
+async def find(conn: Connection, partner_id: str, key: str) -> Tenant | None:
+    """A tenant of this partner by Reach id (UUID) or by the partner's external id."""
+    row = None
+    if clock.is_uuid(key):
+        row = await store.get_by_id(conn, partner_id, key.lower())
+    if row is None:
+        row = await store.get_by_external_id(conn, partner_id, key)
+    return None if row is None else Tenant.from_row(row)
+
+
+async def get(conn: Connection, partner_id: str, key: str, *, include_deleted: bool) -> Tenant:
+    tenant = await find(conn, partner_id, key)
+    if tenant is None or (tenant.deleted_at is not None and not include_deleted):
+        raise NotFound("Tenant not found")
+    return tenant
+
+
+async def update(
+    conn: Connection,
+    lookups: TenantLookups,
+    partner_id: str,
+    key: str,
+    changes: dict[str, Any],
+) -> Tenant:
+    """Apply the fields present in ``changes`` (absent = unchanged, None = cleared)."""
+    tenant = await get(conn, partner_id, key, include_deleted=False)
+    external_id = changes.get("externalId", tenant.external_id)
+    if external_id is None:
+        raise BadRequest("Validation failed", errors=["externalId: cannot be null"])
+    _check_external_id(external_id, "externalId")
+    if external_id != tenant.external_id and await store.external_id_taken(
+        conn, partner_id, external_id
+    ):
+        raise Conflict(f"A tenant with externalId {external_id!r} already exists")
+    name = changes.get("name", tenant.name)
+    if name is None:
+        raise BadRequest("Validation failed", errors=["name: cannot be null"])
+    attributes = dict(tenant.attributes)
+    for field in ATTRIBUTE_FIELDS:
+        if field in changes:
+            if changes[field] is None:
+                attributes.pop(field, None)
+            else:
+                attributes[field] = changes[field]
+    updated = msgspec.structs.replace(
+        tenant,
+        external_id=external_id,
+        name=name,
+        website=changes.get("website", tenant.website),
+        attributes=attributes,
+        updated_at=clock.now(),
+    )
+    await _save(conn, updated)
+    lookups.forget(tenant)
+    return updated
+
+
+async def soft_delete(
+    conn: Connection, lookups: TenantLookups, partner_id: str, key: str
+) -> Tenant:
+    tenant = await get(conn, partner_id, key, include_deleted=False)
+    at = clock.now()
+    deleted = msgspec.structs.replace(tenant, deleted_at=at, updated_at=at)
+    await _save(conn, deleted)
+    lookups.forget(tenant)
+    return deleted
+
+
+async def _save(conn: Connection, tenant: Tenant) -> None:
+    await store.update(
+        conn,
+        tenant.partner_id,
+        tenant.id,
+        {
+            "external_id": tenant.external_id,
+            "name": tenant.name,
+            "website": tenant.website,
+            "attributes": orjson.dumps(tenant.attributes).decode(),
+            "updated_at": tenant.updated_at,
+            "deleted_at": tenant.deleted_at,
+        },
+    )
+
+
+async def page(
+    conn: Connection,
+    dialect: str,
+    partner_id: str,
+    *,
+    cursor: str | None,
+    limit: int,
+    search: str | None,
+    order_by: str,
+    descending: bool,
+    include_deleted: bool,
+) -> TenantPage:
+    kind = f"tenants:{order_by}:{'desc' if descending else 'asc'}"
+    after = decode_cursor(cursor, kind, 2)
+    rows, total = await store.page(
+        conn,
+        dialect,
+        partner_id,
+        order_by=order_by,
+        descending=descending,
+        after=(str(after[0]), str(after[1])) if after else None,
+        limit=limit + 1,
+        search=search,
+        include_deleted=include_deleted,
+    )
+    results = [Tenant.from_row(row) for row in rows[:limit]]
+    has_next = len(rows) > limit
+    next_cursor = None
+    if has_next:
+        last = results[-1]
+        sort_value = {"name": last.name, "created_at": last.created_at}.get(
+            order_by, last.updated_at
+        )
+        next_cursor = encode_cursor(kind, [sort_value, last.id])
+    return TenantPage(results=results, has_next_page=has_next, total=total, cursor=next_cursor)
+
+
+async def resolve_for_call(
+    conn: Connection, lookups: TenantLookups, principal: Principal, header: str | None
+) -> Tenant:
+    """The tenant an ``/api/*`` call acts for.
+
+    A tenant token acts for its own tenant (a header naming another one is refused); a partner
+    token must name one of its own tenants in ``reach-tenant-id``. A tenant of another partner
+    is indistinguishable from one that does not exist.
+    """
+    if principal.tenant_external_id is not None:
+        key = principal.tenant_external_id
+        tenant = await _lookup(conn, lookups, principal.partner_id, key, by_external_id=True)
+        if header and header not in (tenant.id, tenant.external_id):
+            raise Forbidden("A tenant token cannot act for another tenant")
+        return tenant
+    if not header:
+        raise BadRequest(
+            "The reach-tenant-id header is required with a partner token",
+            errors=["reach-tenant-id: required when using a partner-scoped token"],
+        )
+    return await _lookup(conn, lookups, principal.partner_id, header, by_external_id=False)
+
+
+async def _lookup(
+    conn: Connection, lookups: TenantLookups, partner_id: str, key: str, *, by_external_id: bool
+) -> Tenant:
+    tenant = lookups.get(partner_id, key)
+    if tenant is None:
+        if by_external_id:
+            row = await store.get_by_external_id(conn, partner_id, key)
+            tenant = None if row is None else Tenant.from_row(row)
+        else:
+            tenant = await find(conn, partner_id, key)
+        if tenant is None or tenant.deleted_at is not None:
+            raise NotFound("Tenant not found")
+        lookups.put(tenant, key)
+    return tenant

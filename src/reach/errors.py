@@ -1,0 +1,99 @@
+"""Domain errors. Each carries its HTTP status; one handler in :mod:`reach.app` renders them.
+
+The wire shapes come from the published contract and DESIGN.md:
+
+* 400 → ``{"success": false, "message": str, "errors": [str, ...]}``
+* 404 → ``{"success": false, "message": str, "data": {"error": str}}``
+* everything else → ``{"success": false, "message": str}`` (+ ``errors`` when there are any)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ConfigError(Exception):
+    """A setting is malformed; raised before anything is served."""
+
+
+class ReachError(Exception):
+    status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        errors: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.errors = errors
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"success": False, "message": self.message}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+class BadRequest(ReachError):
+    status = 400
+    default_message = "Bad request"
+
+    def body(self) -> dict[str, Any]:
+        # The contract's 400 always lists the problems, one string per problem.
+        return {"success": False, "message": self.message, "errors": self.errors or [self.message]}
+
+
+class Unauthorized(ReachError):
+    status = 401
+    default_message = "Unauthorized"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="reach"'})
+
+
+class Forbidden(ReachError):
+    status = 403
+    default_message = "Forbidden"
+
+
+class NotFound(ReachError):
+    status = 404
+    default_message = "Not found"
+
+    def body(self) -> dict[str, Any]:
+        return {"success": False, "message": self.message, "data": {"error": self.message}}
+
+
+class MethodNotAllowed(ReachError):
+    status = 405
+    default_message = "Method not allowed"
+
+
+class Conflict(ReachError):
+    status = 409
+    default_message = "Conflict"
+
+
+class PayloadTooLarge(ReachError):
+    status = 413
+    default_message = "Request body too large"
+
+
+class UnsupportedMediaType(ReachError):
+    status = 415
+    default_message = "Content-Type must be application/json"
+
+
+class TooManyRequests(ReachError):
+    status = 429
+    default_message = "Too many requests"
+
+
+class ServiceUnavailable(ReachError):
+    status = 503
+    default_message = "Service unavailable"

@@ -1,0 +1,123 @@
+"""Request and response plumbing shared by every route: body limits, JSON, the envelope."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from reach.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+T = TypeVar("T")
+
+_JSON_TYPES = ("application/json", "application/merge-patch+json")
+_MSGSPEC_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def ok(data: Any, message: str = "OK", status: int = 200) -> JSONResponse:
+    return JSONResponse({"success": True, "message": message, "data": data}, status_code=status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing anything over ``limit`` bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest("Invalid Content-Length header")
+        if int(declared) > limit:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_body(request: Request, limit: int) -> Any:
+    """The decoded JSON body; 415 for another content type, 400 for malformed JSON."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";", 1)[0].strip().lower() not in _JSON_TYPES:
+        raise UnsupportedMediaType(
+            "Content-Type must be application/json", errors=[f"got {content_type or 'none'!r}"]
+        )
+    raw = await read_body(request, limit)
+    if not raw.strip():
+        raise BadRequest("Request body is empty; expected a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("Malformed JSON body", errors=[f"body: {exc}"]) from None
+
+
+def convert(value: Any, into: type[T], *, where: str = "body") -> T:
+    """Turn decoded JSON into a typed struct, with a 400 naming the offending field."""
+    try:
+        return msgspec.convert(value, into)
+    except msgspec.ValidationError as exc:
+        raise BadRequest("Validation failed", errors=[describe_msgspec_error(exc, where)]) from None
+
+
+def describe_msgspec_error(exc: msgspec.ValidationError, where: str) -> str:
+    text = str(exc)
+    match = _MSGSPEC_PATH.search(text)
+    path = where
+    if match:
+        text = text[: match.start()]
+        inner = match.group("path")
+        path = f"{where}.{inner}" if inner else where
+    text = text.replace("`", "")
+    return f"{path}: {text[:1].lower()}{text[1:]}"
+
+
+def query_bool(request: Request, name: str, default: bool = False) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "" or raw == "null":
+        return default
+    lowered = raw.lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    raise BadRequest(f"Invalid query parameter {name}", errors=[f"{name}: expected true or false"])
+
+
+def query_int(request: Request, name: str, default: int, *, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "" or raw == "null":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(
+            f"Invalid query parameter {name}", errors=[f"{name}: expected an integer"]
+        ) from None
+    if not low <= value <= high:
+        raise BadRequest(
+            f"Invalid query parameter {name}",
+            errors=[f"{name}: must be between {low} and {high}"],
+        )
+    return value
+
+
+def query_choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = request.query_params.get(name) or default
+    if raw not in choices:
+        raise BadRequest(
+            f"Invalid query parameter {name}",
+            errors=[f"{name}: must be one of {', '.join(choices)}"],
+        )
+    return raw

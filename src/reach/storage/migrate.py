@@ -1,0 +1,60 @@
+"""Schema migrations: Alembic, driven from code so no ``alembic.ini`` is needed at run time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+
+from reach.storage.sqlite import configure, sqlite_path
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Our URLs name the engine; SQLAlchemy also wants the driver."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:"):
+        return "sqlite:///" + sqlite_path(url)
+    return url
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    if url.startswith("sqlite:"):
+        _prepare_sqlite(url)
+    command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision_sqlite(url: str) -> str | None:
+    engine = create_engine(sqlalchemy_url(url))
+    with engine.connect() as conn:
+        rev = MigrationContext.configure(conn).get_current_revision()
+    engine.dispose()
+    return rev
+
+
+def _prepare_sqlite(url: str) -> None:
+    """Create the file with WAL on before Alembic touches it."""
+    import sqlite3
+
+    path = sqlite_path(url)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    configure(conn)
+    conn.close()

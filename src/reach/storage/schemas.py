@@ -1,0 +1,87 @@
+"""Schema definitions. Every query is scoped by the owning partner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reach.storage.database import Connection, Row
+
+_COLUMNS = (
+    "id, partner_id, name, plural_name, description, category, external_id_field, json_schema, "
+    "options, version_number, created_at, updated_at, deactivated_at"
+)
+
+
+async def insert(conn: Connection, values: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO schema_definitions (id, partner_id, name, name_key, plural_name, plural_key, "
+        "description, category, external_id_field, json_schema, options, version_number, "
+        "created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+        values["id"],
+        values["partner_id"],
+        values["name"],
+        values["name"].lower(),
+        values["plural_name"],
+        values["plural_name"].lower(),
+        values["description"],
+        values["category"],
+        values["external_id_field"],
+        values["json_schema"],
+        values["options"],
+        values["version_number"],
+        values["created_at"],
+    )
+
+
+async def update(conn: Connection, partner_id: str, schema_id: str, values: dict[str, Any]) -> None:
+    await conn.execute(
+        "UPDATE schema_definitions SET description = $3, category = $4, json_schema = $5, "
+        "options = $6, version_number = $7, updated_at = $8 WHERE partner_id = $1 AND id = $2",
+        partner_id,
+        schema_id,
+        values["description"],
+        values["category"],
+        values["json_schema"],
+        values["options"],
+        values["version_number"],
+        values["updated_at"],
+    )
+
+
+async def find(conn: Connection, partner_id: str, key: str, *, by_id: bool) -> Row | None:
+    """By id, or by name or plural name ignoring case."""
+    if by_id:
+        row = await conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM schema_definitions WHERE partner_id = $1 AND id = $2",
+            partner_id,
+            key,
+        )
+        if row is not None:
+            return row
+    lowered = key.lower()
+    return await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM schema_definitions WHERE partner_id = $1 "
+        "AND (name_key = $2 OR plural_key = $2) ORDER BY (name_key = $2) DESC LIMIT 1",
+        partner_id,
+        lowered,
+    )
+
+
+async def names_in_use(conn: Connection, partner_id: str, keys: list[str]) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT name_key, plural_key FROM schema_definitions WHERE partner_id = $1",
+        partner_id,
+    )
+    used = {row["name_key"] for row in rows} | {row["plural_key"] for row in rows}
+    return [key for key in keys if key.lower() in used]
+
+
+async def list_active(conn: Connection, partner_id: str) -> list[Row]:
+    return list(
+        await conn.fetch(
+            f"SELECT {_COLUMNS} FROM schema_definitions WHERE partner_id = $1 "
+            "AND deactivated_at IS NULL ORDER BY created_at, name",
+            partner_id,
+        )
+    )

@@ -1,0 +1,103 @@
+"""The database schema as SQLAlchemy Core metadata — used for DDL and drift checks only.
+
+Queries are hand-written SQL (see the sibling modules); no ORM sits on the request path.
+Portable column types: ids are UUIDs in PostgreSQL and 36-character text in SQLite; timestamps
+are ``timestamptz`` in PostgreSQL and RFC 3339 text (``2026-01-02T03:04:05.678Z``, which sorts
+correctly) in SQLite; documents are ``jsonb`` in PostgreSQL and JSON text in SQLite.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData()
+
+UUID = sa.String(36).with_variant(postgresql.UUID(as_uuid=False), "postgresql")
+TIMESTAMP = sa.Text().with_variant(postgresql.TIMESTAMP(timezone=True), "postgresql")
+JSONDOC = sa.Text().with_variant(postgresql.JSONB(), "postgresql")
+SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid
+
+partners = sa.Table(
+    "partners",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+)
+
+partner_secrets = sa.Table(
+    "partner_secrets",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column(
+        "partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("secret", sa.Text(), nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("revoked_at", TIMESTAMP, nullable=True),
+    sa.Index("ix_partner_secrets_partner_id", "partner_id"),
+)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column(
+        "partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("external_id", sa.Text(), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("website", sa.Text(), nullable=True),
+    sa.Column("attributes", JSONDOC, nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.Column("deleted_at", TIMESTAMP, nullable=True),
+    sa.UniqueConstraint("partner_id", "external_id", name="uq_tenants_partner_external_id"),
+)
+
+schema_definitions = sa.Table(
+    "schema_definitions",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column(
+        "partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("name_key", sa.Text(), nullable=False),
+    sa.Column("plural_name", sa.Text(), nullable=False),
+    sa.Column("plural_key", sa.Text(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("category", sa.Text(), nullable=False),
+    sa.Column("external_id_field", sa.Text(), nullable=False),
+    sa.Column("json_schema", JSONDOC, nullable=False),
+    sa.Column("options", JSONDOC, nullable=False),
+    sa.Column("version_number", sa.Integer(), nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.Column("deactivated_at", TIMESTAMP, nullable=True),
+    sa.UniqueConstraint("partner_id", "name_key", name="uq_schema_definitions_name"),
+    sa.UniqueConstraint("partner_id", "plural_key", name="uq_schema_definitions_plural"),
+)
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
+    sa.Column("id", UUID, nullable=False, unique=True),
+    sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "schema_id",
+        UUID,
+        sa.ForeignKey("schema_definitions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("external_id", sa.Text(), nullable=False),
+    sa.Column("data", JSONDOC, nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.UniqueConstraint("tenant_id", "schema_id", "external_id", name="uq_resources_key"),
+    sa.Index("ix_resources_listing", "tenant_id", "schema_id", "seq"),
+)
