@@ -1,0 +1,291 @@
+"""``reach`` — the command line. JSON or a table on stdout, errors on stderr, non-zero exit.
+
+Every command honours ``--database-url`` / ``REACH_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from reach import auth
+from reach.config import ENV_PREFIX, Settings, load_settings
+from reach.domain import partners, tenants
+from reach.errors import ConfigError, ReachError
+from reach.storage import migrate
+from reach.storage.database import Connection, open_database
+
+T = TypeVar("T")
+
+database_option = click.option(
+    "--database-url",
+    envvar="REACH_DATABASE_URL",
+    default=None,
+    help="sqlite:///path.db (default ./reach.db) or postgresql://user@host/db.",
+)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _in_transaction(settings: Settings, work: Callable[[Connection], Awaitable[T]]) -> T:
+    if settings.engine == "sqlite":
+        migrate.upgrade(settings.database_url)  # the embedded default needs no set-up
+
+    async def run() -> T:
+        db = await open_database(settings.database_url, pool_size=1)
+        try:
+            async with db.transaction(write=True) as conn:
+                return await work(conn)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except ReachError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="reach-server")
+def main() -> None:
+    """reach-server: a self-hostable Reach Partner Resources API."""
+
+
+@main.command()
+@database_option
+def migrate_cmd(database_url: str | None) -> None:
+    """Upgrade the configured database to the newest schema."""
+    settings = _settings(database_url=database_url)
+    migrate.upgrade(settings.database_url)
+    click.echo(f"database is at revision {migrate.head_revision()}", err=True)
+
+
+migrate_cmd.name = "migrate"
+
+
+@main.command()
+@database_option
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="TCP port (default 8000).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default 1).")
+def serve(database_url: str | None, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the API server (granian). Migrates the embedded SQLite default by itself."""
+    settings = _settings(database_url=database_url, host=host, port=port, workers=workers)
+    if settings.engine == "sqlite":
+        migrate.upgrade(settings.database_url)
+    else:
+        _require_migrated(settings)
+    if settings.engine == "sqlite" and settings.demo_on_first_run:
+        _first_run_demo(settings)
+    # Worker processes build the app from the environment: hand the CLI flags down.
+    for name in ("database_url", "host", "port", "workers"):
+        os.environ[ENV_PREFIX + name.upper()] = str(getattr(settings, name))
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    click.echo(
+        f"reach-server listening on http://{settings.host}:{settings.port} "
+        f"({settings.engine}, {settings.workers} worker(s))",
+        err=True,
+    )
+    Granian(
+        "reach.app:create_app",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        interface=Interfaces.ASGI,
+        log_level=LogLevels(settings.log_level),
+    ).serve()
+
+
+def _require_migrated(settings: Settings) -> None:
+    async def current() -> str | None:
+        db = await open_database(settings.database_url, pool_size=1)
+        try:
+            async with db.transaction(write=False) as conn:
+                exists = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
+                if not exists:
+                    return None
+                revision: str | None = await conn.fetchval("SELECT version_num FROM alembic_version")
+                return revision
+        finally:
+            await db.close()
+
+    if asyncio.run(current()) != migrate.head_revision():
+        raise click.ClickException(
+            "the PostgreSQL database is not at the newest schema; run `reach migrate` first"
+        )
+
+
+def _first_run_demo(settings: Settings) -> None:
+    async def work(conn: Connection) -> tuple[partners.NewSecret, str] | None:
+        if await partners.count(conn):
+            return None
+        created = await partners.create(conn, "Demo partner")
+        tenant = await tenants.create(
+            conn,
+            created.id,
+            external_id="demo-tenant",
+            name="Demo tenant",
+            website=None,
+            attributes={"locations": []},
+        )
+        return created, tenant.external_id
+
+    made = _in_transaction(settings, work)
+    if made is None:
+        return
+    partner, tenant_external_id = made
+    token = auth.mint_token(partner.id, partner.secret, tenant_external_id=tenant_external_id,
+                            ttl=7 * 24 * 3600)
+    base = f"http://{settings.host}:{settings.port}"
+    body = (
+        '{"data":{"customerId":"c-1","firstName":"Ada","lastName":"Lovelace",'
+        '"email":"ada@example.com","createdAt":"2026-01-01T00:00:00Z"}}'
+    )
+    click.echo(
+        "\nFirst run: created a demo partner and tenant (turn off with REACH_DEMO_ON_FIRST_RUN=0).\n"
+        f"  partner id: {partner.id}\n"
+        f"  secret:     {partner.secret}   (shown once; keep it to sign your own tokens)\n"
+        f"  tenant:     {tenant_external_id}\n\n"
+        "Try it (the token is a tenant token valid for 7 days):\n\n"
+        f"  export TOKEN={token}\n"
+        f"  curl -s -X POST {base}/api/resources/customers \\\n"
+        '    -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\\n'
+        f"    -d '{body}'\n"
+        f'  curl -s {base}/api/resources/customers/c-1 -H "Authorization: Bearer $TOKEN"\n',
+        err=True,
+    )
+
+
+@main.command()
+@database_option
+@click.argument("partner_id")
+@click.option("--tenant", "tenant_external_id", default=None, help="Tenant external id (tenant token).")
+@click.option("--ttl", type=int, default=3600, show_default=True, help="Lifetime in seconds.")
+def token(database_url: str | None, partner_id: str, tenant_external_id: str | None, ttl: int) -> None:
+    """Print a signed JWT for PARTNER_ID (a partner token, or a tenant token with --tenant)."""
+    settings = _settings(database_url=database_url)
+
+    async def newest_secret(conn: Connection) -> str:
+        await partners.get(conn, partner_id)
+        secrets = await partners.active_secrets(conn, partner_id)
+        return secrets[0]
+
+    secret = _in_transaction(settings, newest_secret)
+    click.echo(auth.mint_token(partner_id, secret, tenant_external_id=tenant_external_id, ttl=ttl))
+
+
+@main.group(name="partners")
+def partners_group() -> None:
+    """Create and list partners, rotate their signing secrets."""
+
+
+@partners_group.command(name="create")
+@database_option
+@click.argument("name")
+def partners_create(database_url: str | None, name: str) -> None:
+    """Create a partner; prints {"id", "name", "secret"} (the only time the secret is shown)."""
+    settings = _settings(database_url=database_url)
+    created = _in_transaction(settings, lambda conn: partners.create(conn, name))
+    _echo_json({"id": created.id, "name": created.name, "secret": created.secret})
+
+
+@partners_group.command(name="list")
+@database_option
+def partners_list(database_url: str | None) -> None:
+    """List partners as JSON lines (never their secrets)."""
+    settings = _settings(database_url=database_url)
+    for partner in _in_transaction(settings, partners.list_all):
+        click.echo(orjson.dumps({"id": partner.id, "name": partner.name,
+                                 "createdAt": partner.created_at}).decode())
+
+
+@partners_group.command(name="rotate-secret")
+@database_option
+@click.argument("partner_id")
+def partners_rotate(database_url: str | None, partner_id: str) -> None:
+    """Issue a new secret; the previous one stays valid until the next rotation."""
+    settings = _settings(database_url=database_url)
+    rotated = _in_transaction(settings, lambda conn: partners.rotate_secret(conn, partner_id))
+    _echo_json({"id": rotated.id, "name": rotated.name, "secret": rotated.secret})
+
+
+@main.group(name="tenants")
+def tenants_group() -> None:
+    """Create and list a partner's tenants."""
+
+
+@tenants_group.command(name="create")
+@database_option
+@click.argument("partner_id")
+@click.argument("external_id")
+@click.option("--name", default=None, help="Display name (defaults to the external id).")
+@click.option("--website", default=None)
+def tenants_create(
+    database_url: str | None, partner_id: str, external_id: str, name: str | None, website: str | None
+) -> None:
+    """Create tenant EXTERNAL_ID for PARTNER_ID."""
+    settings = _settings(database_url=database_url)
+
+    async def work(conn: Connection) -> tenants.Tenant:
+        await partners.get(conn, partner_id)
+        return await tenants.create(
+            conn,
+            partner_id,
+            external_id=external_id,
+            name=name or external_id,
+            website=website,
+            attributes={"locations": []},
+        )
+
+    tenant = _in_transaction(settings, work)
+    _echo_json({"id": tenant.id, "externalId": tenant.external_id, "name": tenant.name})
+
+
+@tenants_group.command(name="list")
+@database_option
+@click.argument("partner_id")
+@click.option("--include-deleted", is_flag=True, default=False)
+def tenants_list(database_url: str | None, partner_id: str, include_deleted: bool) -> None:
+    """List PARTNER_ID's tenants as JSON lines."""
+    settings = _settings(database_url=database_url)
+
+    async def work(conn: Connection) -> list[tenants.Tenant]:
+        await partners.get(conn, partner_id)
+        found: list[tenants.Tenant] = []
+        cursor = None
+        while True:
+            page = await tenants.page(
+                conn, settings.engine, partner_id, cursor=cursor, limit=1000, search=None,
+                order_by="created_at", descending=False, include_deleted=include_deleted,
+            )
+            found.extend(page.results)
+            if not page.has_next_page:
+                return found
+            cursor = page.cursor
+
+    for tenant in _in_transaction(settings, work):
+        click.echo(orjson.dumps({"id": tenant.id, "externalId": tenant.external_id,
+                                 "name": tenant.name, "deletedAt": tenant.deleted_at}).decode())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""``$ref`` links between records: existence checks, ``include`` resolution, referrers.
+
+A reference field holds the external id of a record of the target schema, in the same tenant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from reach.domain import schemas
+from reach.errors import BadRequest
+
+if TYPE_CHECKING:
+    from reach.domain.resources import Record, Scope
+
+
+class Missing(msgspec.Struct, frozen=True):
+    field: str
+    schema_id: str
+    schema_name: str
+    external_id: str
+
+
+async def missing(scope: Scope, document: dict[str, Any], changed: dict[str, Any]) -> list[Missing]:
+    """References set by this write whose target record does not exist."""
+    found: list[Missing] = []
+    for field, target_id in scope.compiled.references.items():
+        value = document.get(field)
+        if field not in changed or not isinstance(value, str):
+            continue
+        if target_id == scope.schema.id and value == document.get(scope.schema.external_id_field):
+            continue  # a record may name itself
+        if not await scope.rows.exists(target_id, value):
+            target = await scope.registry.resolve(scope.conn, scope.tenant.partner_id, target_id)
+            found.append(Missing(field, target_id, target.name, value))
+    return found
+
+
+async def included(
+    scope: Scope, documents: list[dict[str, Any]], include: list[str]
+) -> list[Record]:
+    refs = scope.compiled.references
+    unknown = [name for name in include if name not in refs]
+    if unknown:
+        raise BadRequest(
+            "Invalid include",
+            errors=[f"include: {name!r} is not a reference field of {scope.schema.name}"
+                    for name in unknown],
+        )
+    wanted: dict[str, list[str]] = {}
+    for name in include:
+        for document in documents:
+            value = document.get(name)
+            if isinstance(value, str) and value not in wanted.setdefault(refs[name], []):
+                wanted[refs[name]].append(value)
+    records: list[Record] = []
+    seen: set[str] = set()
+    for target_id, external_ids in wanted.items():
+        for row in await scope.rows.get_many(target_id, external_ids):
+            if str(row["id"]) not in seen:
+                seen.add(str(row["id"]))
+                records.append(scope.record(row, schema_id=target_id))
+    return records
+
+
+async def referencing(scope: Scope, external_ids: list[str]) -> list[tuple[str, int]]:
+    """(schema name, row seq) of every record in the tenant that references one of
+    ``external_ids`` of the scope's schema."""
+    referrers: list[tuple[str, int]] = []
+    for definition in await schemas.list_active(scope.conn, scope.tenant.partner_id):
+        for field, target_id in definition.references.items():
+            if target_id != scope.schema.id:
+                continue
+            for row in await scope.rows.referencing(definition.id, field, external_ids):
+                if definition.id == scope.schema.id and row["external_id"] in external_ids:
+                    continue
+                referrers.append((definition.name, int(row["seq"])))
+    return referrers
+
+
+def count_by_schema(referrers: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    return sorted(Counter(name for name, _ in referrers).items())

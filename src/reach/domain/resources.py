@@ -1,0 +1,284 @@
+"""Resources: single-record create/upsert, patch, get (with includes), list and delete.
+
+Every write is read-merge-validate-write inside the request's transaction, with the record
+locked first (``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite), so
+concurrent patches to one record never lose an update.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import orjson
+
+from reach import clock
+from reach.cursors import decode_cursor, encode_cursor
+from reach.domain import references
+from reach.domain.compiled import CompiledSchema
+from reach.domain.documents import merge_patch, refuse_required_nulls, strip_nulls
+from reach.domain.schemas import SchemaDefinition, SchemaRegistry
+from reach.domain.tenants import Tenant
+from reach.errors import BadRequest, Conflict, NotFound
+from reach.storage.database import Connection, Row
+from reach.storage.resources import TenantResources
+
+MAX_EXTERNAL_ID_LENGTH = 255
+_INSERT_ATTEMPTS = 3
+
+
+class Record(msgspec.Struct, frozen=True):
+    id: str
+    schema_id: str
+    partner_id: str
+    tenant_id: str
+    external_id: str
+    data: Any  # a dict, or an orjson.Fragment holding the stored JSON text untouched
+    created_at: str
+    updated_at: str
+    version: int
+
+
+class RecordPage(msgspec.Struct, frozen=True):
+    results: list[Record]
+    has_next_page: bool
+    total: int
+    cursor: str | None
+
+
+class Scope:
+    """What a resource call works on: one tenant, one schema, through the one door."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        dialect: str,
+        tenant: Tenant,
+        schema: SchemaDefinition,
+        registry: SchemaRegistry,
+    ) -> None:
+        self.conn = conn
+        self.tenant = tenant
+        self.schema = schema
+        self.registry = registry
+        self.compiled: CompiledSchema = registry.compiled(schema)
+        self.rows = TenantResources(conn, dialect, tenant.id)
+
+    def record(self, row: Row, data: Any = None, schema_id: str | None = None) -> Record:
+        return Record(
+            id=str(row["id"]),
+            schema_id=schema_id or str(row["schema_id"]),
+            partner_id=self.tenant.partner_id,
+            tenant_id=self.tenant.id,
+            external_id=row["external_id"],
+            data=orjson.Fragment(row["data"]) if data is None else data,
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            version=int(row["version"]),
+        )
+
+
+def check_external_id(external_id: Any, field: str) -> str:
+    if not isinstance(external_id, str):
+        raise BadRequest("Validation failed", errors=[f"{field}: expected string"])
+    if not external_id or len(external_id) > MAX_EXTERNAL_ID_LENGTH:
+        raise BadRequest(
+            "Validation failed",
+            errors=[f"{field}: must be 1 to {MAX_EXTERNAL_ID_LENGTH} characters"],
+        )
+    return external_id
+
+
+def _key_field(scope: Scope) -> str:
+    return scope.schema.external_id_field
+
+
+async def upsert(
+    scope: Scope,
+    fields: dict[str, Any],
+    *,
+    path_external_id: str | None,
+    on_conflict: str,
+) -> tuple[Record, bool]:
+    """Create the record, or merge into it (``upsert``) / refuse (``reject``). Returns
+    the record and whether it was created."""
+    key_field = _key_field(scope)
+    body_key = fields.get(key_field)
+    if path_external_id is not None:
+        external_id = check_external_id(path_external_id, "externalId")
+        if key_field in fields and body_key != external_id:
+            raise BadRequest(
+                "Validation failed",
+                errors=[f"data.{key_field}: must equal the externalId in the path"],
+            )
+        fields = {**fields, key_field: external_id}
+    else:
+        if body_key is None:
+            raise BadRequest("Validation failed", errors=[f"data.{key_field}: required field missing"])
+        external_id = check_external_id(body_key, f"data.{key_field}")
+    refuse_required_nulls(fields, scope.compiled)
+    for _ in range(_INSERT_ATTEMPTS):
+        row = await scope.rows.get(scope.schema.id, external_id, for_update=True)
+        if row is not None:
+            if on_conflict == "reject":
+                raise Conflict(
+                    f"A {scope.schema.name} record with external id {external_id!r} already exists"
+                )
+            return await _merge_into(scope, row, fields), False
+        defaults = {k: v for k, v in scope.compiled.defaults.items() if k not in fields}
+        document = strip_nulls({**fields, **defaults})
+        await _validate(scope, document, fields)
+        at = clock.now()
+        record_id = clock.new_id()
+        seq = await scope.rows.insert(
+            record_id, scope.schema.id, external_id, orjson.dumps(document).decode(), at
+        )
+        if seq is not None:
+            record = Record(
+                id=record_id,
+                schema_id=scope.schema.id,
+                partner_id=scope.tenant.partner_id,
+                tenant_id=scope.tenant.id,
+                external_id=external_id,
+                data=document,
+                created_at=at,
+                updated_at=at,
+                version=1,
+            )
+            return record, True
+        # Another transaction created the key between our read and insert: merge into it.
+    raise Conflict("The record is being created concurrently; retry the request")
+
+
+async def patch(scope: Scope, external_id: str, fields: dict[str, Any]) -> Record:
+    key_field = _key_field(scope)
+    if key_field in fields and fields[key_field] != external_id:
+        raise BadRequest(
+            "Validation failed",
+            errors=[f"data.{key_field}: must equal the externalId in the path"],
+        )
+    refuse_required_nulls(fields, scope.compiled)
+    row = await scope.rows.get(scope.schema.id, external_id, for_update=True)
+    if row is None:
+        raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
+    return await _merge_into(scope, row, fields)
+
+
+async def _merge_into(scope: Scope, row: Row, fields: dict[str, Any]) -> Record:
+    current = orjson.loads(row["data"])
+    merged = merge_patch(current, fields)
+    if merged == current:
+        # Nothing changes: no write, no new version, updatedAt stays (idempotent PATCH).
+        return scope.record(row, current)
+    await _validate(scope, merged, fields)
+    at = clock.now()
+    version = int(row["version"]) + 1
+    await scope.rows.update(int(row["seq"]), orjson.dumps(merged).decode(), version, at)
+    return Record(
+        id=str(row["id"]),
+        schema_id=scope.schema.id,
+        partner_id=scope.tenant.partner_id,
+        tenant_id=scope.tenant.id,
+        external_id=row["external_id"],
+        data=merged,
+        created_at=row["created_at"],
+        updated_at=at,
+        version=version,
+    )
+
+
+async def _validate(scope: Scope, document: dict[str, Any], changed: dict[str, Any]) -> None:
+    errors = scope.compiled.errors(document)
+    if errors:
+        raise BadRequest("Validation failed", errors=errors)
+    missing = await references.missing(scope, document, changed)
+    if missing:
+        raise BadRequest(
+            "Referenced records do not exist",
+            errors=[f"data.{m.field}: no {m.schema_name} record {m.external_id!r}" for m in missing],
+        )
+
+
+async def get(scope: Scope, external_id: str, include: list[str]) -> tuple[Record, list[Record]]:
+    row = await scope.rows.get(scope.schema.id, external_id)
+    if row is None:
+        raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
+    record = scope.record(row)
+    if not include:
+        return record, []
+    return record, await references.included(scope, [orjson.loads(row["data"])], include)
+
+
+async def delete(scope: Scope, external_id: str, *, cascade: bool) -> tuple[Record, int]:
+    """Delete one record. Records that reference it block the delete (409) unless
+    ``cascade``, which deletes them too; returns the record and how many went with it."""
+    row = await scope.rows.get(scope.schema.id, external_id, for_update=True)
+    if row is None:
+        raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
+    referrers = await references.referencing(scope, [external_id])
+    if referrers and not cascade:
+        counts = ", ".join(f"{n} {name}" for name, n in references.count_by_schema(referrers))
+        raise Conflict(
+            f"Record is referenced by other records ({counts}); "
+            "delete with cascade=true to delete them too"
+        )
+    cascaded = await scope.rows.delete_seqs([seq for _, seq in referrers])
+    deleted = await scope.rows.delete(scope.schema.id, external_id)
+    assert deleted is not None  # locked above, inside this transaction
+    return scope.record(deleted), cascaded
+
+
+async def page(
+    scope: Scope, *, cursor: str | None, limit: int, filters: dict[str, str]
+) -> RecordPage:
+    kind = f"resources:{scope.schema.id}"
+    after = decode_cursor(cursor, kind, 1)
+    after_seq = after[0] if after else None
+    if after_seq is not None and not isinstance(after_seq, int):
+        raise BadRequest("Invalid cursor", errors=["cursor: not a cursor for this list"])
+    json_filters = _json_filters(scope, filters)
+    rows = await scope.rows.page(
+        scope.schema.id, after_seq=after_seq, limit=limit + 1, filters=json_filters
+    )
+    total = await scope.rows.count(scope.schema.id, json_filters)
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(kind, [int(rows[-1]["seq"])]) if has_next else None
+    return RecordPage(
+        results=[scope.record(row) for row in rows],
+        has_next_page=has_next,
+        total=total,
+        cursor=next_cursor,
+    )
+
+
+def _json_filters(scope: Scope, filters: dict[str, str]) -> dict[str, str]:
+    """Turn ``filter[field]=text`` into JSON text typed by the schema's property type."""
+    properties = scope.schema.json_schema.get("properties", {})
+    out: dict[str, str] = {}
+    errors: list[str] = []
+    for field, text in filters.items():
+        spec = properties.get(field)
+        if not isinstance(spec, dict) or '"' in field:
+            errors.append(f"filter[{field}]: not a top-level field of {scope.schema.name}")
+            continue
+        kind = spec.get("type", "string")
+        if "$ref" in spec:
+            kind = "string"
+        value: Any = text
+        try:
+            if kind == "boolean":
+                if text not in ("true", "false"):
+                    raise ValueError
+                value = text == "true"
+            elif kind == "integer":
+                value = int(text)
+            elif kind == "number":
+                value = float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            errors.append(f"filter[{field}]: expected a {kind}")
+            continue
+        out[field] = orjson.dumps(value).decode()
+    if errors:
+        raise BadRequest("Invalid filter", errors=errors)
+    return out

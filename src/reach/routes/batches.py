@@ -1,0 +1,7 @@
+"""Batch routes (issue 4)."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+ROUTES: list[Route] = []

@@ -1,0 +1,133 @@
+"""``/partner/schema-definitions`` — the partner's resource schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.responses import Response
+from starlette.routing import Route
+
+from reach.domain import schemas
+from reach.domain.compiled import json_type
+from reach.domain.schemas import SchemaDefinition, SchemaInput
+from reach.errors import BadRequest
+from reach.routing import Call, route
+from reach.http import ok
+from reach.storage.database import Connection
+
+# wire name(s) → SchemaInput field, and the JSON type each must have
+_FIELDS: dict[str, tuple[tuple[str, ...], tuple[type, ...]]] = {
+    "name": (("name",), (str,)),
+    "plural_name": (("pluralName", "plural_name"), (str,)),
+    "description": (("description",), (str, type(None))),
+    "category": (("category",), (str,)),
+    "json_schema": (("schema",), (dict,)),
+    "external_id_field": (("externalIdField", "external_id_field"), (str,)),
+    "fields_to_expose": (("fieldsToExpose",), (list, type(None))),
+    "expose_name_json_path": (("exposeNameJsonPath",), (str, type(None))),
+}
+_KNOWN = {wire for names, _ in _FIELDS.values() for wire in names}
+
+
+def schema_input(body: Any) -> SchemaInput:
+    """Translate a request body (camelCase, with the deprecated snake_case twins)."""
+    if not isinstance(body, dict):
+        raise BadRequest("Validation failed", errors=[f"body: expected object, got {json_type(body)}"])
+    errors = [f"{key}: unknown field" for key in body if key not in _KNOWN]
+    values: dict[str, Any] = {}
+    for field, (names, types) in _FIELDS.items():
+        given = [(n, body[n]) for n in names if n in body]
+        if len(given) == 2 and given[0][1] != given[1][1]:
+            errors.append(f"{names[1]}: conflicts with {names[0]}")
+            continue
+        if not given:
+            continue
+        wire, value = given[0]
+        if not isinstance(value, types):
+            errors.append(f"{wire}: expected {types[0].__name__.replace('dict', 'object')}, "
+                          f"got {json_type(value)}")
+            continue
+        values[field] = value
+    if errors:
+        raise BadRequest("Invalid schema definition", errors=errors)
+    return msgspec.convert(values, SchemaInput)
+
+
+def schema_wire(definition: SchemaDefinition) -> dict[str, Any]:
+    refs = sorted(set(definition.references.values()))
+    options = definition.options
+    twins = {
+        "platformId": definition.partner_id,
+        "pluralName": definition.plural_name,
+        "versionNumber": definition.version_number,
+        "partnerDbId": None,
+        "partnerDbQuery": None,
+        "referenceSchemas": refs,
+        "externalIdField": definition.external_id_field,
+        "deactivatedAt": definition.deactivated_at,
+        "createdAt": definition.created_at,
+        "updatedAt": definition.updated_at,
+    }
+    wire: dict[str, Any] = {
+        "id": definition.id,
+        "name": definition.name,
+        "description": definition.description,
+        "category": definition.category,
+        "schema": definition.json_schema,
+        "fieldsToExpose": options.get("fieldsToExpose"),
+        "exposeNameJsonPath": options.get("exposeNameJsonPath"),
+    }
+    for camel, value in twins.items():
+        wire[camel] = value
+        wire[_snake(camel)] = value
+    return wire
+
+
+def _snake(camel: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+
+
+async def list_schema_definitions(call: Call, conn: Connection) -> Response:
+    found = await schemas.list_active(conn, call.partner_id)
+    return ok([schema_wire(d) for d in found])
+
+
+async def create_schema_definition(call: Call, conn: Connection) -> Response:
+    definition = await schemas.create(conn, call.partner_id, schema_input(call.body))
+    call.services.schemas.forget(call.partner_id)
+    return ok(schema_wire(definition), "Schema definition created")
+
+
+async def get_schema_definition(call: Call, conn: Connection) -> Response:
+    definition = await schemas.get(conn, call.partner_id, call.path("idOrName"))
+    return ok(schema_wire(definition))
+
+
+async def update_schema_definition(call: Call, conn: Connection) -> Response:
+    definition = await schemas.update(
+        conn, call.services.schemas, call.partner_id, call.path("idOrName"), schema_input(call.body)
+    )
+    return ok(schema_wire(definition), "Schema definition updated")
+
+
+ROUTES: list[Route] = [
+    route("/partner/schema-definitions", "GET", list_schema_definitions, access="partner"),
+    route(
+        "/partner/schema-definitions",
+        "POST",
+        create_schema_definition,
+        access="partner",
+        write=True,
+        body=True,
+    ),
+    route("/partner/schema-definitions/{idOrName}", "GET", get_schema_definition, access="partner"),
+    route(
+        "/partner/schema-definitions/{idOrName}",
+        "POST",
+        update_schema_definition,
+        access="partner",
+        write=True,
+        body=True,
+    ),
+]

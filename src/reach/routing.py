@@ -1,0 +1,81 @@
+"""The thin route helper: authenticate → decode body → open the transaction → one handler.
+
+Handlers translate between HTTP and one domain call; they never decide. The transaction is
+opened here, around the handler, so it belongs to the request: it commits when the handler
+returns and rolls back when anything raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from reach.auth import Principal
+from reach.domain import tenants
+from reach.domain.tenants import Tenant
+from reach.errors import Forbidden
+from reach.http import json_body
+from reach.services import Services
+from reach.storage.database import Connection
+
+Access = Literal["partner", "tenant"]
+
+
+@dataclass(slots=True)
+class Call:
+    request: Request
+    services: Services
+    principal: Principal
+    body: Any
+    tenant: Tenant
+
+    def path(self, name: str) -> str:
+        value: str = self.request.path_params[name]
+        return value
+
+    @property
+    def partner_id(self) -> str:
+        return self.principal.partner_id
+
+    @property
+    def dialect(self) -> str:
+        return self.services.db.dialect
+
+
+Handler = Callable[[Call, Connection], Awaitable[Response]]
+
+_NO_TENANT: Any = None
+
+
+def route(
+    path: str,
+    method: str,
+    handler: Handler,
+    *,
+    access: Access,
+    write: bool = False,
+    body: bool = False,
+    name: str | None = None,
+) -> Route:
+    async def endpoint(request: Request) -> Response:
+        services: Services = request.app.state.services
+        principal = await services.tokens.verify(request.headers.get("authorization"))
+        if access == "partner" and not principal.is_partner:
+            raise Forbidden("Partner routes need a partner-scoped token (type: partner)")
+        payload = await json_body(request, services.settings.max_body_bytes) if body else None
+        async with services.db.transaction(write=write) as conn:
+            tenant = _NO_TENANT
+            if access == "tenant":
+                header = request.headers.get("reach-tenant-id") or request.headers.get(
+                    "x-tenant-id"
+                )
+                tenant = await tenants.resolve_for_call(conn, services.tenants, principal, header)
+            call = Call(request, services, principal, payload, tenant)
+            return await handler(call, conn)
+
+    return Route(path, endpoint, methods=[method], name=name or handler.__name__)

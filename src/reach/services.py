@@ -1,0 +1,47 @@
+"""What a running process holds: settings, the database, and the per-process caches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reach.auth import TokenVerifier
+from reach.config import Settings
+from reach.domain import partners
+from reach.domain.schemas import SchemaRegistry
+from reach.domain.tenants import TenantLookups
+from reach.storage.database import Database, open_database
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    tokens: TokenVerifier
+    tenants: TenantLookups
+    schemas: SchemaRegistry
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+async def open_services(settings: Settings) -> Services:
+    db = await open_database(settings.database_url, pool_size=settings.db_pool_size)
+
+    async def load_secrets(partner_id: str) -> list[str]:
+        async with db.transaction(write=False) as conn:
+            return await partners.active_secrets(conn, partner_id)
+
+    tokens = TokenVerifier(
+        load_secrets,
+        leeway=settings.jwt_leeway_seconds,
+        max_token_bytes=settings.max_token_bytes,
+        cache_size=settings.token_cache_size,
+        secret_ttl=settings.lookup_cache_seconds,
+    )
+    return Services(
+        settings=settings,
+        db=db,
+        tokens=tokens,
+        tenants=TenantLookups(settings.lookup_cache_seconds),
+        schemas=SchemaRegistry(settings.lookup_cache_seconds),
+    )
