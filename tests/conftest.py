@@ -1,0 +1,77 @@
+"""Fixtures: every test that takes ``api`` runs once per engine (SQLite, and PostgreSQL when
+``REACH_TEST_DATABASE_URL`` is set), against the real app served over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reach.config import load_settings
+from reach.storage import migrate
+from tests.harness import (
+    Harness,
+    Loop,
+    PartnerKey,
+    ServerThread,
+    free_port,
+    open_test_database,
+    reset_postgres,
+)
+
+PG_URL = os.environ.get("REACH_TEST_DATABASE_URL")
+ENGINES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+def database_url_for(engine: str, tmp_dir: Path) -> str:
+    if engine == "postgresql":
+        assert PG_URL is not None
+        asyncio.run(reset_postgres(PG_URL))
+        return PG_URL
+    return f"sqlite:///{tmp_dir / 'reach-test.db'}"
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    engine: str = request.param
+    url = database_url_for(engine, tmp_path_factory.mktemp(engine))
+    migrate.upgrade(url)
+    settings = load_settings(
+        env={},
+        database_url=url,
+        port=free_port(),
+        demo_on_first_run=False,
+        batch_poll_seconds=0.05,
+    )
+    server = ServerThread(settings)
+    server.start()
+    loop = Loop()
+    db = loop.run(open_test_database(url))
+    harness = Harness(
+        engine=engine,
+        database_url=url,
+        base_url=f"http://127.0.0.1:{settings.port}",
+        settings=settings,
+        loop=loop,
+        db=db,
+    )
+    try:
+        yield harness
+    finally:
+        harness.client.close()
+        loop.run(db.close())
+        loop.close()
+        server.stop()
+
+
+@pytest.fixture
+def partner(api: Harness) -> PartnerKey:
+    return api.new_partner()
+
+
+@pytest.fixture
+def tenant(api: Harness, partner: PartnerKey) -> str:
+    return api.new_tenant(partner)
