@@ -35,7 +35,9 @@ def database_url_for(engine: str, tmp_dir: Path) -> str:
 
 
 @pytest.fixture(scope="session", params=ENGINES)
-def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+def api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Harness]:
     engine: str = request.param
     url = database_url_for(engine, tmp_path_factory.mktemp(engine))
     migrate.upgrade(url)

@@ -22,7 +22,7 @@ import uvicorn
 
 from reach.app import create_app
 from reach.config import Settings
-from reach.domain import partners, tenants
+from reach.domain import partners
 from reach.storage.database import Connection, Database, open_database
 
 T = TypeVar("T")
@@ -105,7 +105,9 @@ class Harness:
         return self.loop.run(run())
 
     def new_partner(self, name: str | None = None) -> PartnerKey:
-        made = self.transaction(lambda conn: partners.create(conn, name or f"p-{uuid.uuid4().hex[:8]}"))
+        made = self.transaction(
+            lambda conn: partners.create(conn, name or f"p-{uuid.uuid4().hex[:8]}")
+        )
         return PartnerKey(made.id, made.secret, made.name)
 
     def new_tenant(self, partner: PartnerKey, external_id: str | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from reach.batches.worker import run_in_background
 from reach.config import Settings, load_settings
 from reach.errors import (
     MethodNotAllowed,
@@ -21,7 +22,6 @@ from reach.errors import (
     ServiceUnavailable,
 )
 from reach.http import JSONResponse, ok
-from reach.batches.worker import run_in_background
 from reach.routes import batches, resources, schema_definitions, tenants
 from reach.services import Services, open_services
 
@@ -35,23 +35,23 @@ def render(error: ReachError) -> Response:
 
 
 async def _reach_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ReachError)
-    return render(exc)
+    return render(cast(ReachError, exc))
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 (no such route / method) in our envelope."""
-    assert isinstance(exc, HTTPException)
+    exc = cast(HTTPException, exc)
     if exc.status_code == 404:
         return render(NotFound("No such route"))
     if exc.status_code == 405:
         error = MethodNotAllowed("Method not allowed on this route")
         response = render(error)
-        if exc.headers and "allow" in {k.lower() for k in exc.headers}:
-            response.headers["Allow"] = dict((k.lower(), v) for k, v in exc.headers.items())["allow"]
+        allow = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow")
+        if allow:
+            response.headers["Allow"] = allow
         return response
     generic = ReachError(str(exc.detail))
-    generic.status = exc.status_code  # type: ignore[misc]  # an instance-level status for this one
+    generic.status = exc.status_code
     return render(generic)
 
 

@@ -83,7 +83,9 @@ migrate_cmd.name = "migrate"
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="TCP port (default 8000).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default 1).")
-def serve(database_url: str | None, host: str | None, port: int | None, workers: int | None) -> None:
+def serve(
+    database_url: str | None, host: str | None, port: int | None, workers: int | None
+) -> None:
     """Run the API server (granian). Migrates the embedded SQLite default by itself."""
     settings = _settings(database_url=database_url, host=host, port=port, workers=workers)
     if settings.engine == "sqlite":
@@ -123,7 +125,9 @@ def _require_migrated(settings: Settings) -> None:
                 exists = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
                 if not exists:
                     return None
-                revision: str | None = await conn.fetchval("SELECT version_num FROM alembic_version")
+                revision: str | None = await conn.fetchval(
+                    "SELECT version_num FROM alembic_version"
+                )
                 return revision
         finally:
             await db.close()
@@ -153,15 +157,17 @@ def _first_run_demo(settings: Settings) -> None:
     if made is None:
         return
     partner, tenant_external_id = made
-    token = auth.mint_token(partner.id, partner.secret, tenant_external_id=tenant_external_id,
-                            ttl=7 * 24 * 3600)
+    token = auth.mint_token(
+        partner.id, partner.secret, tenant_external_id=tenant_external_id, ttl=7 * 24 * 3600
+    )
     base = f"http://{settings.host}:{settings.port}"
     body = (
         '{"data":{"customerId":"c-1","firstName":"Ada","lastName":"Lovelace",'
         '"email":"ada@example.com","createdAt":"2026-01-01T00:00:00Z"}}'
     )
     click.echo(
-        "\nFirst run: created a demo partner and tenant (turn off with REACH_DEMO_ON_FIRST_RUN=0).\n"
+        "\nFirst run: created a demo partner and tenant "
+        "(turn off with REACH_DEMO_ON_FIRST_RUN=0).\n"
         f"  partner id: {partner.id}\n"
         f"  secret:     {partner.secret}   (shown once; keep it to sign your own tokens)\n"
         f"  tenant:     {tenant_external_id}\n\n"
@@ -178,9 +184,13 @@ def _first_run_demo(settings: Settings) -> None:
 @main.command()
 @database_option
 @click.argument("partner_id")
-@click.option("--tenant", "tenant_external_id", default=None, help="Tenant external id (tenant token).")
+@click.option(
+    "--tenant", "tenant_external_id", default=None, help="Tenant external id (tenant token)."
+)
 @click.option("--ttl", type=int, default=3600, show_default=True, help="Lifetime in seconds.")
-def token(database_url: str | None, partner_id: str, tenant_external_id: str | None, ttl: int) -> None:
+def token(
+    database_url: str | None, partner_id: str, tenant_external_id: str | None, ttl: int
+) -> None:
     """Print a signed JWT for PARTNER_ID (a partner token, or a tenant token with --tenant)."""
     settings = _settings(database_url=database_url)
 
@@ -214,8 +224,11 @@ def partners_list(database_url: str | None) -> None:
     """List partners as JSON lines (never their secrets)."""
     settings = _settings(database_url=database_url)
     for partner in _in_transaction(settings, partners.list_all):
-        click.echo(orjson.dumps({"id": partner.id, "name": partner.name,
-                                 "createdAt": partner.created_at}).decode())
+        click.echo(
+            orjson.dumps(
+                {"id": partner.id, "name": partner.name, "createdAt": partner.created_at}
+            ).decode()
+        )
 
 
 @partners_group.command(name="rotate-secret")
@@ -240,7 +253,11 @@ def tenants_group() -> None:
 @click.option("--name", default=None, help="Display name (defaults to the external id).")
 @click.option("--website", default=None)
 def tenants_create(
-    database_url: str | None, partner_id: str, external_id: str, name: str | None, website: str | None
+    database_url: str | None,
+    partner_id: str,
+    external_id: str,
+    name: str | None,
+    website: str | None,
 ) -> None:
     """Create tenant EXTERNAL_ID for PARTNER_ID."""
     settings = _settings(database_url=database_url)
@@ -274,8 +291,15 @@ def tenants_list(database_url: str | None, partner_id: str, include_deleted: boo
         cursor = None
         while True:
             page = await tenants.page(
-                conn, settings.engine, partner_id, cursor=cursor, limit=1000, search=None,
-                order_by="created_at", descending=False, include_deleted=include_deleted,
+                conn,
+                settings.engine,
+                partner_id,
+                cursor=cursor,
+                limit=1000,
+                search=None,
+                order_by="created_at",
+                descending=False,
+                include_deleted=include_deleted,
             )
             found.extend(page.results)
             if not page.has_next_page:
@@ -283,8 +307,16 @@ def tenants_list(database_url: str | None, partner_id: str, include_deleted: boo
             cursor = page.cursor
 
     for tenant in _in_transaction(settings, work):
-        click.echo(orjson.dumps({"id": tenant.id, "externalId": tenant.external_id,
-                                 "name": tenant.name, "deletedAt": tenant.deleted_at}).decode())
+        click.echo(
+            orjson.dumps(
+                {
+                    "id": tenant.id,
+                    "externalId": tenant.external_id,
+                    "name": tenant.name,
+                    "deletedAt": tenant.deleted_at,
+                }
+            ).decode()
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

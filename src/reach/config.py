@@ -41,7 +41,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def engine(self) -> str:
-        return "postgresql" if self.database_url.startswith(("postgresql:", "postgres:")) else "sqlite"
+        return (
+            "postgresql" if self.database_url.startswith(("postgresql:", "postgres:")) else "sqlite"
+        )
 
 
 FIELD_DOCS: dict[str, str] = {

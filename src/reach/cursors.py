@@ -27,7 +27,9 @@ def decode_cursor(cursor: str | None, kind: str, arity: int) -> list[Any] | None
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         decoded = orjson.loads(raw)
     except (binascii.Error, ValueError):
-        raise BadRequest("Invalid cursor", errors=["cursor: not a cursor issued by this server"])
+        raise BadRequest(
+            "Invalid cursor", errors=["cursor: not a cursor issued by this server"]
+        ) from None
     if (
         not isinstance(decoded, dict)
         or decoded.get("k") != kind

@@ -17,7 +17,7 @@ class ConfigError(Exception):
 
 
 class ReachError(Exception):
-    status: ClassVar[int] = 500
+    status: int = 500
     default_message: ClassVar[str] = "Internal server error"
 
     def __init__(

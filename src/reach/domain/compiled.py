@@ -67,7 +67,9 @@ def _split(node: Any, value: Any, path: str, unknown: list[str]) -> Any:
             kept[key] = _split(properties[key], item, f"{path}.{key}", unknown)
         return kept
     if isinstance(value, list) and isinstance(node, dict) and isinstance(node.get("items"), dict):
-        return [_split(node["items"], item, f"{path}[{i}]", unknown) for i, item in enumerate(value)]
+        return [
+            _split(node["items"], item, f"{path}[{i}]", unknown) for i, item in enumerate(value)
+        ]
     return value
 
 

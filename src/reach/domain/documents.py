@@ -41,9 +41,13 @@ def unwrap(body: Any, compiled: CompiledSchema, *, ignore_unknown: bool) -> dict
         )
     unknown = [key for key in body if key not in ALLOWED_TOP_LEVEL]
     if "data" not in body:
-        raise BadRequest("Validation failed", errors=["data: required field missing", *[
-            f"{key}: unknown field" for key in ([] if ignore_unknown else unknown)
-        ]])
+        raise BadRequest(
+            "Validation failed",
+            errors=[
+                "data: required field missing",
+                *[f"{key}: unknown field" for key in ([] if ignore_unknown else unknown)],
+            ],
+        )
     data = body["data"]
     if not isinstance(data, dict):
         raise BadRequest(

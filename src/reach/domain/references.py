@@ -47,8 +47,10 @@ async def included(
     if unknown:
         raise BadRequest(
             "Invalid include",
-            errors=[f"include: {name!r} is not a reference field of {scope.schema.name}"
-                    for name in unknown],
+            errors=[
+                f"include: {name!r} is not a reference field of {scope.schema.name}"
+                for name in unknown
+            ],
         )
     wanted: dict[str, list[str]] = {}
     for name in include:

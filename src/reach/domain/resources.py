@@ -114,7 +114,9 @@ async def upsert(
         fields = {**fields, key_field: external_id}
     else:
         if body_key is None:
-            raise BadRequest("Validation failed", errors=[f"data.{key_field}: required field missing"])
+            raise BadRequest(
+                "Validation failed", errors=[f"data.{key_field}: required field missing"]
+            )
         external_id = check_external_id(body_key, f"data.{key_field}")
     refuse_required_nulls(fields, scope.compiled)
     for _ in range(_INSERT_ATTEMPTS):
@@ -195,7 +197,9 @@ async def _validate(scope: Scope, document: dict[str, Any], changed: dict[str, A
     if missing:
         raise BadRequest(
             "Referenced records do not exist",
-            errors=[f"data.{m.field}: no {m.schema_name} record {m.external_id!r}" for m in missing],
+            errors=[
+                f"data.{m.field}: no {m.schema_name} record {m.external_id!r}" for m in missing
+            ],
         )
 
 
@@ -223,9 +227,8 @@ async def delete(scope: Scope, external_id: str, *, cascade: bool) -> tuple[Reco
             "delete with cascade=true to delete them too"
         )
     cascaded = await scope.rows.delete_seqs([seq for _, seq in referrers])
-    deleted = await scope.rows.delete(scope.schema.id, external_id)
-    assert deleted is not None  # locked above, inside this transaction
-    return scope.record(deleted), cascaded
+    await scope.rows.delete(scope.schema.id, external_id)
+    return scope.record(row), cascaded
 
 
 async def page(

@@ -42,12 +42,12 @@ class SchemaInput(msgspec.Struct, kw_only=True):
 
     name: str | msgspec.UnsetType = UNSET
     plural_name: str | msgspec.UnsetType = UNSET
-    description: str | None | msgspec.UnsetType = UNSET
+    description: str | msgspec.UnsetType | None = UNSET
     category: str | msgspec.UnsetType = UNSET
     json_schema: dict[str, Any] | msgspec.UnsetType = UNSET
     external_id_field: str | msgspec.UnsetType = UNSET
-    fields_to_expose: list[dict[str, Any]] | None | msgspec.UnsetType = UNSET
-    expose_name_json_path: str | None | msgspec.UnsetType = UNSET
+    fields_to_expose: list[dict[str, Any]] | msgspec.UnsetType | None = UNSET
+    expose_name_json_path: str | msgspec.UnsetType | None = UNSET
 
 
 class SchemaDefinition(msgspec.Struct, frozen=True):
@@ -157,24 +157,34 @@ async def install_defaults(conn: Connection, partner_id: str, at: str) -> None:
 async def create(
     conn: Connection, partner_id: str, given: SchemaInput, *, at: str | None = None
 ) -> SchemaDefinition:
-    errors: list[str] = []
-    name = given.name if isinstance(given.name, str) else None
-    if name is None:
-        errors.append("name: required")
-    plural = given.plural_name if isinstance(given.plural_name, str) else name
-    for field, value in (("name", name), ("pluralName", plural)):
-        if value is not None and not NAME_PATTERN.match(value):
-            errors.append(f"{field}: must be 1-100 characters of letters, digits, '-' or '_'")
+    name, plural = given.name, given.plural_name
+    json_schema, id_field = given.json_schema, given.external_id_field
+    if isinstance(plural, msgspec.UnsetType):
+        plural = name
     category = given.category if isinstance(given.category, str) else "custom_schema"
-    if isinstance(given.json_schema, msgspec.UnsetType):
-        errors.append("schema: required")
-    if isinstance(given.external_id_field, msgspec.UnsetType):
-        errors.append("externalIdField: required")
-    if errors:
-        raise BadRequest("Invalid schema definition", errors=errors)
-    assert name is not None and plural is not None
-    assert not isinstance(given.json_schema, msgspec.UnsetType)
-    assert not isinstance(given.external_id_field, msgspec.UnsetType)
+    if (
+        isinstance(name, msgspec.UnsetType)
+        or isinstance(plural, msgspec.UnsetType)
+        or isinstance(json_schema, msgspec.UnsetType)
+        or isinstance(id_field, msgspec.UnsetType)
+    ):
+        missing = [
+            f"{wire}: required"
+            for wire, value in (
+                ("name", name),
+                ("schema", json_schema),
+                ("externalIdField", id_field),
+            )
+            if isinstance(value, msgspec.UnsetType)
+        ]
+        raise BadRequest("Invalid schema definition", errors=missing)
+    bad_names = [
+        f"{wire}: must be 1-100 characters of letters, digits, '-' or '_'"
+        for wire, value in (("name", name), ("pluralName", plural))
+        if not NAME_PATTERN.match(value)
+    ]
+    if bad_names:
+        raise BadRequest("Invalid schema definition", errors=bad_names)
     keys = [name] if plural.lower() == name.lower() else [name, plural]
     taken = await store.names_in_use(conn, partner_id, keys)
     if taken:
@@ -187,8 +197,8 @@ async def create(
         conn,
         partner_id,
         category,
-        given.json_schema,
-        given.external_id_field,
+        json_schema,
+        id_field,
         self_names=(name, plural, schema_id),
     )
     at = at or clock.now()
@@ -199,8 +209,8 @@ async def create(
         plural_name=plural,
         description=None if isinstance(given.description, msgspec.UnsetType) else given.description,
         category=category,
-        external_id_field=given.external_id_field,
-        json_schema=given.json_schema,
+        external_id_field=id_field,
+        json_schema=json_schema,
         options=_options(given, {}, references),
         version_number=1,
         created_at=at,

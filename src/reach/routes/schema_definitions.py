@@ -12,8 +12,8 @@ from reach.domain import schemas
 from reach.domain.compiled import json_type
 from reach.domain.schemas import SchemaDefinition, SchemaInput
 from reach.errors import BadRequest
-from reach.routing import Call, route
 from reach.http import ok
+from reach.routing import Call, route
 from reach.storage.database import Connection
 
 # wire name(s) → SchemaInput field, and the JSON type each must have
@@ -33,7 +33,9 @@ _KNOWN = {wire for names, _ in _FIELDS.values() for wire in names}
 def schema_input(body: Any) -> SchemaInput:
     """Translate a request body (camelCase, with the deprecated snake_case twins)."""
     if not isinstance(body, dict):
-        raise BadRequest("Validation failed", errors=[f"body: expected object, got {json_type(body)}"])
+        raise BadRequest(
+            "Validation failed", errors=[f"body: expected object, got {json_type(body)}"]
+        )
     errors = [f"{key}: unknown field" for key in body if key not in _KNOWN]
     values: dict[str, Any] = {}
     for field, (names, types) in _FIELDS.items():
@@ -45,8 +47,10 @@ def schema_input(body: Any) -> SchemaInput:
             continue
         wire, value = given[0]
         if not isinstance(value, types):
-            errors.append(f"{wire}: expected {types[0].__name__.replace('dict', 'object')}, "
-                          f"got {json_type(value)}")
+            errors.append(
+                f"{wire}: expected {types[0].__name__.replace('dict', 'object')}, "
+                f"got {json_type(value)}"
+            )
             continue
         values[field] = value
     if errors:

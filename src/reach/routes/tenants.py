@@ -46,16 +46,16 @@ class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class TenantUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    externalId: str | None | msgspec.UnsetType = msgspec.UNSET
-    name: str | None | msgspec.UnsetType = msgspec.UNSET
-    website: str | None | msgspec.UnsetType = msgspec.UNSET
-    locations: list[Location] | None | msgspec.UnsetType = msgspec.UNSET
-    branding: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
-    dataIntegrationCompletedAt: str | None | msgspec.UnsetType = msgspec.UNSET
-    websiteTrackingCompletedAt: str | None | msgspec.UnsetType = msgspec.UNSET
-    measureDateAttributionStyle: str | None | msgspec.UnsetType = msgspec.UNSET
-    smsOptInImageUrls: list[str] | None | msgspec.UnsetType = msgspec.UNSET
-    uiDefaults: UiDefaults | None | msgspec.UnsetType = msgspec.UNSET
+    externalId: str | msgspec.UnsetType | None = msgspec.UNSET
+    name: str | msgspec.UnsetType | None = msgspec.UNSET
+    website: str | msgspec.UnsetType | None = msgspec.UNSET
+    locations: list[Location] | msgspec.UnsetType | None = msgspec.UNSET
+    branding: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
+    dataIntegrationCompletedAt: str | msgspec.UnsetType | None = msgspec.UNSET
+    websiteTrackingCompletedAt: str | msgspec.UnsetType | None = msgspec.UNSET
+    measureDateAttributionStyle: str | msgspec.UnsetType | None = msgspec.UNSET
+    smsOptInImageUrls: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+    uiDefaults: UiDefaults | msgspec.UnsetType | None = msgspec.UNSET
 
 
 _TIMESTAMP_FIELDS = ("dataIntegrationCompletedAt", "websiteTrackingCompletedAt")
@@ -145,7 +145,9 @@ async def list_tenants(call: Call, conn: Connection) -> Response:
 
 async def get_tenant(call: Call, conn: Connection) -> Response:
     include_deleted = query_bool(call.request, "includeDeleted")
-    tenant = await tenants.get(conn, call.partner_id, call.path("id"), include_deleted=include_deleted)
+    tenant = await tenants.get(
+        conn, call.partner_id, call.path("id"), include_deleted=include_deleted
+    )
     return ok(tenant_wire(tenant))
 
 
@@ -158,12 +160,16 @@ async def update_tenant(call: Call, conn: Connection) -> Response:
     }
     changes = msgspec.to_builtins(changes)
     _check_timestamps(changes)
-    tenant = await tenants.update(conn, call.services.tenants, call.partner_id, call.path("id"), changes)
+    tenant = await tenants.update(
+        conn, call.services.tenants, call.partner_id, call.path("id"), changes
+    )
     return ok(tenant_wire(tenant), "Tenant updated")
 
 
 async def delete_tenant(call: Call, conn: Connection) -> Response:
-    tenant = await tenants.soft_delete(conn, call.services.tenants, call.partner_id, call.path("id"))
+    tenant = await tenants.soft_delete(
+        conn, call.services.tenants, call.partner_id, call.path("id")
+    )
     return ok(tenant_wire(tenant), "Tenant deleted")
 
 

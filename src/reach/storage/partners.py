@@ -34,7 +34,9 @@ async def get_partner(conn: Connection, partner_id: str) -> Row | None:
 
 async def list_partners(conn: Connection) -> list[Row]:
     return list(
-        await conn.fetch("SELECT id, name, created_at, updated_at FROM partners ORDER BY created_at")
+        await conn.fetch(
+            "SELECT id, name, created_at, updated_at FROM partners ORDER BY created_at"
+        )
     )
 
 

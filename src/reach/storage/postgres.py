@@ -22,9 +22,7 @@ def pg_timestamp_to_rfc3339(text: str) -> str:
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
-    await conn.set_type_codec(
-        "uuid", encoder=str, decoder=str, schema="pg_catalog", format="text"
-    )
+    await conn.set_type_codec("uuid", encoder=str, decoder=str, schema="pg_catalog", format="text")
     await conn.set_type_codec(
         "timestamptz",
         encoder=str,
@@ -56,7 +54,9 @@ class PostgresDatabase:
         return cls(pool)
 
     @asynccontextmanager
-    async def transaction(self, *, write: bool = True) -> AsyncIterator[asyncpg.Connection[Any]]:
+    async def transaction(
+        self, *, write: bool = True
+    ) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy[Any]]:
         async with self._pool.acquire() as conn, conn.transaction(readonly=not write):
             yield conn
 

@@ -26,7 +26,9 @@ class TenantResources:
         self.tenant_id = tenant_id
         self._lock_clause = " FOR UPDATE" if dialect == "postgresql" else ""
 
-    async def get(self, schema_id: str, external_id: str, *, for_update: bool = False) -> Row | None:
+    async def get(
+        self, schema_id: str, external_id: str, *, for_update: bool = False
+    ) -> Row | None:
         """One record; ``for_update`` locks the row until the transaction ends (PostgreSQL —
         a SQLite write transaction already holds the database write lock)."""
         return await self.conn.fetchrow(

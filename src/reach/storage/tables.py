@@ -31,9 +31,7 @@ partner_secrets = sa.Table(
     "partner_secrets",
     metadata,
     sa.Column("id", UUID, primary_key=True),
-    sa.Column(
-        "partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False
-    ),
+    sa.Column("partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False),
     sa.Column("secret", sa.Text(), nullable=False),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("revoked_at", TIMESTAMP, nullable=True),
@@ -44,9 +42,7 @@ tenants = sa.Table(
     "tenants",
     metadata,
     sa.Column("id", UUID, primary_key=True),
-    sa.Column(
-        "partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False
-    ),
+    sa.Column("partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False),
     sa.Column("external_id", sa.Text(), nullable=False),
     sa.Column("name", sa.Text(), nullable=False),
     sa.Column("website", sa.Text(), nullable=True),
@@ -61,9 +57,7 @@ schema_definitions = sa.Table(
     "schema_definitions",
     metadata,
     sa.Column("id", UUID, primary_key=True),
-    sa.Column(
-        "partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False
-    ),
+    sa.Column("partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False),
     sa.Column("name", sa.Text(), nullable=False),
     sa.Column("name_key", sa.Text(), nullable=False),
     sa.Column("plural_name", sa.Text(), nullable=False),

@@ -30,7 +30,8 @@ def _run_online() -> None:
         _configure_and_run(connection)
         return
     url = config.get_main_option("sqlalchemy.url")
-    assert url is not None, "reach.storage.migrate sets sqlalchemy.url"
+    if url is None:
+        raise RuntimeError("reach.storage.migrate sets sqlalchemy.url")
     if url.startswith("sqlite"):
         engine = create_engine(url, poolclass=pool.NullPool)
         with engine.connect() as conn:
