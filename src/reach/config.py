@@ -98,3 +98,14 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     if settings.workers < 1:
         raise ConfigError("REACH_WORKERS must be at least 1")
     return settings
+
+
+def settings_table() -> str:
+    """The operator documentation of every setting, as a Markdown table (docs/configuration.md)."""
+    defaults = Settings()
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name in Settings.__struct_fields__:
+        default = getattr(defaults, name)
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        lines.append(f"| `{ENV_PREFIX}{name.upper()}` | `{shown}` | {FIELD_DOCS[name]} |")
+    return "\n".join(lines) + "\n"
