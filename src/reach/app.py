@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from reach.batches.worker import run_in_background
 from reach.config import Settings, load_settings
@@ -22,7 +22,7 @@ from reach.errors import (
     ServiceUnavailable,
 )
 from reach.http import JSONResponse, ok
-from reach.routes import batches, resources, schema_definitions, tenants
+from reach.routes import batches, docs, resources, schema_definitions, tenants
 from reach.services import Services, open_services
 
 log = logging.getLogger("reach")
@@ -38,7 +38,7 @@ async def _reach_error(_: Request, exc: Exception) -> Response:
     return render(cast(ReachError, exc))
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 (no such route / method) in our envelope."""
     exc = cast(HTTPException, exc)
     if exc.status_code == 404:
@@ -46,13 +46,23 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         error = MethodNotAllowed("Method not allowed on this route")
         response = render(error)
-        allow = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow")
-        if allow:
-            response.headers["Allow"] = allow
+        response.headers["Allow"] = _allowed_methods(request)
         return response
     generic = ReachError(str(exc.detail))
     generic.status = exc.status_code
     return render(generic)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method served at this path: one path is several routes, one per method, and
+    Starlette's own ``Allow`` names only the first of them."""
+    methods: set[str] = set()
+    for candidate in request.app.routes:
+        if isinstance(candidate, Route) and candidate.methods:
+            match, _ = candidate.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= candidate.methods
+    return ", ".join(sorted(methods))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -85,6 +95,7 @@ def routes() -> list[BaseRoute]:
         *batches.ROUTES,
         *resources.COLLECTION_ROUTES,
         *resources.RECORD_ROUTES,
+        *docs.routes(),
     ]
     return found
 

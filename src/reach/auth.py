@@ -2,6 +2,12 @@
 
 Verification costs tens of microseconds, so verified tokens are cached until the sooner of
 their ``exp`` and a short revalidation horizon (so a revoked secret stops working quickly).
+
+A partner's secrets are cached too, but a rotation made by another process must take effect at
+once for every token minted afterwards. So the cached secrets are re-read whenever a token
+matches none of them (it may be signed with a new secret) or matches only an older one (that
+secret may just have been revoked). Both cost one indexed query, and only for a token that is
+not yet in the verified cache.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from reach.errors import Unauthorized
 SecretLoader = Callable[[str], Awaitable[list[str]]]
 
 _REVALIDATE_SECONDS = 60.0
-_SECRET_RELOAD_SECONDS = 1.0
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -47,7 +52,7 @@ class TokenVerifier:
         self._leeway = leeway
         self._max_token_bytes = max_token_bytes
         self._verified: TTLCache[str, Principal] = TTLCache(_REVALIDATE_SECONDS, cache_size)
-        self._secrets: TTLCache[str, tuple[float, list[str]]] = TTLCache(secret_ttl, 10_000)
+        self._secrets: TTLCache[str, list[str]] = TTLCache(secret_ttl, 10_000)
 
     def forget_partner(self, partner_id: str) -> None:
         """Called after a local secret rotation so the new secret is seen at once."""
@@ -75,25 +80,25 @@ class TokenVerifier:
         partner_id = unverified.get("partnerId")
         if not isinstance(partner_id, str) or not partner_id:
             raise Unauthorized("Token has no partnerId claim")
-        loaded_at, secrets = await self._partner_secrets(partner_id, refresh=False)
-        claims = self._try_secrets(token, secrets)
-        if claims is None and time.monotonic() - loaded_at > _SECRET_RELOAD_SECONDS:
-            # Maybe the partner rotated its secret through another process.
-            _, secrets = await self._partner_secrets(partner_id, refresh=True)
-            claims = self._try_secrets(token, secrets)
-        if claims is None:
+        secrets = self._secrets.get(partner_id)
+        fresh = secrets is None
+        if secrets is None:
+            secrets = await self._reload_secrets(partner_id)
+        matched = self._try_secrets(token, secrets)
+        if not fresh and (matched is None or matched[0] > 0):
+            matched = self._try_secrets(token, await self._reload_secrets(partner_id))
+        if matched is None:
             raise Unauthorized("Invalid token signature")
-        return claims
+        return matched[1]
 
-    async def _partner_secrets(self, partner_id: str, *, refresh: bool) -> tuple[float, list[str]]:
-        entry = None if refresh else self._secrets.get(partner_id)
-        if entry is None:
-            entry = (time.monotonic(), await self._load_secrets(partner_id))
-            self._secrets.put(partner_id, entry)
-        return entry
+    async def _reload_secrets(self, partner_id: str) -> list[str]:
+        secrets = await self._load_secrets(partner_id)
+        self._secrets.put(partner_id, secrets)
+        return secrets
 
-    def _try_secrets(self, token: str, secrets: list[str]) -> dict[str, Any] | None:
-        for secret in secrets:
+    def _try_secrets(self, token: str, secrets: list[str]) -> tuple[int, dict[str, Any]] | None:
+        """The index of the secret (newest first) that signed ``token``, and its claims."""
+        for index, secret in enumerate(secrets):
             try:
                 claims: dict[str, Any] = jwt.decode(
                     token,
@@ -110,7 +115,7 @@ class TokenVerifier:
                 raise Unauthorized("Token has no exp claim") from None
             except jwt.PyJWTError as exc:
                 raise Unauthorized(f"Invalid token: {exc}") from None
-            return claims
+            return index, claims
         return None
 
 

@@ -319,5 +319,55 @@ def tenants_list(database_url: str | None, partner_id: str, include_deleted: boo
         )
 
 
+
+@main.command()
+@database_option
+@click.option(
+    "--concurrency", type=int, default=1, show_default=True, help="Batches worked at once."
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Items applied per transaction (default 500).",
+)
+@click.option(
+    "--lease-seconds",
+    type=click.FloatRange(1, 3600),
+    default=None,
+    help="How long a claim lasts unrenewed; a dead worker's batches resume after it "
+    "(default 30).",
+)
+def worker(
+    database_url: str | None,
+    concurrency: int,
+    chunk_size: int | None,
+    lease_seconds: float | None,
+) -> None:
+    """Run a batch worker until SIGTERM/SIGINT (more of them scale batch processing out)."""
+    import logging
+
+    from reach.batches import worker as batch_worker
+
+    settings = _settings(database_url=database_url)
+    if concurrency < 1:
+        raise click.ClickException("--concurrency must be at least 1")
+    if settings.engine == "sqlite":
+        migrate.upgrade(settings.database_url)
+    else:
+        _require_migrated(settings)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    click.echo(f"reach batch worker on {settings.engine} ({concurrency} loop(s))", err=True)
+    asyncio.run(
+        batch_worker.run_worker(
+            settings,
+            concurrency=concurrency,
+            chunk_size=chunk_size or batch_worker.CHUNK_SIZE,
+            lease_seconds=lease_seconds or batch_worker.LEASE_SECONDS,
+        )
+    )
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
+
+# strftime is the slow part of a timestamp, so the formatted second is cached. One tuple,
+# replaced whole, so threads never see a second paired with another second's text.
+_last_second: tuple[int, str] = (-1, "")
 
 
 def now() -> str:
     """The current time as RFC 3339 UTC with milliseconds: ``2026-01-02T03:04:05.678Z``."""
-    return format_timestamp(datetime.now(UTC))
+    global _last_second
+    moment = time.time()
+    second = int(moment)
+    cached, text = _last_second
+    if second != cached:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _last_second = (second, text)
+    return f"{text}.{int((moment - second) * 1000):03d}Z"
 
 
 def format_timestamp(moment: datetime) -> str:

@@ -97,6 +97,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_JWT_LEEWAY_SECONDS must be between 0 and 60")
     if settings.workers < 1:
         raise ConfigError("REACH_WORKERS must be at least 1")
+    if not settings.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
+        scheme = settings.database_url.split(":", 1)[0]
+        raise ConfigError(
+            f"REACH_DATABASE_URL: unsupported database {scheme!r}; "
+            "use sqlite:///path.db or postgresql://user@host/db"
+        )
     return settings
 
 

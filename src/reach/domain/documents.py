@@ -71,8 +71,33 @@ def checked_fields(
             f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
             errors=[f"{path}: unknown field" for path in unknown],
         )
+    nul = nul_characters(kept, root)
+    if nul:
+        raise BadRequest(
+            "Validation failed",
+            errors=[f"{path}: must not contain the NUL character (U+0000)" for path in nul],
+        )
     checked: dict[str, Any] = kept
     return checked
+
+
+def nul_characters(value: Any, path: str) -> list[str]:
+    """Paths whose key or string value holds U+0000.
+
+    PostgreSQL's jsonb cannot store it, so both engines refuse it with a 400 rather than
+    one of them failing with a 500.
+    """
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}"
+            found.extend([where] if "\x00" in key else nul_characters(item, where))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(nul_characters(item, f"{path}[{index}]"))
+    return found
 
 
 def refuse_required_nulls(
@@ -88,8 +113,14 @@ def refuse_required_nulls(
 
 
 def parse_flag(value: Any, name: str) -> bool:
-    """``true``/``false`` as booleans or strings (the reference types the flag both ways)."""
-    if value is None or value is False or value == "false" or value == "":
+    """``true``/``false`` as booleans or strings (the reference types the flag both ways).
+
+    Strings ignore case (``True`` is what many clients print for a boolean); the contract
+    types the flag nullable, so an absent, empty or ``null`` value is the default, false.
+    """
+    if isinstance(value, str):
+        value = value.lower()
+    if value is None or value is False or value in ("false", "", "null"):
         return False
     if value is True or value == "true":
         return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import msgspec
 
@@ -45,11 +46,24 @@ async def create(conn: Connection, name: str) -> NewSecret:
 
 async def rotate_secret(conn: Connection, partner_id: str) -> NewSecret:
     partner = await get(conn, partner_id)
-    at = clock.now()
+    at = await _after_newest_secret(conn, partner_id)
     secret = _new_secret()
     await store.insert_secret(conn, clock.new_id(), partner_id, secret, at)
     await store.revoke_all_but_newest(conn, partner_id, ACTIVE_SECRETS, at)
     return NewSecret(id=partner.id, name=partner.name, secret=secret)
+
+
+async def _after_newest_secret(conn: Connection, partner_id: str) -> str:
+    """Now, or 1 ms after the newest secret: ``created_at`` alone must order the secrets.
+
+    Timestamps have millisecond resolution, so two rotations within one millisecond would
+    otherwise tie and the one kept valid would be chosen at random.
+    """
+    at = clock.now()
+    newest = await store.newest_secret_at(conn, partner_id)
+    if newest is not None and at <= newest:
+        at = clock.format_timestamp(clock.parse_timestamp(newest) + timedelta(milliseconds=1))
+    return at
 
 
 async def get(conn: Connection, partner_id: str) -> Partner:

@@ -33,7 +33,7 @@ async def missing(scope: Scope, document: dict[str, Any], changed: dict[str, Any
             continue
         if target_id == scope.schema.id and value == document.get(scope.schema.external_id_field):
             continue  # a record may name itself
-        if not await scope.rows.exists(target_id, value):
+        if not await scope.rows.exists(target_id, value, share=True):
             target = await scope.registry.resolve(scope.conn, scope.tenant.partner_id, target_id)
             found.append(Missing(field, target_id, target.name, value))
     return found
@@ -68,20 +68,52 @@ async def included(
     return records
 
 
-async def referencing(scope: Scope, external_ids: list[str]) -> list[tuple[str, int]]:
-    """(schema name, row seq) of every record in the tenant that references one of
-    ``external_ids`` of the scope's schema."""
-    referrers: list[tuple[str, int]] = []
+class Referrer(msgspec.Struct, frozen=True):
+    schema_id: str
+    schema_name: str
+    seq: int
+    external_id: str
+
+
+async def referencing(
+    scope: Scope, external_ids: list[str], target_id: str | None = None
+) -> list[Referrer]:
+    """Every record in the tenant that references one of ``external_ids`` of the schema
+    ``target_id`` (the scope's schema by default); a record naming itself does not count."""
+    target_id = target_id or scope.schema.id
+    referrers: list[Referrer] = []
     for definition in await schemas.list_active(scope.conn, scope.tenant.partner_id):
-        for field, target_id in definition.references.items():
-            if target_id != scope.schema.id:
+        for field, ref_target in definition.references.items():
+            if ref_target != target_id:
                 continue
             for row in await scope.rows.referencing(definition.id, field, external_ids):
-                if definition.id == scope.schema.id and row["external_id"] in external_ids:
+                if definition.id == target_id and row["external_id"] in external_ids:
                     continue
-                referrers.append((definition.name, int(row["seq"])))
+                referrers.append(
+                    Referrer(definition.id, definition.name, int(row["seq"]), row["external_id"])
+                )
     return referrers
 
 
-def count_by_schema(referrers: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    return sorted(Counter(name for name, _ in referrers).items())
+async def cascade(scope: Scope, external_id: str, root_seq: int) -> list[Referrer]:
+    """Everything a cascading delete of one record takes with it: its referrers, their
+    referrers, and so on — so no surviving record is left pointing at a deleted one."""
+    taken: dict[int, Referrer] = {}
+    frontier: list[tuple[str, list[str]]] = [(scope.schema.id, [external_id])]
+    while frontier:
+        target_id, ids = frontier.pop()
+        found = [
+            r
+            for r in await referencing(scope, ids, target_id)
+            if r.seq != root_seq and r.seq not in taken
+        ]
+        by_schema: dict[str, list[str]] = {}
+        for referrer in found:
+            taken[referrer.seq] = referrer
+            by_schema.setdefault(referrer.schema_id, []).append(referrer.external_id)
+        frontier.extend(by_schema.items())
+    return list(taken.values())
+
+
+def count_by_schema(referrers: list[Referrer]) -> list[tuple[str, int]]:
+    return sorted(Counter(r.schema_name for r in referrers).items())

@@ -7,6 +7,9 @@ concurrent patches to one record never lose an update.
 
 from __future__ import annotations
 
+import math
+import re
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -15,13 +18,13 @@ import orjson
 from reach import clock
 from reach.cursors import decode_cursor, encode_cursor
 from reach.domain import references
-from reach.domain.compiled import CompiledSchema
+from reach.domain.compiled import CompiledSchema, json_type
 from reach.domain.documents import merge_patch, refuse_required_nulls, strip_nulls
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
 from reach.errors import BadRequest, Conflict, NotFound
 from reach.storage.database import Connection, Row
-from reach.storage.resources import TenantResources
+from reach.storage.resources import Filter, TenantResources
 
 MAX_EXTERNAL_ID_LENGTH = 255
 _INSERT_ATTEMPTS = 3
@@ -80,13 +83,29 @@ class Scope:
 
 def check_external_id(external_id: Any, field: str) -> str:
     if not isinstance(external_id, str):
-        raise BadRequest("Validation failed", errors=[f"{field}: expected string"])
+        raise BadRequest(
+            "Validation failed", errors=[f"{field}: expected string, got {json_type(external_id)}"]
+        )
     if not external_id or len(external_id) > MAX_EXTERNAL_ID_LENGTH:
         raise BadRequest(
             "Validation failed",
             errors=[f"{field}: must be 1 to {MAX_EXTERNAL_ID_LENGTH} characters"],
         )
+    if "\x00" in external_id:
+        # Neither engine's text column can hold U+0000 alike; refuse it up front.
+        raise BadRequest(
+            "Validation failed", errors=[f"{field}: must not contain the NUL character (U+0000)"]
+        )
     return external_id
+
+
+def later_than(previous: str) -> str:
+    """Now, or one millisecond after ``previous`` if the clock has not passed it yet: every
+    change moves ``updatedAt`` forward even when two land in the same millisecond."""
+    at = clock.now()
+    if at > previous:
+        return at
+    return clock.format_timestamp(clock.parse_timestamp(previous) + timedelta(milliseconds=1))
 
 
 def _key_field(scope: Scope) -> str:
@@ -153,6 +172,7 @@ async def upsert(
 
 
 async def patch(scope: Scope, external_id: str, fields: dict[str, Any]) -> Record:
+    check_external_id(external_id, "externalId")
     key_field = _key_field(scope)
     if key_field in fields and fields[key_field] != external_id:
         raise BadRequest(
@@ -169,11 +189,16 @@ async def patch(scope: Scope, external_id: str, fields: dict[str, Any]) -> Recor
 async def _merge_into(scope: Scope, row: Row, fields: dict[str, Any]) -> Record:
     current = orjson.loads(row["data"])
     merged = merge_patch(current, fields)
+    # Validated even when nothing changes: after a schema update, a record stored under an
+    # older version must satisfy the new one at its next write, no-op or not.
+    errors = scope.compiled.errors(merged)
+    if errors:
+        raise BadRequest("Validation failed", errors=errors)
     if merged == current:
         # Nothing changes: no write, no new version, updatedAt stays (idempotent PATCH).
         return scope.record(row, current)
-    await _validate(scope, merged, fields)
-    at = clock.now()
+    await _check_references(scope, merged, fields)
+    at = later_than(row["updated_at"])
     version = int(row["version"]) + 1
     await scope.rows.update(int(row["seq"]), orjson.dumps(merged).decode(), version, at)
     return Record(
@@ -193,6 +218,12 @@ async def _validate(scope: Scope, document: dict[str, Any], changed: dict[str, A
     errors = scope.compiled.errors(document)
     if errors:
         raise BadRequest("Validation failed", errors=errors)
+    await _check_references(scope, document, changed)
+
+
+async def _check_references(
+    scope: Scope, document: dict[str, Any], changed: dict[str, Any]
+) -> None:
     missing = await references.missing(scope, document, changed)
     if missing:
         raise BadRequest(
@@ -204,6 +235,7 @@ async def _validate(scope: Scope, document: dict[str, Any], changed: dict[str, A
 
 
 async def get(scope: Scope, external_id: str, include: list[str]) -> tuple[Record, list[Record]]:
+    check_external_id(external_id, "externalId")
     row = await scope.rows.get(scope.schema.id, external_id)
     if row is None:
         raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
@@ -216,17 +248,20 @@ async def get(scope: Scope, external_id: str, include: list[str]) -> tuple[Recor
 async def delete(scope: Scope, external_id: str, *, cascade: bool) -> tuple[Record, int]:
     """Delete one record. Records that reference it block the delete (409) unless
     ``cascade``, which deletes them too; returns the record and how many went with it."""
+    check_external_id(external_id, "externalId")
     row = await scope.rows.get(scope.schema.id, external_id, for_update=True)
     if row is None:
         raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
-    referrers = await references.referencing(scope, [external_id])
-    if referrers and not cascade:
-        counts = ", ".join(f"{n} {name}" for name, n in references.count_by_schema(referrers))
-        raise Conflict(
-            f"Record is referenced by other records ({counts}); "
-            "delete with cascade=true to delete them too"
-        )
-    cascaded = await scope.rows.delete_seqs([seq for _, seq in referrers])
+    if not cascade:
+        referrers = await references.referencing(scope, [external_id])
+        if referrers:
+            counts = ", ".join(f"{n} {name}" for name, n in references.count_by_schema(referrers))
+            raise Conflict(
+                f"Record is referenced by other records ({counts}); "
+                "delete with cascade=true to delete them too"
+            )
+    taken = await references.cascade(scope, external_id, int(row["seq"])) if cascade else []
+    cascaded = await scope.rows.delete_seqs([r.seq for r in taken])
     await scope.rows.delete(scope.schema.id, external_id)
     return scope.record(row), cascaded
 
@@ -237,9 +272,9 @@ async def page(
     kind = f"resources:{scope.schema.id}"
     after = decode_cursor(cursor, kind, 1)
     after_seq = after[0] if after else None
-    if after_seq is not None and not isinstance(after_seq, int):
+    if after_seq is not None and not (isinstance(after_seq, int) and 0 <= after_seq < _INT64):
         raise BadRequest("Invalid cursor", errors=["cursor: not a cursor for this list"])
-    json_filters = _json_filters(scope, filters)
+    json_filters = _filters(scope, filters)
     rows = await scope.rows.page(
         scope.schema.id, after_seq=after_seq, limit=limit + 1, filters=json_filters
     )
@@ -255,33 +290,50 @@ async def page(
     )
 
 
-def _json_filters(scope: Scope, filters: dict[str, str]) -> dict[str, str]:
-    """Turn ``filter[field]=text`` into JSON text typed by the schema's property type."""
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_INT64 = 2**63
+
+
+def _filters(scope: Scope, filters: dict[str, str]) -> list[Filter]:
+    """``filter[field]=text`` → equality filters typed by the schema's property type."""
     properties = scope.schema.json_schema.get("properties", {})
-    out: dict[str, str] = {}
+    out: list[Filter] = []
     errors: list[str] = []
     for field, text in filters.items():
         spec = properties.get(field)
-        if not isinstance(spec, dict) or '"' in field:
+        if not isinstance(spec, dict) or '"' in field or "\\" in field:
             errors.append(f"filter[{field}]: not a top-level field of {scope.schema.name}")
             continue
-        kind = spec.get("type", "string")
-        if "$ref" in spec:
-            kind = "string"
-        value: Any = text
+        kind = "string" if "$ref" in spec else spec.get("type", "string")
         try:
-            if kind == "boolean":
-                if text not in ("true", "false"):
-                    raise ValueError
-                value = text == "true"
-            elif kind == "integer":
-                value = int(text)
-            elif kind == "number":
-                value = float(text) if any(c in text for c in ".eE") else int(text)
-        except ValueError:
-            errors.append(f"filter[{field}]: expected a {kind}")
-            continue
-        out[field] = orjson.dumps(value).decode()
+            out.append(_typed_filter(field, kind, text))
+        except ValueError as exc:
+            errors.append(f"filter[{field}]: {exc}")
     if errors:
         raise BadRequest("Invalid filter", errors=errors)
     return out
+
+
+def _typed_filter(field: str, kind: Any, text: str) -> Filter:
+    if kind == "string":
+        if "\x00" in text:
+            raise ValueError("must not contain the NUL character (U+0000)")
+        return (field, "string", text)
+    if kind == "boolean":
+        if text not in ("true", "false"):
+            raise ValueError("expected true or false")
+        return (field, "boolean", text == "true")
+    if kind in ("integer", "number"):
+        if not _JSON_NUMBER.fullmatch(text):
+            raise ValueError(f"expected a JSON {kind}")
+        number: int | float = float(text)
+        if not math.isfinite(number):
+            raise ValueError(f"{text!r} is out of range")
+        if kind == "integer" and not number.is_integer():
+            raise ValueError("expected an integer")
+        if number.is_integer() and not any(c in text for c in ".eE"):
+            # Exact for whole numbers; beyond 64 bits stored values are floats anyway.
+            whole = int(text)
+            number = whole if -_INT64 <= whole < _INT64 else number
+        return (field, "number", number)
+    raise ValueError(f"cannot filter on a field of type {kind}")

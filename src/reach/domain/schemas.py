@@ -25,6 +25,12 @@ from reach.errors import BadRequest, Conflict, NotFound
 from reach.storage import schemas as store
 from reach.storage.database import Connection, Row
 
+DRAFT_07_URIS = (
+    "http://json-schema.org/draft-07/schema#",
+    "http://json-schema.org/draft-07/schema",
+    "https://json-schema.org/draft-07/schema#",
+    "https://json-schema.org/draft-07/schema",
+)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 CATEGORIES = (
     "contacts_schema",
@@ -186,12 +192,10 @@ async def create(
     if bad_names:
         raise BadRequest("Invalid schema definition", errors=bad_names)
     keys = [name] if plural.lower() == name.lower() else [name, plural]
+    await store.lock_partner(conn, partner_id)
     taken = await store.names_in_use(conn, partner_id, keys)
     if taken:
-        raise Conflict(
-            "Schema name already in use",
-            errors=[f"{k}: already used by another schema (names ignore case)" for k in taken],
-        )
+        raise _name_taken(taken)
     schema_id = clock.new_id()
     references = await _check(
         conn,
@@ -217,13 +221,22 @@ async def create(
         updated_at=at,
         deactivated_at=None,
     )
-    await store.insert(conn, _values(definition))
+    if not await store.insert(conn, _values(definition)):
+        raise _name_taken(keys)
     return definition
+
+
+def _name_taken(keys: list[str]) -> Conflict:
+    return Conflict(
+        "Schema name already in use",
+        errors=[f"{k}: already used by another schema (names ignore case)" for k in keys],
+    )
 
 
 async def update(
     conn: Connection, registry: SchemaRegistry, partner_id: str, name_or_id: str, given: SchemaInput
 ) -> SchemaDefinition:
+    await store.lock_partner(conn, partner_id)
     current = await get(conn, partner_id, name_or_id)
     errors = [
         f"{field}: cannot be changed once the schema is created"
@@ -308,13 +321,18 @@ async def _check(
     errors: list[str] = []
     if category not in CATEGORIES:
         errors.append(f"category: must be one of {', '.join(CATEGORIES)}")
-    try:
-        jsonschema_rs.meta.validate(json_schema)
-    except jsonschema_rs.ValidationError as exc:
-        where = "".join(f".{p}" for p in exc.instance_path)
-        errors.append(f"schema{where}: {exc.message}")
-    except jsonschema_rs.ReferencingError as exc:
-        errors.append(f"schema: {exc}")
+    dialect = json_schema.get("$schema", DRAFT_07_URIS[0])
+    if dialect not in DRAFT_07_URIS:
+        # Checked before anything reads the schema: an unknown meta-schema URI would make
+        # the validator library fetch it over the network.
+        errors.append(f"schema.$schema: must be {DRAFT_07_URIS[0]!r} (JSON Schema draft-07)")
+    else:
+        try:
+            jsonschema_rs.meta.validate(json_schema)
+        except jsonschema_rs.ValidationError as exc:
+            errors.append(_schema_error(exc))
+        except jsonschema_rs.ReferencingError as exc:
+            errors.append(f"schema: {_first_line(str(exc))}")
     if errors:
         raise BadRequest("Invalid schema definition", errors=errors)
     properties = json_schema.get("properties")
@@ -345,13 +363,44 @@ async def _check(
         field = _top_level_field(path)
         if field is not None:
             references[field] = target_id
+    required = json_schema.get("required", [])
+    errors.extend(
+        f"schema.required: {name!r} is not a declared property"
+        for name in required
+        if name not in properties
+    )
     if errors:
         raise BadRequest("Invalid schema definition", errors=errors)
     try:
-        CompiledSchema(json_schema, references)
-    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
-        raise BadRequest("Invalid schema definition", errors=[f"schema: {exc}"]) from None
+        compiled = CompiledSchema(json_schema, references)
+    except jsonschema_rs.ValidationError as exc:
+        raise BadRequest("Invalid schema definition", errors=[_schema_error(exc)]) from None
+    except (jsonschema_rs.ReferencingError, ValueError) as exc:
+        raise BadRequest(
+            "Invalid schema definition", errors=[f"schema: {_first_line(str(exc))}"]
+        ) from None
+    # A default that breaks its own property would make every create fail on a field the
+    # client never sent.
+    bad_defaults: list[str] = []
+    for name, value in compiled.defaults.items():
+        for error in compiled.errors({name: value}):
+            path, _, problem = error.partition(": ")
+            inner = path.removeprefix(f"data.{name}")
+            if path.startswith(f"data.{name}") and inner[:1] in ("", ".", "["):
+                bad_defaults.append(f"schema.properties.{name}.default{inner}: {problem}")
+    if bad_defaults:
+        raise BadRequest("Invalid schema definition", errors=bad_defaults)
     return references
+
+
+def _schema_error(exc: jsonschema_rs.ValidationError) -> str:
+    """``schema.properties.a.pattern: "(" is not a "regex"`` — the path inside the schema."""
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.instance_path)
+    return f"schema{where}: {_first_line(exc.message)}"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
 
 
 def _refs(node: Any, path: str) -> list[tuple[str, str]]:

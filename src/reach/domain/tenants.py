@@ -13,7 +13,7 @@ from reach.cache import TTLCache
 from reach.cursors import decode_cursor, encode_cursor
 from reach.errors import BadRequest, Conflict, Forbidden, NotFound
 from reach.storage import tenants as store
-from reach.storage.database import Connection, Row
+from reach.storage.database import Connection, DuplicateKey, Row
 
 ATTRIBUTE_FIELDS = (
     "locations",
@@ -111,18 +111,20 @@ async def create(
         updated_at=at,
         deleted_at=None,
     )
-    await store.insert(
-        conn,
-        {
-            "id": tenant.id,
-            "partner_id": partner_id,
-            "external_id": external_id,
-            "name": name,
-            "website": website,
-            "attributes": orjson.dumps(attributes).decode(),
-            "created_at": at,
-        },
-    )
+    values = {
+        "id": tenant.id,
+        "partner_id": partner_id,
+        "external_id": external_id,
+        "name": name,
+        "website": website,
+        "attributes": orjson.dumps(attributes).decode(),
+        "created_at": at,
+    }
+    try:
+        await store.insert(conn, values)
+    except DuplicateKey:
+        # A concurrent create committed the same external id after our check.
+        raise Conflict(f"A tenant with external_id {external_id!r} already exists") from None
     return tenant
 
 
@@ -195,19 +197,46 @@ async def soft_delete(
 
 
 async def _save(conn: Connection, tenant: Tenant) -> None:
-    await store.update(
-        conn,
-        tenant.partner_id,
-        tenant.id,
-        {
-            "external_id": tenant.external_id,
-            "name": tenant.name,
-            "website": tenant.website,
-            "attributes": orjson.dumps(tenant.attributes).decode(),
-            "updated_at": tenant.updated_at,
-            "deleted_at": tenant.deleted_at,
-        },
+    values = {
+        "external_id": tenant.external_id,
+        "name": tenant.name,
+        "website": tenant.website,
+        "attributes": orjson.dumps(tenant.attributes).decode(),
+        "updated_at": tenant.updated_at,
+        "deleted_at": tenant.deleted_at,
+    }
+    try:
+        await store.update(conn, tenant.partner_id, tenant.id, values)
+    except DuplicateKey:
+        external_id = tenant.external_id
+        raise Conflict(f"A tenant with externalId {external_id!r} already exists") from None
+
+
+def _cursor_position(key: list[Any] | None, order_by: str) -> tuple[str, str] | None:
+    """The (sort value, id) a cursor names, refused unless shaped like one this server issued.
+
+    A forged value would otherwise reach PostgreSQL as a malformed timestamp or uuid (a 500).
+    """
+    if key is None:
+        return None
+    value, last_id = key
+    valid = (
+        isinstance(value, str)
+        and isinstance(last_id, str)
+        and clock.is_uuid(last_id)
+        and last_id == last_id.lower()
+        and (order_by == "name" or _is_canonical_timestamp(value))
     )
+    if not valid:
+        raise BadRequest("Invalid cursor", errors=["cursor: not a cursor for this list"])
+    return value, last_id
+
+
+def _is_canonical_timestamp(text: str) -> bool:
+    try:
+        return clock.format_timestamp(clock.parse_timestamp(text)) == text
+    except ValueError:
+        return False
 
 
 async def page(
@@ -223,14 +252,14 @@ async def page(
     include_deleted: bool,
 ) -> TenantPage:
     kind = f"tenants:{order_by}:{'desc' if descending else 'asc'}"
-    after = decode_cursor(cursor, kind, 2)
+    after = _cursor_position(decode_cursor(cursor, kind, 2), order_by)
     rows, total = await store.page(
         conn,
         dialect,
         partner_id,
         order_by=order_by,
         descending=descending,
-        after=(str(after[0]), str(after[1])) if after else None,
+        after=after,
         limit=limit + 1,
         search=search,
         include_deleted=include_deleted,
@@ -259,7 +288,7 @@ async def resolve_for_call(
     if principal.tenant_external_id is not None:
         key = principal.tenant_external_id
         tenant = await _lookup(conn, lookups, principal.partner_id, key, by_external_id=True)
-        if header and header not in (tenant.id, tenant.external_id):
+        if header and not _names(header, tenant):
             raise Forbidden("A tenant token cannot act for another tenant")
         return tenant
     if not header:
@@ -268,6 +297,13 @@ async def resolve_for_call(
             errors=["reach-tenant-id: required when using a partner-scoped token"],
         )
     return await _lookup(conn, lookups, principal.partner_id, header, by_external_id=False)
+
+
+def _names(key: str, tenant: Tenant) -> bool:
+    """Whether ``key`` (an id in any letter case, or the external id) denotes ``tenant``."""
+    if key == tenant.external_id:
+        return True
+    return clock.is_uuid(key) and key.lower() == tenant.id
 
 
 async def _lookup(
@@ -282,5 +318,8 @@ async def _lookup(
             tenant = await find(conn, partner_id, key)
         if tenant is None or tenant.deleted_at is not None:
             raise NotFound("Tenant not found")
-        lookups.put(tenant, key)
+        # Only canonical keys are cached: ``forget`` knows them, so an update or delete made
+        # through this process is seen at once (an upper-case UUID would outlive it).
+        if key in (tenant.id, tenant.external_id):
+            lookups.put(tenant, key)
     return tenant

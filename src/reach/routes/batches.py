@@ -1,7 +1,121 @@
-"""Batch routes (issue 4)."""
+"""Batch routes: upload, patch and delete in bulk (202 + a batch id), and reading batches.
+
+``/api/resources/{schema}/batch`` is mounted before ``/api/resources/{schema}/{externalId}``,
+which would otherwise take ``batch`` for an external id.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.responses import Response
 from starlette.routing import Route
 
-ROUTES: list[Route] = []
+from reach.batches import accept, status
+from reach.batches.model import INGEST, MAX_WAIT_SECONDS, PATCH, Options
+from reach.batches.worker import kick
+from reach.domain.documents import parse_flag
+from reach.domain.resources import Scope
+from reach.http import ok, query_choice, query_int
+from reach.routes.resources import scope_of
+from reach.routing import Call, route
+from reach.storage.database import Connection
+
+BATCH = "/api/resources/{schema}/batch"
+
+
+def _accepted(call: Call, accepted: accept.Accepted, what: str) -> Response:
+    response = ok(
+        {
+            "batchId": accepted.batch_id,
+            "message": f"{what} of {accepted.record_count} records queued; "
+            f"poll /api/batches/{accepted.batch_id} for its status",
+            "recordCount": accepted.record_count,
+            "schemaDefinitionId": accepted.schema_id,
+        },
+        "Batch accepted for processing",
+        status=202,
+    )
+    # After the response, i.e. after the transaction committed: the worker finds the batch.
+    response.background = BackgroundTask(kick, call.services)
+    return response
+
+
+def _ignore_unknown(call: Call) -> bool:
+    return parse_flag(call.request.query_params.get("ignoreUnknownFields"), "ignoreUnknownFields")
+
+
+async def _writes(
+    call: Call, conn: Connection, batch_type: str
+) -> tuple[Scope, Options, list[Any]]:
+    # Query parameters before the schema lookup: a bad request is a 400 whatever it names.
+    ignore_unknown = _ignore_unknown(call)
+    options = Options(ignore_unknown=ignore_unknown)
+    if batch_type == INGEST:
+        options = Options(
+            ignore_unknown=ignore_unknown,
+            on_conflict=query_choice(call.request, "onconflict", ("upsert", "reject"), "upsert"),
+            wait_seconds=query_int(
+                call.request, "dependencyWaitTimeout", 0, low=0, high=MAX_WAIT_SECONDS
+            ),
+        )
+    items = accept.resources_of(call.body, ignore_unknown=ignore_unknown)
+    return await scope_of(call, conn), options, items
+
+
+async def upload_batch(call: Call, conn: Connection) -> Response:
+    scope, options, items = await _writes(call, conn, INGEST)
+    accepted = await accept.accept_writes(scope, INGEST, items, options)
+    return _accepted(call, accepted, "Upload")
+
+
+async def patch_batch(call: Call, conn: Connection) -> Response:
+    scope, options, items = await _writes(call, conn, PATCH)
+    accepted = await accept.accept_writes(scope, PATCH, items, options)
+    return _accepted(call, accepted, "Patch")
+
+
+async def delete_batch(call: Call, conn: Connection) -> Response:
+    request = accept.delete_request(call.body)
+    scope = await scope_of(call, conn)
+    if request.dry_run:
+        preview = await accept.preview_delete(scope, request)
+        return ok(preview, "Dry run: nothing was deleted")
+    accepted = await accept.accept_delete(scope, request)
+    return _accepted(call, accepted, "Delete")
+
+
+async def get_batch(call: Call, conn: Connection) -> Response:
+    include_pending = parse_flag(
+        call.request.query_params.get("includePendingDetails"), "includePendingDetails"
+    )
+    found = await status.get(
+        conn, call.dialect, call.tenant, call.path("batchId"), include_pending=include_pending
+    )
+    return ok(found)
+
+
+async def list_batches(call: Call, conn: Connection) -> Response:
+    request = call.request
+    query_choice(request, "sortBy", ("createdAt",), "createdAt")
+    order = query_choice(request, "sortOrder", ("desc", "asc"), "desc")
+    found = await status.page(
+        conn,
+        call.dialect,
+        call.tenant,
+        cursor=request.query_params.get("cursor"),
+        limit=query_int(request, "limit", 20, low=1, high=1000),
+        batch_type=request.query_params.get("batchType") or None,
+        descending=order == "desc",
+    )
+    return ok(found)
+
+
+ROUTES: list[Route] = [
+    route(BATCH, "POST", upload_batch, access="tenant", write=True, body=True),
+    route(BATCH, "PATCH", patch_batch, access="tenant", write=True, body=True),
+    route(BATCH, "DELETE", delete_batch, access="tenant", write=True, body=True),
+    route("/api/batches", "GET", list_batches, access="tenant"),
+    route("/api/batches/{batchId}", "GET", get_batch, access="tenant"),
+]

@@ -27,6 +27,7 @@ _FIELDS: dict[str, tuple[tuple[str, ...], tuple[type, ...]]] = {
     "fields_to_expose": (("fieldsToExpose",), (list, type(None))),
     "expose_name_json_path": (("exposeNameJsonPath",), (str, type(None))),
 }
+_JSON_NAMES = {str: "string", dict: "object", list: "array"}
 _KNOWN = {wire for names, _ in _FIELDS.values() for wire in names}
 
 
@@ -47,11 +48,14 @@ def schema_input(body: Any) -> SchemaInput:
             continue
         wire, value = given[0]
         if not isinstance(value, types):
-            errors.append(
-                f"{wire}: expected {types[0].__name__.replace('dict', 'object')}, "
-                f"got {json_type(value)}"
-            )
+            errors.append(f"{wire}: expected {_JSON_NAMES[types[0]]}, got {json_type(value)}")
             continue
+        if field == "fields_to_expose" and value is not None:
+            errors.extend(
+                f"{wire}[{i}]: expected object, got {json_type(item)}"
+                for i, item in enumerate(value)
+                if not isinstance(item, dict)
+            )
         values[field] = value
     if errors:
         raise BadRequest("Invalid schema definition", errors=errors)

@@ -10,6 +10,7 @@ and hand the connection to domain code, which never commits by itself.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
@@ -47,6 +48,17 @@ class Database(Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class DuplicateKey(Exception):
+    """A write met a unique index; the domain decides what that means (usually a 409)."""
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """Whether ``exc`` is either engine's unique-index violation (SQLSTATE 23505)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return str(exc).startswith("UNIQUE constraint failed")
+    return getattr(exc, "sqlstate", None) == "23505"
 
 
 async def open_database(url: str, *, pool_size: int = 10) -> Database:

@@ -54,6 +54,13 @@ async def active_secrets(conn: Connection, partner_id: str) -> list[str]:
     return [row["secret"] for row in rows]
 
 
+async def newest_secret_at(conn: Connection, partner_id: str) -> str | None:
+    value: str | None = await conn.fetchval(
+        "SELECT max(created_at) FROM partner_secrets WHERE partner_id = $1", partner_id
+    )
+    return value
+
+
 async def revoke_all_but_newest(conn: Connection, partner_id: str, keep: int, at: str) -> None:
     await conn.execute(
         "UPDATE partner_secrets SET revoked_at = $2 WHERE partner_id = $1 AND revoked_at IS NULL "

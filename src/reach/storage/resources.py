@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from reach.storage.database import Connection, Row
+
+# (top-level field, "string" | "boolean" | "number", the value to equal)
+Filter = tuple[str, str, Any]
 
 _COLUMNS = "seq, id, schema_id, external_id, data, version, created_at, updated_at"
 
@@ -61,9 +66,14 @@ class TenantResources:
             )
         return list(rows)
 
-    async def exists(self, schema_id: str, external_id: str) -> bool:
+    async def exists(self, schema_id: str, external_id: str, *, share: bool = False) -> bool:
+        """Whether the record exists; ``share`` (a write about to reference it) holds a key-share
+        lock on PostgreSQL until commit, so a concurrent delete of the target waits for this
+        write and then sees the new reference (409) instead of leaving it dangling."""
+        lock = " FOR KEY SHARE" if share and self.dialect == "postgresql" else ""
         found = await self.conn.fetchval(
-            "SELECT 1 FROM resources WHERE tenant_id = $1 AND schema_id = $2 AND external_id = $3",
+            "SELECT 1 FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
+            f"AND external_id = $3{lock}",
             self.tenant_id,
             schema_id,
             external_id,
@@ -118,19 +128,32 @@ class TenantResources:
             )
         return deleted
 
-    def _filters(self, filters: dict[str, str], start: int) -> tuple[str, list[Any]]:
-        """Equality on top-level fields; each value is given as JSON text (``"a"``, ``true``)."""
-        cast = "::jsonb" if self.dialect == "postgresql" else ""
+    def _filters(self, filters: Sequence[Filter], start: int) -> tuple[str, list[Any]]:
+        """Equality on top-level fields, compared as JSON values of the given kind.
+
+        PostgreSQL compares jsonb values (numbers numerically, so ``10`` matches ``10.0``).
+        SQLite's ``->`` yields JSON *text*, where ``10`` and ``10.0`` differ, so it compares
+        the SQL value of ``->>`` guarded by ``json_type`` instead — the same answers.
+        """
         clause = ""
         args: list[Any] = []
-        for field, value in filters.items():
+        for field, kind, value in filters:
             n = start + len(args)
-            clause += f" AND data -> ${n} = ${n + 1}{cast}"
-            args.extend((_field_arg(self.dialect, field), value))
+            path = _field_arg(self.dialect, field)
+            if self.dialect == "postgresql":
+                clause += f" AND data -> ${n} = ${n + 1}::jsonb"
+                args.extend((path, orjson.dumps(value).decode()))
+            elif kind == "boolean":
+                clause += f" AND json_type(data, ${n}) = ${n + 1}"
+                args.extend((path, "true" if value else "false"))
+            else:
+                types = "'integer', 'real'" if kind == "number" else "'text'"
+                clause += f" AND json_type(data, ${n}) IN ({types}) AND data ->> ${n} = ${n + 1}"
+                args.extend((path, value))
         return clause, args
 
     async def page(
-        self, schema_id: str, *, after_seq: int | None, limit: int, filters: dict[str, str]
+        self, schema_id: str, *, after_seq: int | None, limit: int, filters: Sequence[Filter]
     ) -> list[Row]:
         where, args = self._filters(filters, 4)
         return list(
@@ -144,7 +167,7 @@ class TenantResources:
             )
         )
 
-    async def count(self, schema_id: str, filters: dict[str, str]) -> int:
+    async def count(self, schema_id: str, filters: Sequence[Filter]) -> int:
         where, args = self._filters(filters, 3)
         return int(
             await self.conn.fetchval(
@@ -170,5 +193,156 @@ class TenantResources:
                 schema_id,
                 _field_arg(self.dialect, field),
                 *external_ids,
+            )
+        )
+
+    # -- bulk variants for the batch worker (one statement per chunk, not one per record)
+
+    def _in_list(self, n: int) -> str:
+        """``= ANY($n::text[])`` on PostgreSQL; on SQLite one JSON array argument, so a
+        chunk of any size is a single bound parameter."""
+        if self.dialect == "postgresql":
+            return f"= ANY(${n}::text[])"
+        return f"IN (SELECT value FROM json_each(${n}))"
+
+    def _list_arg(self, values: Sequence[Any]) -> Any:
+        if self.dialect == "postgresql":
+            return list(values)
+        return orjson.dumps(list(values)).decode()
+
+    async def load_many(
+        self, schema_id: str, external_ids: Sequence[str], *, for_update: bool = False
+    ) -> list[Row]:
+        """Records of one schema by external id; ``for_update`` locks them in key order (the
+        same order in every worker, so two chunks never deadlock on each other's rows)."""
+        if not external_ids:
+            return []
+        lock = " ORDER BY external_id FOR UPDATE" if for_update and self._lock_clause else ""
+        return list(
+            await self.conn.fetch(
+                f"SELECT {_COLUMNS} FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
+                f"AND external_id {self._in_list(3)}{lock}",
+                self.tenant_id,
+                schema_id,
+                self._list_arg(external_ids),
+            )
+        )
+
+    async def existing_keys(
+        self, schema_id: str, external_ids: Sequence[str], *, share: bool = False
+    ) -> set[str]:
+        """Which of ``external_ids`` exist; ``share`` as in :meth:`exists` (key-share locks,
+        taken in key order, so a concurrent delete of a target waits for the referencing write)."""
+        if not external_ids:
+            return set()
+        lock = (
+            " ORDER BY external_id FOR KEY SHARE" if share and self.dialect == "postgresql" else ""
+        )
+        rows = await self.conn.fetch(
+            "SELECT external_id FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
+            f"AND external_id {self._in_list(3)}{lock}",
+            self.tenant_id,
+            schema_id,
+            self._list_arg(external_ids),
+        )
+        return {row["external_id"] for row in rows}
+
+    async def insert_many(
+        self, schema_id: str, records: Sequence[tuple[str, str, str, int]], at: str
+    ) -> int:
+        """Insert (id, external id, data, version) rows; returns how many were inserted — fewer
+        than given when another writer created one of the keys first."""
+        if not records:
+            return 0
+        if self.dialect == "postgresql":
+            rows = await self.conn.fetch(
+                "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, version, "
+                "created_at, updated_at) SELECT u.id::uuid, $1, $2, u.eid, u.data::jsonb, "
+                "u.version, $3, $3 FROM unnest($4::text[], $5::text[], $6::text[], $7::int[]) "
+                "AS u(id, eid, data, version) "
+                "ON CONFLICT (tenant_id, schema_id, external_id) DO NOTHING RETURNING seq",
+                self.tenant_id,
+                schema_id,
+                at,
+                [r[0] for r in records],
+                [r[1] for r in records],
+                [r[2] for r in records],
+                [r[3] for r in records],
+            )
+            return len(rows)
+        return int(
+            await self.conn.executemany(
+                "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, version, "
+                "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
+                "ON CONFLICT (tenant_id, schema_id, external_id) DO NOTHING",
+                [(r[0], self.tenant_id, schema_id, r[1], r[2], r[3], at) for r in records],
+            )
+        )
+
+    async def update_many(self, records: Sequence[tuple[int, str, int, str]]) -> None:
+        """Rewrite (seq, data, version, updated_at) rows of this tenant."""
+        if not records:
+            return
+        if self.dialect == "postgresql":
+            await self.conn.execute(
+                "UPDATE resources AS r SET data = u.data::jsonb, version = u.version, "
+                "updated_at = u.at::timestamptz "
+                "FROM unnest($2::bigint[], $3::text[], $4::int[], $5::text[]) "
+                "AS u(seq, data, version, at) WHERE r.tenant_id = $1 AND r.seq = u.seq",
+                self.tenant_id,
+                [r[0] for r in records],
+                [r[1] for r in records],
+                [r[2] for r in records],
+                [r[3] for r in records],
+            )
+            return
+        await self.conn.executemany(
+            "UPDATE resources SET data = $3, version = $4, updated_at = $5 "
+            "WHERE tenant_id = $1 AND seq = $2",
+            [(self.tenant_id, r[0], r[1], r[2], r[3]) for r in records],
+        )
+
+    async def delete_many(self, seqs: Sequence[int]) -> int:
+        if not seqs:
+            return 0
+        if self.dialect == "postgresql":
+            rows = await self.conn.fetch(
+                "DELETE FROM resources WHERE tenant_id = $1 AND seq = ANY($2::bigint[]) "
+                "RETURNING seq",
+                self.tenant_id,
+                list(seqs),
+            )
+            return len(rows)
+        return int(
+            await self.conn.execute(
+                "DELETE FROM resources WHERE tenant_id = $1 "
+                "AND seq IN (SELECT value FROM json_each($2))",
+                self.tenant_id,
+                self._list_arg(seqs),
+            )
+        )
+
+    async def max_seq(self, schema_id: str) -> int:
+        found = await self.conn.fetchval(
+            "SELECT max(seq) FROM resources WHERE tenant_id = $1 AND schema_id = $2",
+            self.tenant_id,
+            schema_id,
+        )
+        return int(found or 0)
+
+    async def page_between(
+        self, schema_id: str, *, after_seq: int, until_seq: int, limit: int, for_update: bool
+    ) -> list[Row]:
+        """Records with ``after_seq < seq <= until_seq`` in seq order (a delete-all batch walks
+        the records that existed when it was accepted)."""
+        lock = self._lock_clause if for_update else ""
+        return list(
+            await self.conn.fetch(
+                f"SELECT {_COLUMNS} FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
+                f"AND seq > $3 AND seq <= $4 ORDER BY seq LIMIT {int(limit)}{lock}",
+                self.tenant_id,
+                schema_id,
+                after_seq,
+                until_seq,
             )
         )

@@ -12,12 +12,24 @@ _COLUMNS = (
 )
 
 
-async def insert(conn: Connection, values: dict[str, Any]) -> None:
-    await conn.execute(
+async def lock_partner(conn: Connection, partner_id: str) -> None:
+    """Serialise schema-definition writes of one partner until the transaction ends.
+
+    A no-op UPDATE takes the partner row's lock on PostgreSQL (SQLite's write transaction
+    already holds the database lock), so two concurrent creates cannot both pass the
+    name check, and two updates cannot both write the same next version number.
+    """
+    await conn.execute("UPDATE partners SET updated_at = updated_at WHERE id = $1", partner_id)
+
+
+async def insert(conn: Connection, values: dict[str, Any]) -> bool:
+    """Insert a definition; False if its name or plural name is already taken."""
+    inserted = await conn.fetchval(
         "INSERT INTO schema_definitions (id, partner_id, name, name_key, plural_name, plural_key, "
         "description, category, external_id_field, json_schema, options, version_number, "
         "created_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) "
+        "ON CONFLICT DO NOTHING RETURNING id",
         values["id"],
         values["partner_id"],
         values["name"],
@@ -32,6 +44,7 @@ async def insert(conn: Connection, values: dict[str, Any]) -> None:
         values["version_number"],
         values["created_at"],
     )
+    return inserted is not None
 
 
 async def update(conn: Connection, partner_id: str, schema_id: str, values: dict[str, Any]) -> None:

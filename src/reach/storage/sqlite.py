@@ -15,8 +15,7 @@ import asyncio
 import re
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +65,34 @@ class SqliteConnection:
         return self._conn.executemany(self._q(query), args).rowcount
 
 
+class _Transaction:
+    """``async with db.transaction():`` — a plain class, because on this hot path the
+    generator machinery of ``asynccontextmanager`` costs more than the SQL it wraps."""
+
+    __slots__ = ("_begin", "_db")
+
+    def __init__(self, db: SqliteDatabase, begin: str) -> None:
+        self._db = db
+        self._begin = begin
+
+    async def __aenter__(self) -> SqliteConnection:
+        db = self._db
+        await db._lock.acquire()
+        try:
+            db._raw.execute(self._begin)
+        except BaseException:
+            db._lock.release()
+            raise
+        return db._conn
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        db = self._db
+        try:
+            db._raw.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            db._lock.release()
+
+
 class SqliteDatabase:
     dialect = "sqlite"
 
@@ -100,16 +127,8 @@ class SqliteDatabase:
         finally:
             conn.close()
 
-    @asynccontextmanager
-    async def transaction(self, *, write: bool = True) -> AsyncIterator[SqliteConnection]:
-        async with self._lock:
-            self._raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield self._conn
-            except BaseException:
-                self._raw.execute("ROLLBACK")
-                raise
-            self._raw.execute("COMMIT")
+    def transaction(self, *, write: bool = True) -> _Transaction:
+        return _Transaction(self, "BEGIN IMMEDIATE" if write else "BEGIN")
 
     async def ping(self) -> None:
         async with self._lock:

@@ -95,3 +95,77 @@ resources = sa.Table(
     sa.UniqueConstraint("tenant_id", "schema_id", "external_id", name="uq_resources_key"),
     sa.Index("ix_resources_listing", "tenant_id", "schema_id", "seq"),
 )
+
+# Batches (issue 4): one row per accepted batch job, one row per item. The worker's claim
+# (``claimed_by``/``lease_until``) and its next look (``wake_at``: NULL once complete) live on
+# the batch row; ``state`` holds a delete-all batch's resume point.
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
+    sa.Column("id", UUID, nullable=False, unique=True),
+    sa.Column("partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "schema_id",
+        UUID,
+        sa.ForeignKey("schema_definitions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("schema_name", sa.Text(), nullable=False),
+    sa.Column("batch_type", sa.Text(), nullable=False),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("options", JSONDOC, nullable=False),
+    sa.Column("state", JSONDOC, nullable=False),
+    sa.Column("total_records", sa.Integer(), nullable=False),
+    sa.Column("processed_records", sa.Integer(), nullable=False),
+    sa.Column("successful_records", sa.Integer(), nullable=False),
+    sa.Column("failed_records", sa.Integer(), nullable=False),
+    sa.Column("pending_records", sa.Integer(), nullable=False),
+    sa.Column("cascaded_records", sa.Integer(), nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("started_at", TIMESTAMP, nullable=True),
+    sa.Column("completed_at", TIMESTAMP, nullable=True),
+    sa.Column("wake_at", TIMESTAMP, nullable=True),
+    sa.Column("claimed_by", sa.Text(), nullable=True),
+    sa.Column("lease_until", TIMESTAMP, nullable=True),
+    sa.Index("ix_batches_tenant", "tenant_id", "seq"),
+    sa.Index("ix_batches_wake", "wake_at"),
+)
+
+batch_items = sa.Table(
+    "batch_items",
+    metadata,
+    sa.Column(
+        "batch_id",
+        UUID,
+        sa.ForeignKey("batches.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("external_id", sa.Text(), nullable=True),
+    sa.Column("payload", JSONDOC, nullable=True),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=True),
+    sa.Column("errors", JSONDOC, nullable=True),
+    sa.Column("missing", JSONDOC, nullable=True),
+    sa.Column("pending_at", TIMESTAMP, nullable=True),
+    sa.Column("expires_at", TIMESTAMP, nullable=True),
+)
+
+# One row per (pending item, dependency it waits for): the worker wakes a batch as soon as a
+# record matching one of its rows exists, whichever path created it.
+batch_waits = sa.Table(
+    "batch_waits",
+    metadata,
+    sa.Column(
+        "batch_id",
+        UUID,
+        sa.ForeignKey("batches.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("schema_id", UUID, primary_key=True),
+    sa.Column("external_id", sa.Text(), primary_key=True),
+    sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reach.storage.database import Connection, Row
+from reach.storage.database import Connection, DuplicateKey, Row, is_unique_violation
 
 _COLUMNS = (
     "id, partner_id, external_id, name, website, attributes, created_at, updated_at, deleted_at"
@@ -13,6 +13,16 @@ ORDER_COLUMNS = {"name": "name", "created_at": "created_at", "updated_at": "upda
 
 
 async def insert(conn: Connection, values: dict[str, Any]) -> None:
+    """Raises :class:`DuplicateKey` when the partner already has this external id."""
+    try:
+        await _insert(conn, values)
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise DuplicateKey(values["external_id"]) from exc
+        raise
+
+
+async def _insert(conn: Connection, values: dict[str, Any]) -> None:
     await conn.execute(
         "INSERT INTO tenants (id, partner_id, external_id, name, website, attributes, "
         "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -48,6 +58,18 @@ async def external_id_taken(conn: Connection, partner_id: str, external_id: str)
 
 
 async def update(conn: Connection, partner_id: str, tenant_id: str, values: dict[str, Any]) -> None:
+    """Raises :class:`DuplicateKey` when the new external id is another tenant's."""
+    try:
+        await _update(conn, partner_id, tenant_id, values)
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise DuplicateKey(values["external_id"]) from exc
+        raise
+
+
+async def _update(
+    conn: Connection, partner_id: str, tenant_id: str, values: dict[str, Any]
+) -> None:
     await conn.execute(
         "UPDATE tenants SET external_id = $3, name = $4, website = $5, attributes = $6, "
         "updated_at = $7, deleted_at = $8 WHERE partner_id = $1 AND id = $2",

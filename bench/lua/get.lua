@@ -1,0 +1,2 @@
+-- GET one customer, a random seeded id each time.
+request = get_request

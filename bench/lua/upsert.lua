@@ -1,0 +1,2 @@
+-- POST /api/resources/customers (onconflict=upsert): half existing ids, half new ones.
+request = upsert_request

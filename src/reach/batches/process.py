@@ -1,0 +1,382 @@
+"""One step of a claimed batch, inside one transaction.
+
+A step applies one chunk of items *and* records their outcomes and the batch's progress in
+the same transaction, so a crash loses either the whole chunk or nothing: after a restart the
+chunk's items are still ``queued`` and are applied once, by whoever claims the batch next.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import orjson
+
+from reach import clock
+from reach.batches import deletion
+from reach.batches.apply import Item, apply_items
+from reach.batches.model import (
+    DELETE,
+    ITEM_FAILED,
+    SUCCEEDED,
+    WAITING,
+    Options,
+    Outcome,
+    Reason,
+    failed,
+    final_status,
+)
+from reach.domain.resources import Scope
+from reach.domain.tenants import Tenant
+from reach.errors import NotFound
+from reach.services import Services
+from reach.storage import batches as store
+from reach.storage import tenants as tenant_store
+from reach.storage.database import Connection, Row
+
+CONTINUE = "continue"  # more to do now
+DONE = "done"  # complete
+WAITING_ON_DEPENDENCIES = "waiting"  # only items waiting for dependencies remain; lease given up
+
+
+async def step(
+    services: Services, conn: Connection, batch: Row, *, chunk_size: int, now: datetime
+) -> str:
+    options = msgspec.json.decode(batch["options"], type=Options)
+    scope = await _scope(services, conn, batch)
+    if isinstance(scope, str):
+        return await _abandon(conn, batch, scope, now)
+    if batch["batch_type"] == DELETE and options.delete_all:
+        return await _delete_all_step(conn, scope, batch, options, chunk_size, now)
+    batch_id = str(batch["id"])
+    pending = int(batch["pending_records"])
+    queued = await store.queued_items(conn, batch_id, chunk_size)
+    if queued:
+        if batch["batch_type"] == DELETE:
+            outcomes, cascaded = await _delete_items(scope, options, queued)
+        else:
+            items = [Item(int(r["position"]), _payload(r), r["external_id"]) for r in queued]
+            outcomes = await apply_items(scope, batch["batch_type"], options, items, now)
+            cascaded = 0
+        pending += await _record(conn, scope, batch, outcomes, waited=False, cascaded=cascaded)
+        if len(queued) == chunk_size:
+            return CONTINUE
+        if pending:
+            # The pending items were checked a moment ago: wait for a write or their expiry.
+            return await _wait(conn, batch_id, now)
+    elif pending:
+        pending += await _retry_waiting(conn, scope, batch, options, now)
+        if pending:
+            return await _wait(conn, batch_id, now)
+    await _finish(conn, batch_id, now, total=None)
+    return DONE
+
+
+def _payload(row: Row) -> Any:
+    raw = row["payload"]
+    return None if raw is None else orjson.loads(raw)
+
+
+async def _scope(services: Services, conn: Connection, batch: Row) -> Scope | str:
+    """The tenant and schema the batch writes to, or the reason they are gone."""
+    partner_id = str(batch["partner_id"])
+    tenant_row = await tenant_store.get_by_id(conn, partner_id, str(batch["tenant_id"]))
+    if tenant_row is None or tenant_row["deleted_at"] is not None:
+        return Reason.TENANT_UNAVAILABLE
+    try:
+        schema = await services.schemas.resolve(conn, partner_id, str(batch["schema_id"]))
+    except NotFound:
+        return Reason.SCHEMA_UNAVAILABLE
+    return Scope(conn, services.db.dialect, Tenant.from_row(tenant_row), schema, services.schemas)
+
+
+async def _abandon(conn: Connection, batch: Row, reason: str, now: datetime) -> str:
+    """The tenant was deleted or the schema deactivated after the batch was accepted."""
+    batch_id = str(batch["id"])
+    what = "tenant" if reason == Reason.TENANT_UNAVAILABLE else "schema definition"
+    errors = orjson.dumps([f"the {what} no longer exists"]).decode()
+    count = await store.fail_remaining(conn, batch_id, reason, errors)
+    await store.add_progress(
+        conn,
+        batch_id,
+        processed=count,
+        successful=0,
+        failed=count,
+        pending=-int(batch["pending_records"]),
+        cascaded=0,
+    )
+    await _finish(conn, batch_id, now, total=None)
+    return DONE
+
+
+async def _record(
+    conn: Connection,
+    scope: Scope,
+    batch: Row,
+    outcomes: list[Outcome],
+    *,
+    waited: bool,
+    cascaded: int,
+) -> int:
+    """Store the outcomes and the progress they make; returns the change in waiting items.
+
+    ``waited``: the outcomes are of items that were waiting, whose progress is already counted
+    in ``pending_records``.
+    """
+    batch_id = str(batch["id"])
+    succeeded = [o.position for o in outcomes if o.status == SUCCEEDED]
+    others = [o for o in outcomes if o.status != SUCCEEDED]
+    await store.mark_succeeded(conn, scope.rows.dialect, batch_id, succeeded)
+    await store.mark_items(
+        conn,
+        batch_id,
+        [
+            (
+                o.position,
+                o.status,
+                o.reason,
+                None if o.errors is None else orjson.dumps(o.errors).decode(),
+                None if o.missing is None else orjson.dumps(o.missing).decode(),
+                o.pending_at,
+                o.expires_at,
+            )
+            for o in others
+        ],
+    )
+    n_failed = sum(1 for o in others if o.status == ITEM_FAILED)
+    waiting = [o for o in others if o.status == WAITING]
+    if not waited:
+        await store.add_waits(
+            conn,
+            batch_id,
+            scope.tenant.id,
+            [
+                (o.position, m["schemaDefinitionId"], m["externalId"])
+                for o in waiting
+                for m in o.missing or []
+            ],
+        )
+    done = len(succeeded) + n_failed
+    delta_pending = -done if waited else len(waiting)
+    await store.add_progress(
+        conn,
+        batch_id,
+        processed=done,
+        successful=len(succeeded),
+        failed=n_failed,
+        pending=delta_pending,
+        cascaded=cascaded,
+    )
+    return delta_pending
+
+
+async def _retry_waiting(
+    conn: Connection, scope: Scope, batch: Row, options: Options, now: datetime
+) -> int:
+    """Apply waiting items whose dependencies now exist, fail those past their expiry."""
+    batch_id = str(batch["id"])
+    rows = await store.items_with_status(conn, batch_id, WAITING)
+    at = clock.format_timestamp(now)
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        for dep in orjson.loads(row["missing"] or "[]"):
+            wanted[dep["schemaDefinitionId"]].add(dep["externalId"])
+    existing = {
+        schema_id: await scope.rows.existing_keys(schema_id, sorted(keys))
+        for schema_id, keys in wanted.items()
+    }
+    ready: list[Item] = []
+    expired: list[Outcome] = []
+    for row in rows:
+        missing = [
+            dep
+            for dep in orjson.loads(row["missing"] or "[]")
+            if dep["externalId"] not in existing.get(dep["schemaDefinitionId"], ())
+        ]
+        item = Item(
+            int(row["position"]),
+            _payload(row),
+            row["external_id"],
+            pending_at=row["pending_at"],
+            expires_at=row["expires_at"],
+        )
+        if not missing:
+            ready.append(item)
+        elif at >= row["expires_at"]:
+            expired.append(
+                failed(
+                    item.position,
+                    item.external_id,
+                    Reason.DEPENDENCY_TIMEOUT,
+                    [
+                        f"data.{m['field']}: no {m['schemaName']} record {m['externalId']!r} "
+                        f"(still missing after dependencyWaitTimeout={options.wait_seconds}s)"
+                        for m in missing
+                    ],
+                )
+            )
+    outcomes = expired
+    if ready:
+        outcomes += await apply_items(scope, batch["batch_type"], options, ready, now)
+    delta = await _record(conn, scope, batch, outcomes, waited=True, cascaded=0)
+    # Rebuild the wait list from what still waits (an item may now wait for something else).
+    await store.clear_waits(conn, batch_id)
+    still = await store.items_with_status(conn, batch_id, WAITING)
+    await store.add_waits(
+        conn,
+        batch_id,
+        scope.tenant.id,
+        [
+            (int(r["position"]), dep["schemaDefinitionId"], dep["externalId"])
+            for r in still
+            for dep in orjson.loads(r["missing"] or "[]")
+        ],
+    )
+    return delta
+
+
+async def _wait(conn: Connection, batch_id: str, now: datetime) -> str:
+    """Give up the lease until the earliest waiting item expires (or a write wakes it)."""
+    rows = await store.items_with_status(conn, batch_id, WAITING)
+    wake_at = min((r["expires_at"] for r in rows), default=clock.format_timestamp(now))
+    await store.wait_until(conn, batch_id, wake_at)
+    return WAITING_ON_DEPENDENCIES
+
+
+async def _finish(conn: Connection, batch_id: str, now: datetime, *, total: int | None) -> None:
+    """Complete the batch; ``total`` replaces the accepted count (a delete-all's estimate)."""
+    row = await store.counts(conn, batch_id)
+    if row is None:  # cannot happen: the caller holds the batch row locked
+        return
+    final_total = int(row["total_records"]) if total is None else total
+    await store.clear_waits(conn, batch_id)
+    await store.finish(
+        conn,
+        batch_id,
+        status=final_status(final_total, int(row["successful_records"])),
+        at=clock.format_timestamp(now),
+        total=total,
+    )
+
+
+async def _delete_items(
+    scope: Scope, options: Options, queued: list[Row]
+) -> tuple[list[Outcome], int]:
+    keys = [r["external_id"] for r in queued]
+    rows = await scope.rows.load_many(scope.schema.id, keys, for_update=True)
+    by_key = {row["external_id"]: row for row in rows}
+    targets = [
+        deletion.Target(int(r["position"]), r["external_id"], by_key.get(r["external_id"]))
+        for r in queued
+    ]
+    plan = await deletion.plan(scope, targets, cascade=options.cascade, delete_all=False)
+    await scope.rows.delete_many(plan.seqs())
+    return _delete_outcomes(scope, plan), len(plan.cascaded)
+
+
+def _delete_outcomes(scope: Scope, plan: deletion.Plan) -> list[Outcome]:
+    outcomes = [
+        Outcome(position=t.position, status=SUCCEEDED, external_id=t.external_id)
+        for t in plan.deleted
+    ]
+    outcomes += [
+        failed(t.position, t.external_id, Reason.REFERENCED, [deletion.referenced_message(refs)])
+        for t, refs in plan.skipped
+    ]
+    outcomes += [
+        failed(
+            t.position,
+            t.external_id,
+            Reason.NOT_FOUND,
+            [f"no {scope.schema.name} record {t.external_id!r}"],
+        )
+        for t in plan.not_found
+    ]
+    return sorted(outcomes, key=lambda o: o.position)
+
+
+async def _delete_all_step(
+    conn: Connection,
+    scope: Scope,
+    batch: Row,
+    options: Options,
+    chunk_size: int,
+    now: datetime,
+) -> str:
+    """Delete the next chunk of the records that existed when the batch was accepted."""
+    batch_id = str(batch["id"])
+    state = orjson.loads(batch["state"])
+    rows = await scope.rows.page_between(
+        scope.schema.id,
+        after_seq=int(state["after"]),
+        until_seq=int(state["until"]),
+        limit=chunk_size,
+        for_update=True,
+    )
+    processed = int(batch["processed_records"])
+    if rows:
+        first = int(state["next"])
+        targets = [
+            deletion.Target(first + i, row["external_id"], row) for i, row in enumerate(rows)
+        ]
+        plan = await deletion.plan(scope, targets, cascade=options.cascade, delete_all=True)
+        await scope.rows.delete_many(plan.seqs())
+        outcomes = _delete_outcomes(scope, plan)
+        await store.insert_failures(
+            conn,
+            batch_id,
+            [
+                (o.position, o.external_id or "", o.reason or "", orjson.dumps(o.errors).decode())
+                for o in outcomes
+                if o.status == ITEM_FAILED
+            ],
+        )
+        state = {**state, "after": int(rows[-1]["seq"]), "next": first + len(rows)}
+        await store.add_progress(
+            conn,
+            batch_id,
+            processed=len(rows),
+            successful=len(plan.deleted),
+            failed=len(plan.skipped),
+            pending=0,
+            cascaded=len(plan.cascaded),
+            state=state,
+        )
+        processed += len(rows)
+        if len(rows) == chunk_size:
+            return CONTINUE
+    # The walk is over: the total is what was found, not the estimate made on acceptance.
+    await _finish(conn, batch_id, now, total=processed)
+    return DONE
+
+
+async def fail_next(conn: Connection, batch: Row, now: datetime) -> None:
+    """A step keeps raising even for a single item: fail that item (or, for a delete-all walk
+    or the waiting items, the rest of the batch) so the batch can still complete."""
+    batch_id = str(batch["id"])
+    errors = orjson.dumps(["the server could not apply this item; see the server log"]).decode()
+    queued = await store.queued_items(conn, batch_id, 1)
+    if queued:
+        position = int(queued[0]["position"])
+        await store.mark_items(
+            conn,
+            batch_id,
+            [(position, ITEM_FAILED, Reason.INTERNAL_ERROR, errors, None, None, None)],
+        )
+        await store.add_progress(
+            conn, batch_id, processed=1, successful=0, failed=1, pending=0, cascaded=0
+        )
+        return
+    count = await store.fail_remaining(conn, batch_id, Reason.INTERNAL_ERROR, errors)
+    await store.add_progress(
+        conn,
+        batch_id,
+        processed=count,
+        successful=0,
+        failed=count,
+        pending=-int(batch["pending_records"]),
+        cascaded=0,
+    )
+    await _finish(conn, batch_id, now, total=None)

@@ -1,0 +1,185 @@
+"""``reach worker`` processes: a worker killed with SIGKILL mid-batch loses nothing and
+applies nothing twice — after a restart the batch completes with every item applied once.
+
+These tests run their own server with its in-process worker switched off, on a database of
+their own (a sibling of the PostgreSQL test database, ``<name>_worker``), so the only workers
+are the processes the test starts and kills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reach.config import load_settings
+from reach.storage import migrate
+from tests.batch_helpers import batch_status, customer, wait_for_batch
+from tests.conftest import ENGINES, PG_URL
+from tests.harness import (
+    Harness,
+    Loop,
+    PartnerKey,
+    ServerThread,
+    free_port,
+    open_test_database,
+    reset_postgres,
+)
+
+RECORDS = 200
+PATCHES_PER_RECORD = 5
+
+
+async def _sibling_database(url: str, suffix: str) -> str:
+    import asyncpg
+
+    base, _, name = url.rpartition("/")
+    name = name.split("?", 1)[0]
+    sibling = f"{name}_{suffix}"
+    conn = await asyncpg.connect(url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", sibling):
+            await conn.execute(f'CREATE DATABASE "{sibling}"')
+    finally:
+        await conn.close()
+    sibling_url = f"{base}/{sibling}"
+    await reset_postgres(sibling_url)
+    return sibling_url
+
+
+@pytest.fixture(params=ENGINES)
+def quiet_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    engine: str = request.param
+    if engine == "postgresql":
+        assert PG_URL is not None
+        url = asyncio.run(_sibling_database(PG_URL, "worker"))
+    else:
+        url = f"sqlite:///{tmp_path / 'worker.db'}"
+    migrate.upgrade(url)
+    settings = load_settings(
+        env={}, database_url=url, port=free_port(), demo_on_first_run=False, batch_worker=False
+    )
+    server = ServerThread(settings)
+    server.start()
+    loop = Loop()
+    db = loop.run(open_test_database(url))
+    harness = Harness(
+        engine=engine,
+        database_url=url,
+        base_url=f"http://127.0.0.1:{settings.port}",
+        settings=settings,
+        loop=loop,
+        db=db,
+    )
+    try:
+        yield harness
+    finally:
+        harness.client.close()
+        loop.run(db.close())
+        loop.close()
+        server.stop()
+
+
+def start_worker(url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "REACH_BATCH_POLL_SECONDS": "0.05", "REACH_LOG_LEVEL": "warning"}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "reach", "worker", "--database-url", url, *extra],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+def _versions(api: Harness) -> dict[str, int]:
+    async def read(conn: Any) -> dict[str, int]:
+        rows = await conn.fetch("SELECT external_id, version FROM resources")
+        return {row["external_id"]: int(row["version"]) for row in rows}
+
+    return api.transaction(read)
+
+
+def _item_statuses(api: Harness, batch_id: str) -> dict[str, int]:
+    async def read(conn: Any) -> dict[str, int]:
+        rows = await conn.fetch(
+            "SELECT status, count(*) AS n FROM batch_items WHERE batch_id = $1 GROUP BY status",
+            batch_id,
+        )
+        return {row["status"]: int(row["n"]) for row in rows}
+
+    return api.transaction(read)
+
+
+def test_a_worker_killed_mid_batch_resumes_after_restart_and_applies_each_item_once(
+    quiet_api: Harness, tmp_path: Path
+) -> None:
+    api = quiet_api
+    partner: PartnerKey = api.new_partner()
+    tenant = api.new_tenant(partner)
+    headers = api.tenant_headers(partner, tenant)
+    log = tmp_path / "workers.log"
+    # Small chunks and short leases: many commits to be killed between, a quick resume.
+    options = ("--chunk-size", "2", "--lease-seconds", "2")
+
+    first = start_worker(api.database_url, log, *options)
+    try:
+        created = api.client.post(
+            "/api/resources/customers/batch",
+            json={"resources": [customer(f"c-{i}") for i in range(RECORDS)]},
+            headers=headers,
+        )
+        assert created.status_code == 202, created.text
+        wait_for_batch(api, headers, created.json()["data"]["batchId"], deadline_seconds=60)
+        # Each record gets five patches, spread through the batch in order: phone 1..5.
+        items = [
+            {"customerId": f"c-{j % RECORDS}", "phone": str(j // RECORDS + 1)}
+            for j in range(RECORDS * PATCHES_PER_RECORD)
+        ]
+        accepted = api.client.patch(
+            "/api/resources/customers/batch", json={"resources": items}, headers=headers
+        )
+        assert accepted.status_code == 202, accepted.text
+        batch_id = accepted.json()["data"]["batchId"]
+        deadline = time.monotonic() + 60
+        while batch_status(api, headers, batch_id)["progress"]["processedRecords"] < 50:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.002)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+
+    killed = batch_status(api, headers, batch_id)
+    assert killed["status"] == "processing"
+    assert 0 < killed["progress"]["processedRecords"] < len(items), "finished before the kill"
+    time.sleep(0.3)
+    assert batch_status(api, headers, batch_id)["progress"] == killed["progress"]
+
+    # Two workers take over once the dead one's lease expires; they must not double-apply.
+    restarted = [start_worker(api.database_url, log, *options) for _ in range(2)]
+    try:
+        done = wait_for_batch(api, headers, batch_id, deadline_seconds=120)
+    finally:
+        codes = [_stop(process) for process in restarted]
+    assert codes == [0, 0], log.read_text()
+    assert done["status"] == "success", done["errors"]
+    assert done["progress"]["processedRecords"] == len(items)
+    assert done["progress"]["successfulRecords"] == len(items)
+    assert _item_statuses(api, batch_id) == {"succeeded": len(items)}
+    # Created once (version 1), then exactly five changes each.
+    assert _versions(api) == {f"c-{i}": 1 + PATCHES_PER_RECORD for i in range(RECORDS)}
+    listed = api.client.get("/api/resources/customers?limit=1000", headers=headers).json()
+    phones = {r["data"]["phone"] for r in listed["data"]["results"]}
+    assert phones == {str(PATCHES_PER_RECORD)}

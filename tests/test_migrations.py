@@ -1,0 +1,123 @@
+"""Migrations take an empty database to head, and head matches ``reach.storage.tables``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from reach.storage import migrate
+from reach.storage.tables import metadata
+
+PG_URL = os.environ.get("REACH_TEST_DATABASE_URL")
+TABLES = {"partners", "partner_secrets", "tenants", "schema_definitions", "resources"}
+
+
+def _diff(connection: sa.Connection, target: sa.MetaData = metadata) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, target))
+
+
+def _sqlite_state(
+    url: str, target: sa.MetaData = metadata
+) -> tuple[str | None, set[str], list[Any]]:
+    engine = sa.create_engine(migrate.sqlalchemy_url(url))
+    try:
+        with engine.connect() as conn:
+            revision = MigrationContext.configure(conn).get_current_revision()
+            return revision, set(sa.inspect(conn).get_table_names()), _diff(conn, target)
+    finally:
+        engine.dispose()
+
+
+def _with_extra_column() -> sa.MetaData:
+    """The tables plus one column no migration creates: the drift check must notice it."""
+    copy = sa.MetaData()
+    for table in metadata.sorted_tables:
+        table.to_metadata(copy)
+    copy.tables["tenants"].append_column(sa.Column("nickname", sa.Text(), nullable=True))
+    return copy
+
+
+def test_sqlite_empty_to_head_without_drift(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    migrate.upgrade(url)
+    revision, tables, diff = _sqlite_state(url)
+    assert revision == migrate.head_revision()
+    assert tables >= TABLES | {"alembic_version"}
+    assert diff == []
+
+
+def test_sqlite_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'twice.db'}"
+    migrate.upgrade(url)
+    migrate.upgrade(url)
+    assert migrate.current_revision_sqlite(url) == migrate.head_revision()
+
+
+def test_drift_check_notices_a_column_missing_from_the_migrations(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'drift.db'}"
+    migrate.upgrade(url)
+    _, _, diff = _sqlite_state(url, _with_extra_column())
+    assert [(d[0], d[2], d[3].name) for d in diff] == [("add_column", "tenants", "nickname")]
+
+
+@pytest.fixture
+def scratch_postgres() -> Iterator[str]:
+    """A database of our own, created for one test and dropped after it."""
+    if not PG_URL:
+        pytest.skip("REACH_TEST_DATABASE_URL is not set")
+    name = f"reach_migration_{uuid.uuid4().hex[:12]}"
+    base, _, _ = PG_URL.rpartition("/")
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(PG_URL)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _postgres_state(
+    url: str, target: sa.MetaData = metadata
+) -> tuple[str | None, set[str], list[Any]]:
+    def inspect(conn: sa.Connection) -> tuple[str | None, set[str], list[Any]]:
+        revision = MigrationContext.configure(conn).get_current_revision()
+        return revision, set(sa.inspect(conn).get_table_names()), _diff(conn, target)
+
+    async def run() -> tuple[str | None, set[str], list[Any]]:
+        engine = create_async_engine(migrate.sqlalchemy_url(url))
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(inspect)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_postgresql_empty_to_head_without_drift(scratch_postgres: str) -> None:
+    assert _postgres_state(scratch_postgres)[1] == set()
+    migrate.upgrade(scratch_postgres)
+    revision, tables, diff = _postgres_state(scratch_postgres)
+    assert revision == migrate.head_revision()
+    assert tables >= TABLES | {"alembic_version"}
+    assert diff == []
+    _, _, drift = _postgres_state(scratch_postgres, _with_extra_column())
+    assert [(d[0], d[2], d[3].name) for d in drift] == [("add_column", "tenants", "nickname")]
