@@ -89,7 +89,6 @@ async def _scenario(
 
 
 async def run_engine(url: str, batches: int, chunk_size: int) -> dict[str, float]:
-    migrate.upgrade(url)
     settings = load_settings(env={}, database_url=url, batch_worker=False)
     services = await open_services(settings)
     try:
@@ -153,10 +152,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         print(f"SQLite (chunk {args.chunk_size}):", flush=True)
         sqlite_url = f"sqlite:///{Path(scratch) / 'bench.db'}"
+        migrate.upgrade(sqlite_url)
         asyncio.run(run_engine(sqlite_url, args.batches, args.chunk_size))
     if args.pg_url and not args.sqlite_only:
         print(f"PostgreSQL (chunk {args.chunk_size}):", flush=True)
         asyncio.run(_reset_postgres(args.pg_url))
+        migrate.upgrade(args.pg_url)
         asyncio.run(run_engine(args.pg_url, args.batches, args.chunk_size))
 
 

@@ -80,6 +80,8 @@ def machine(pg_version: str | None) -> dict[str, Any]:
         "wrk": wrk.version(),
         "packages": versions,
         "git": _git_commit(),
+        # Others' work on a shared machine moves absolute numbers: keep how busy it was.
+        "load_avg_at_start": [round(v, 2) for v in os.getloadavg()],
     }
     if pg_version:
         facts["postgresql"] = pg_version

@@ -150,6 +150,23 @@ def test_tenant_token_needs_only_tenant_external_id_and_partner_id(
     assert response.status_code == 200, response.text
 
 
+def test_partner_id_claim_is_case_insensitive(
+    api: Harness, partner: PartnerKey, tenant: str
+) -> None:
+    claims = _tenant_claims(partner, tenant, partnerId=partner.id.upper())
+    response = api.client.get(PROBE, headers=_bearer(api.sign(claims, partner.secret)))
+    assert response.status_code == 200, response.text
+
+
+def test_numeric_tenant_external_id_claim_names_the_tenant_with_that_text(
+    api: Harness, partner: PartnerKey
+) -> None:
+    api.new_tenant(partner, "12345")
+    claims = _tenant_claims(partner, "ignored", tenantExternalId=12345)
+    response = api.client.get(PROBE, headers=_bearer(api.sign(claims, partner.secret)))
+    assert response.status_code == 200, response.text
+
+
 def test_partner_token_works_on_partner_routes(api: Harness, partner: PartnerKey) -> None:
     response = api.client.get("/partner/tenants", headers=api.partner_headers(partner))
     assert response.status_code == 200, response.text

@@ -132,7 +132,7 @@ def test_a_worker_killed_mid_batch_resumes_after_restart_and_applies_each_item_o
     headers = api.tenant_headers(partner, tenant)
     log = tmp_path / "workers.log"
     # Small chunks and short leases: many commits to be killed between, a quick resume.
-    options = ("--chunk-size", "2", "--lease-seconds", "2")
+    options = ("--chunk-size", "4", "--lease-seconds", "2")
 
     first = start_worker(api.database_url, log, *options)
     try:

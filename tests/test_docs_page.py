@@ -78,7 +78,7 @@ def test_docs_page_assets_are_served_by_us(api: Harness, page: str) -> None:
 
 
 def test_missing_asset_is_a_404_envelope(api: Harness) -> None:
-    response = api.client.get("/docs/assets/swagger-ui-dist/no-such-file.js")
+    response = api.client.get("/docs/assets/swagger_ui/vendor/no-such-file.js")
     assert response.status_code == 404
     assert response.json()["success"] is False
 

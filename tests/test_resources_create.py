@@ -88,7 +88,8 @@ def test_post_without_a_usable_key_is_400(
 
     assert response.status_code == 400, response.text
     errors = errors_of(response)
-    assert errors[0].startswith("data.customerId:") and error in errors[0], errors
+    assert errors[0].startswith("data.customerId:"), errors
+    assert error in errors[0], errors
     listed = api.client.get(url("customers"), headers=headers).json()["data"]
     assert listed["pagination"]["total"] == 0
 

@@ -241,7 +241,8 @@ def test_created_at_must_be_an_rfc3339_date_time(
 
     assert_contract(response, 400)
     errors = errors_of(response)
-    assert len(errors) == 1 and errors[0].startswith("data.createdAt:"), errors
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("data.createdAt:"), errors
     assert read(api, headers, "customers", "c-1") == before
 
 
@@ -327,7 +328,8 @@ def test_defaults_never_come_back_on_patch_or_upsert(api: Harness, headers: Head
     assert "smsOptOut" not in after_patch["data"]["result"]["data"]
     assert upserted.status_code == 200, upserted.text
     stored = read(api, headers, "customers", "c-1")["data"]
-    assert "emailOptOut" not in stored and "smsOptOut" not in stored
+    assert "emailOptOut" not in stored
+    assert "smsOptOut" not in stored
     assert stored["phone"] == "+2"
 
 

@@ -62,7 +62,8 @@ def walk(api: Harness, headers: Headers, schema: str, query: str) -> list[dict[s
             assert pagination["cursor"] is None
             return seen
         cursor = pagination["cursor"]
-        assert isinstance(cursor, str) and cursor
+        assert isinstance(cursor, str)
+        assert cursor
 
 
 # -- GET one, with include ---------------------------------------------------------------
@@ -148,7 +149,8 @@ def test_include_of_a_non_reference_field_is_400(
 
     assert response.status_code == 400
     errors = errors_of(response)
-    assert len(errors) == 1 and errors[0].startswith("include:"), errors
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("include:"), errors
 
 
 def test_a_reference_to_a_missing_record_is_400_and_writes_nothing(
@@ -350,9 +352,7 @@ def test_filters_work_on_custom_integer_fields(
     assert [r["resourceExternalId"] for r in page["results"]] == ["s-1"]
     bad = api.client.get(url("seat") + "?filter[row]=3.5", headers=headers)
     assert bad.status_code == 400
-    assert errors_of(bad) == ["filter[row]: expected a integer"] or errors_of(bad)[0].startswith(
-        "filter[row]:"
-    )
+    assert errors_of(bad) == ["filter[row]: expected an integer"]
 
 
 @pytest.mark.parametrize(

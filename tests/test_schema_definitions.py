@@ -61,7 +61,8 @@ def get(api: Harness, partner: PartnerKey, key: str) -> Any:
 
 def assert_wire(definition: dict[str, Any]) -> None:
     for camel, snake in TWINS.items():
-        assert camel in definition and snake in definition, camel
+        assert camel in definition, camel
+        assert snake in definition, snake
         assert definition[camel] == definition[snake], camel
     uuid.UUID(definition["id"])
     for key in ("name", "description", "category", "schema", "fieldsToExpose"):

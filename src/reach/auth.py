@@ -20,6 +20,7 @@ import jwt
 import msgspec
 
 from reach.cache import TTLCache
+from reach.clock import is_uuid
 from reach.errors import Unauthorized
 
 SecretLoader = Callable[[str], Awaitable[list[str]]]
@@ -77,9 +78,10 @@ class TokenVerifier:
             raise Unauthorized("Malformed bearer token") from None
         if header.get("alg") != "HS256":
             raise Unauthorized("Unsupported token algorithm; only HS256 is accepted")
-        partner_id = unverified.get("partnerId")
-        if not isinstance(partner_id, str) or not partner_id:
+        claimed = unverified.get("partnerId")
+        if not isinstance(claimed, str) or not claimed:
             raise Unauthorized("Token has no partnerId claim")
+        partner_id = _canonical_partner_id(claimed)
         secrets = self._secrets.get(partner_id)
         fresh = secrets is None
         if secrets is None:
@@ -131,11 +133,20 @@ def _bearer_token(authorization: str | None, max_bytes: int) -> str:
     return token
 
 
+def _canonical_partner_id(claimed: str) -> str:
+    """UUIDs are case-insensitive; stored ids are lower case (PostgreSQL's uuid type would
+    match any case, SQLite's text would not, so both engines get the canonical form)."""
+    return claimed.lower() if is_uuid(claimed) else claimed
+
+
 def _principal(claims: dict[str, Any]) -> Principal:
-    partner_id = str(claims["partnerId"])
+    partner_id = _canonical_partner_id(str(claims["partnerId"]))
     if claims.get("type") == "partner":
         return Principal(partner_id=partner_id)
     tenant = claims.get("tenantExternalId")
+    if isinstance(tenant, int) and not isinstance(tenant, bool):
+        # Partners whose ids are numbers sign them as JSON numbers; external ids are text.
+        tenant = str(tenant)
     if not isinstance(tenant, str) or not tenant:
         raise Unauthorized("Token is neither a partner token (type=partner) nor a tenant token")
     return Principal(partner_id=partner_id, tenant_external_id=tenant)

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 import click
 import orjson
+import sqlalchemy.exc
 
 from reach import auth
 from reach.config import ENV_PREFIX, Settings, load_settings
@@ -53,14 +56,30 @@ def _in_transaction(settings: Settings, work: Callable[[Connection], Awaitable[T
     try:
         return asyncio.run(run())
     except ReachError as exc:
-        raise click.ClickException(exc.message) from None
+        details = f": {'; '.join(exc.errors)}" if exc.errors else ""
+        raise click.ClickException(exc.message + details) from None
 
 
 def _echo_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# An unreachable server, a missing database or an uncreatable file: the operator's to fix,
+# so a one-line message rather than a traceback.
+_DATABASE_ERRORS = (asyncpg.PostgresError, sqlite3.Error, sqlalchemy.exc.OperationalError)
+
+
+class _Main(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _DATABASE_ERRORS as exc:
+            raise click.ClickException(f"database unusable: {exc}") from None
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="reach-server")
 def main() -> None:
     """reach-server: a self-hostable Reach Partner Resources API."""
@@ -319,7 +338,6 @@ def tenants_list(database_url: str | None, partner_id: str, include_deleted: boo
         )
 
 
-
 @main.command()
 @database_option
 @click.option(
@@ -335,8 +353,7 @@ def tenants_list(database_url: str | None, partner_id: str, include_deleted: boo
     "--lease-seconds",
     type=click.FloatRange(1, 3600),
     default=None,
-    help="How long a claim lasts unrenewed; a dead worker's batches resume after it "
-    "(default 30).",
+    help="How long a claim lasts unrenewed; a dead worker's batches resume after it (default 30).",
 )
 def worker(
     database_url: str | None,
@@ -368,6 +385,7 @@ def worker(
             lease_seconds=lease_seconds or batch_worker.LEASE_SECONDS,
         )
     )
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+from tests.contract.validate import assert_contract
 from tests.harness import Harness, PartnerKey
 
 CREATED_AT = "2026-01-02T03:04:05Z"
@@ -68,16 +69,17 @@ def create_customer(
 
 
 def read(api: Harness, headers: dict[str, str], schema: str, external_id: str) -> dict[str, Any]:
-    """The stored record, read back through GET."""
+    """The stored record, read back through GET (a customer's checked against the contract)."""
     response = api.client.get(url(schema, external_id), headers=headers)
+    if schema.lower() == "customers":
+        assert_contract(response, 200)
     assert response.status_code == 200, response.text
     record: dict[str, Any] = response.json()["data"]["result"]
     return record
 
 
 def absent(api: Harness, headers: dict[str, str], schema: str, external_id: str) -> None:
-    response = api.client.get(url(schema, external_id), headers=headers)
-    assert response.status_code == 404, response.text
+    assert_contract(api.client.get(url(schema, external_id), headers=headers), 404)
 
 
 def create_schema(api: Harness, partner: PartnerKey, body: dict[str, Any]) -> dict[str, Any]:
@@ -99,10 +101,12 @@ def object_schema(properties: dict[str, Any], required: list[str] | None = None)
 
 
 def errors_of(response: Any) -> list[str]:
-    """The 400 envelope's ``errors`` (asserting the envelope)."""
-    body = response.json()
+    """The 400 envelope's ``errors`` (asserting the contract's 400 and our ``errors`` list)."""
+    body = assert_contract(response, 400)
     assert body["success"] is False, body
-    assert isinstance(body["message"], str) and body["message"], body
+    assert isinstance(body["message"], str), body
+    assert body["message"], body
     errors: list[str] = body["errors"]
-    assert errors and all(isinstance(e, str) for e in errors), body
+    assert errors, body
+    assert all(isinstance(e, str) for e in errors), body
     return errors

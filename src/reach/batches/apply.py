@@ -12,6 +12,7 @@ simply left out of the writes: it never fails the others.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,13 @@ from reach.domain.documents import (
 )
 from reach.domain.resources import Scope, check_external_id, later_than
 from reach.errors import BadRequest
+
+
+def new_id() -> str:
+    """A random (version 4) UUID, as :func:`reach.clock.new_id` makes, in a fifth of the time."""
+    digits = os.urandom(16).hex()
+    variant = "89ab"[int(digits[16], 16) & 3]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 class ConcurrentCreate(Exception):
@@ -81,7 +89,7 @@ class _Current:
 
 
 def prepare(
-    item: Item, scope: Scope, options: Options, declared: dict[str, Any] | None
+    item: Item, scope: Scope, options: Options, declared: frozenset[str] | None
 ) -> tuple[str, dict[str, Any]]:
     """The item's external id and checked fields, or :class:`ItemError`. ``declared`` is the
     schema's closed top-level properties (None when it admits extra fields)."""
@@ -117,24 +125,26 @@ def prepare(
     return external_id, fields
 
 
-def _plain(payload: dict[str, Any], declared: dict[str, Any]) -> bool:
+def _plain(payload: dict[str, Any], declared: frozenset[str]) -> bool:
     """Every field declared at the top level, holding a scalar without U+0000: then
     :func:`checked_fields` would return the payload unchanged, and it can be skipped."""
-    for key, value in payload.items():
-        if key not in declared or isinstance(value, dict | list):
-            return False
-        if isinstance(value, str) and "\x00" in value:
+    if not declared.issuperset(payload):
+        return False
+    for value in payload.values():
+        kind = type(value)
+        if kind is dict or kind is list or (kind is str and "\x00" in value):
             return False
     return True
 
 
-def _declared(scope: Scope) -> dict[str, Any] | None:
+def _declared(scope: Scope) -> frozenset[str] | None:
+    """The schema's top-level property names, if it admits no others."""
     schema = scope.compiled.json_schema
     properties = schema.get("properties")
     extra = schema.get("additionalProperties", False)
     if not isinstance(properties, dict) or extra is True or isinstance(extra, dict):
         return None
-    return properties
+    return frozenset(properties)
 
 
 def _merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +241,9 @@ async def _apply_one(
                 ],
             )
         defaults = {k: v for k, v in compiled.defaults.items() if k not in fields}
-        document = _merge({}, {**fields, **defaults})  # strip_nulls, flat and fast
+        document = {**fields, **defaults}
+        if None in document.values() or any(type(v) is dict for v in document.values()):
+            document = _merge({}, document)  # strip_nulls
         errors = compiled.errors(document)
         if errors:
             return failed(item.position, external_id, Reason.VALIDATION_FAILED, errors)
@@ -253,7 +265,7 @@ async def _apply_one(
     if missing:
         return _unresolved(scope, batch_type, options, item, external_id, missing, now, at)
     if current is None:
-        current = _Current(document, 1, None, clock.new_id(), at)
+        current = _Current(document, 1, None, new_id(), at)
         state[external_id] = current
     else:
         current.doc = document

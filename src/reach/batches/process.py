@@ -128,7 +128,6 @@ async def _record(
     batch_id = str(batch["id"])
     succeeded = [o.position for o in outcomes if o.status == SUCCEEDED]
     others = [o for o in outcomes if o.status != SUCCEEDED]
-    await store.mark_succeeded(conn, scope.rows.dialect, batch_id, succeeded)
     await store.mark_items(
         conn,
         batch_id,
@@ -145,6 +144,12 @@ async def _record(
             for o in others
         ],
     )
+    if waited:
+        await store.mark_succeeded(conn, scope.rows.dialect, batch_id, succeeded)
+    elif succeeded:
+        # A chunk is a run of queued items, so what is left queued in its span succeeded.
+        positions = [o.position for o in outcomes]
+        await store.mark_rest_succeeded(conn, batch_id, min(positions), max(positions))
     n_failed = sum(1 for o in others if o.status == ITEM_FAILED)
     waiting = [o for o in others if o.status == WAITING]
     if not waited:

@@ -62,6 +62,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._kicked = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._statistics_checked = services.db.dialect != "postgresql"
 
     def start(self) -> None:
         _running[id(self.services)] = self
@@ -151,6 +152,7 @@ class Worker:
             failures = 0
             chunk = self.chunk_size
             if result != process.CONTINUE:
+                await self._check_statistics()
                 return
 
     async def _step(self, batch_id: str, chunk: int) -> str:
@@ -161,6 +163,17 @@ class Worker:
                 log.warning("batch %s: lease lost to another worker", batch_id)
                 return process.DONE
             return await process.step(self.services, conn, batch, chunk_size=chunk, now=now)
+
+    async def _check_statistics(self) -> None:
+        if self._statistics_checked:
+            return
+        self._statistics_checked = True
+        try:
+            async with self.services.db.transaction(write=True) as conn:
+                if await store.analyze_if_never_analyzed(conn):
+                    log.info("gathered the first statistics of the resources table")
+        except Exception:
+            log.exception("could not check the resources table's statistics")
 
     async def _give_up_one(self, batch_id: str) -> None:
         async with self.services.db.transaction(write=True) as conn:

@@ -326,14 +326,15 @@ def _typed_filter(field: str, kind: Any, text: str) -> Filter:
     if kind in ("integer", "number"):
         if not _JSON_NUMBER.fullmatch(text):
             raise ValueError(f"expected a JSON {kind}")
-        number: int | float = float(text)
-        if not math.isfinite(number):
+        approximate = float(text)
+        if not math.isfinite(approximate):
             raise ValueError(f"{text!r} is out of range")
-        if kind == "integer" and not number.is_integer():
+        if kind == "integer" and not approximate.is_integer():
             raise ValueError("expected an integer")
-        if number.is_integer() and not any(c in text for c in ".eE"):
+        number: int | float = approximate
+        if approximate.is_integer() and not any(c in text for c in ".eE"):
             # Exact for whole numbers; beyond 64 bits stored values are floats anyway.
             whole = int(text)
-            number = whole if -_INT64 <= whole < _INT64 else number
+            number = whole if -_INT64 <= whole < _INT64 else approximate
         return (field, "number", number)
     raise ValueError(f"cannot filter on a field of type {kind}")

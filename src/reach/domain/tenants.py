@@ -87,6 +87,11 @@ def _check_external_id(external_id: str, field: str) -> None:
         )
 
 
+def _check_name(name: str) -> None:
+    if not name.strip():
+        raise BadRequest("Validation failed", errors=["name: must not be empty"])
+
+
 async def create(
     conn: Connection,
     partner_id: str,
@@ -97,6 +102,7 @@ async def create(
     attributes: dict[str, Any],
 ) -> Tenant:
     _check_external_id(external_id, "external_id")
+    _check_name(name)
     if await store.external_id_taken(conn, partner_id, external_id):
         raise Conflict(f"A tenant with external_id {external_id!r} already exists")
     at = clock.now()
@@ -165,6 +171,7 @@ async def update(
     name = changes.get("name", tenant.name)
     if name is None:
         raise BadRequest("Validation failed", errors=["name: cannot be null"])
+    _check_name(name)
     attributes = dict(tenant.attributes)
     for field in ATTRIBUTE_FIELDS:
         if field in changes:

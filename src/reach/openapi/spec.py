@@ -7,6 +7,7 @@ they stand — its edited defaults and its custom schemas — and never another 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from reach import __version__
@@ -137,16 +138,7 @@ def _with_references(schema: ResourceSchema, lookup: dict[str, str]) -> Resource
         if isinstance(ref, str) and ref.startswith(REF_PREFIX):
             key = ref.removeprefix(REF_PREFIX)
             references[field] = lookup.get(key.lower(), key)
-    return ResourceSchema(
-        name=schema.name,
-        json_schema=schema.json_schema,
-        external_id_field=schema.external_id_field,
-        is_default=schema.is_default,
-        id=schema.id,
-        plural_name=schema.plural_name,
-        description=schema.description,
-        references=references,
-    )
+    return replace(schema, references=references)
 
 
 def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> Schema:

@@ -1,9 +1,8 @@
 """``/openapi.json``, ``/docs`` (Swagger UI) and ``/redoc``: the API describes itself.
 
-The pages load nothing from a CDN: Swagger UI and Redoc come from the ``drf-spectacular-sidecar``
-package (current upstream builds, released monthly) and are served by us under
-``/docs/assets``. The package is located without importing it, since its ``__init__`` imports
-Django, which we never need.
+The pages load nothing from a CDN: Swagger UI and Redoc come from the ``openapi-ui-bundles``
+package (static builds and nothing else: no dependencies) and are served by us under
+``/docs/assets``.
 """
 
 from __future__ import annotations
@@ -27,9 +26,9 @@ from reach.openapi import build_document, default_schemas, partner_schemas
 from reach.services import Services
 
 ASSETS = "/docs/assets"
-SWAGGER_DIR = f"{ASSETS}/swagger-ui-dist"
-REDOC_SCRIPT = f"{ASSETS}/redoc/bundles/redoc.standalone.js"
-_ASSET_PACKAGE = "drf_spectacular_sidecar"
+SWAGGER_DIR = f"{ASSETS}/swagger_ui/vendor"
+REDOC_SCRIPT = f"{ASSETS}/redoc/vendor/redoc.standalone.js"
+_ASSET_PACKAGE = "openapi_ui_bundles"
 
 
 def asset_directory() -> Path:
@@ -37,7 +36,7 @@ def asset_directory() -> Path:
     locations = list(spec.submodule_search_locations or []) if spec else []
     if not locations:
         raise RuntimeError(f"{_ASSET_PACKAGE} is not installed; /docs needs its assets")
-    return Path(locations[0]) / "static" / _ASSET_PACKAGE
+    return Path(locations[0])
 
 
 def _server_url(request: Request) -> str:

@@ -27,7 +27,7 @@ _FIELDS: dict[str, tuple[tuple[str, ...], tuple[type, ...]]] = {
     "fields_to_expose": (("fieldsToExpose",), (list, type(None))),
     "expose_name_json_path": (("exposeNameJsonPath",), (str, type(None))),
 }
-_JSON_NAMES = {str: "string", dict: "object", list: "array"}
+_JSON_NAMES: dict[type, str] = {str: "string", dict: "object", list: "array"}
 _KNOWN = {wire for names, _ in _FIELDS.values() for wire in names}
 
 
@@ -50,7 +50,7 @@ def schema_input(body: Any) -> SchemaInput:
         if not isinstance(value, types):
             errors.append(f"{wire}: expected {_JSON_NAMES[types[0]]}, got {json_type(value)}")
             continue
-        if field == "fields_to_expose" and value is not None:
+        if isinstance(value, list):
             errors.extend(
                 f"{wire}[{i}]: expected object, got {json_type(item)}"
                 for i, item in enumerate(value)

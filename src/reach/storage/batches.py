@@ -363,3 +363,32 @@ async def wait_until(conn: Connection, batch_id: str, wake_at: str) -> None:
         batch_id,
         wake_at,
     )
+
+
+async def analyze_if_never_analyzed(conn: Connection) -> bool:
+    """PostgreSQL: gather statistics on ``resources`` if it has never had any.
+
+    Until its first ANALYZE the planner estimates one row per tenant and schema, ties the
+    listing index with the unique key, and may probe a key by scanning the tenant's every
+    record — quadratic for a first import into a new database. Autovacuum fixes it within about
+    a minute; the worker fixes it after its first batch. Once is enough: later statistics are
+    autovacuum's job.
+    """
+    never = await conn.fetchval(
+        "SELECT reltuples < 0 FROM pg_class WHERE oid = 'resources'::regclass"
+    )
+    if never:
+        await conn.execute("ANALYZE resources")
+    return bool(never)
+
+
+async def mark_rest_succeeded(conn: Connection, batch_id: str, first: int, last: int) -> None:
+    """After a chunk's other outcomes are stored: every item of the chunk (positions
+    ``first``..``last``) still queued succeeded. One range update instead of a list."""
+    await conn.execute(
+        "UPDATE batch_items SET status = 'succeeded' WHERE batch_id = $1 "
+        "AND position >= $2 AND position <= $3 AND status = 'queued'",
+        batch_id,
+        first,
+        last,
+    )

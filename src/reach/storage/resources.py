@@ -217,14 +217,34 @@ class TenantResources:
         same order in every worker, so two chunks never deadlock on each other's rows)."""
         if not external_ids:
             return []
-        lock = " ORDER BY external_id FOR UPDATE" if for_update and self._lock_clause else ""
+        if self.dialect == "postgresql":
+            return await self._lookup(
+                _COLUMNS, schema_id, external_ids, " FOR UPDATE" if for_update else ""
+            )
         return list(
             await self.conn.fetch(
                 f"SELECT {_COLUMNS} FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
-                f"AND external_id {self._in_list(3)}{lock}",
+                f"AND external_id {self._in_list(3)}",
                 self.tenant_id,
                 schema_id,
                 self._list_arg(external_ids),
+            )
+        )
+
+    async def _lookup(
+        self, columns: str, schema_id: str, external_ids: Sequence[str], lock: str
+    ) -> list[Row]:
+        """PostgreSQL: one unique-key probe per id, in key order. A lateral subquery (which a
+        locking clause keeps from being flattened) pins the plan to the unique index even
+        while the table's statistics are stale, as on a fresh database under a first import."""
+        return list(
+            await self.conn.fetch(
+                f"SELECT r.* FROM unnest($3::text[]) AS k(eid), LATERAL (SELECT {columns} "
+                "FROM resources WHERE tenant_id = $1 AND schema_id = $2 AND external_id = k.eid"
+                f"{lock or ' LIMIT 1'}) AS r",
+                self.tenant_id,
+                schema_id,
+                sorted(set(external_ids)),
             )
         )
 
@@ -235,16 +255,18 @@ class TenantResources:
         taken in key order, so a concurrent delete of a target waits for the referencing write)."""
         if not external_ids:
             return set()
-        lock = (
-            " ORDER BY external_id FOR KEY SHARE" if share and self.dialect == "postgresql" else ""
-        )
-        rows = await self.conn.fetch(
-            "SELECT external_id FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
-            f"AND external_id {self._in_list(3)}{lock}",
-            self.tenant_id,
-            schema_id,
-            self._list_arg(external_ids),
-        )
+        if self.dialect == "postgresql":
+            rows = await self._lookup(
+                "external_id", schema_id, external_ids, " FOR KEY SHARE" if share else ""
+            )
+        else:
+            rows = await self.conn.fetch(
+                "SELECT external_id FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
+                f"AND external_id {self._in_list(3)}",
+                self.tenant_id,
+                schema_id,
+                self._list_arg(external_ids),
+            )
         return {row["external_id"] for row in rows}
 
     async def insert_many(
