@@ -71,15 +71,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def validate(args: argparse.Namespace) -> None:
+    if args.records < 1 or args.duration <= 0 or args.connections < 1 or args.workers < 1:
+        raise SystemExit("--records, --duration, --connections and --workers must be positive")
+    if args.scale is not None and args.scale <= args.records:
+        raise SystemExit("--scale must be larger than --records (its baseline)")
+    if args.scenarios is not None:
+        unknown = sorted({s.strip() for s in args.scenarios.split(",")} - {"", *suite.SCENARIOS})
+        if unknown:
+            raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}")
+
+
 def options_from(args: argparse.Namespace, workdir: Path) -> Options:
     any_mode = args.scale is not None or args.rss_curve is not None or args.compare_workers
     if args.scenarios is None:
         scenarios = [] if any_mode else list(suite.SCENARIOS)
     else:
         scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-        unknown = sorted(set(scenarios) - set(suite.SCENARIOS))
-        if unknown:
-            raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}")
     return Options(
         engine=args.engine,
         pg_url=args.pg_url,
@@ -153,6 +161,7 @@ def _print(results: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    validate(args)
     wrk.ensure_installed()
     pg_version = database.server_version(args.pg_url) if args.engine == "postgresql" else None
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

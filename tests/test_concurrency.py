@@ -207,3 +207,43 @@ def test_concurrent_schema_updates_each_get_their_own_version(
         f"/partner/schema-definitions/{schema}", headers=api.partner_headers(partner)
     ).json()["data"]
     assert final["versionNumber"] == 21
+
+
+def test_a_schema_update_takes_effect_at_once_despite_concurrent_readers(
+    api: Harness, partner: PartnerKey, tenant: str
+) -> None:
+    # Readers resolving the schema while an update is in flight must not leave the old
+    # version cached in the process that made the change.
+    headers = api.tenant_headers(partner, tenant)
+    name = unique("evolving")
+    properties: dict[str, Any] = {"key": {"type": "string"}}
+    schema = {"type": "object", "properties": properties, "required": ["key"]}
+    create_schema(api, partner, {"name": name, "externalIdField": "key", "schema": schema})
+    create(api, headers, name, {"key": "k-1"})
+    stop = threading.Event()
+
+    def read_constantly() -> None:
+        with httpx.Client(base_url=api.base_url, timeout=60, verify=_TLS) as client:
+            while not stop.is_set():
+                client.get(url(name, "k-1"), headers=headers)
+
+    readers = [threading.Thread(target=read_constantly) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    try:
+        for n in range(15):
+            properties[f"added{n}"] = {"type": "string"}
+            updated = api.client.post(
+                f"/partner/schema-definitions/{name}",
+                json={"schema": schema},
+                headers=api.partner_headers(partner),
+            )
+            assert updated.status_code == 200, updated.text
+            patched = api.client.patch(
+                url(name, "k-1"), json={"data": {f"added{n}": "x"}}, headers=headers
+            )
+            assert patched.status_code == 200, (n, patched.text)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()

@@ -13,33 +13,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import jsonschema_rs
 import msgspec
 import orjson
 
 from reach import clock
 from reach.cache import TTLCache
-from reach.domain.compiled import REF_PREFIX, CompiledSchema
+from reach.domain import schema_rules as rules
+from reach.domain.compiled import CompiledSchema
 from reach.domain.default_schemas import DEFAULT_SCHEMAS
+from reach.domain.schema_rules import CATEGORIES as CATEGORIES
 from reach.errors import BadRequest, Conflict, NotFound
 from reach.storage import schemas as store
 from reach.storage.database import Connection, Row
 
-DRAFT_07_URIS = (
-    "http://json-schema.org/draft-07/schema#",
-    "http://json-schema.org/draft-07/schema",
-    "https://json-schema.org/draft-07/schema#",
-    "https://json-schema.org/draft-07/schema",
-)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-CATEGORIES = (
-    "contacts_schema",
-    "transactions_schema",
-    "custom_schema",
-    "combined_schema",
-    "locations_schema",
-    "customer_fields",
-)
 UNSET: Any = msgspec.UNSET
 
 
@@ -102,15 +89,20 @@ class SchemaRegistry:
     def __init__(self, ttl: float) -> None:
         self._lookups: TTLCache[tuple[str, str], SchemaDefinition] = TTLCache(ttl)
         self._compiled: dict[tuple[str, int], CompiledSchema] = {}
+        # Bumped by forget(): a lookup that straddles a forget() may have read the old row,
+        # so it is served but not cached.
+        self._generations: dict[str, int] = {}
 
     async def resolve(self, conn: Connection, partner_id: str, name_or_id: str) -> SchemaDefinition:
         key = (partner_id, name_or_id.lower())
         found = self._lookups.get(key)
         if found is None:
+            generation = self._generations.get(partner_id, 0)
             found = await find(conn, partner_id, name_or_id)
             if found is None or found.deactivated_at is not None:
                 raise NotFound(f"Schema definition {name_or_id!r} not found")
-            self._lookups.put(key, found)
+            if self._generations.get(partner_id, 0) == generation:
+                self._lookups.put(key, found)
         return found
 
     def compiled(self, definition: SchemaDefinition) -> CompiledSchema:
@@ -123,6 +115,7 @@ class SchemaRegistry:
 
     def forget(self, partner_id: str) -> None:
         """A definition of this partner changed: drop every lookup of the partner's schemas."""
+        self._generations[partner_id] = self._generations.get(partner_id, 0) + 1
         for key in [k for k in list(self._lookups._entries) if k[0] == partner_id]:
             self._lookups.invalidate(key)
 
@@ -313,113 +306,12 @@ async def _check(
     *,
     self_names: tuple[str, str, str],
 ) -> dict[str, str]:
-    """Validate a JSON Schema as a resource schema; returns its resolved references.
+    """Validate a JSON Schema as this partner's resource schema; returns its references."""
 
-    ``self_names`` is (name, plural name, id) of the schema being written, which may refer
-    to itself.
-    """
-    errors: list[str] = []
-    if category not in CATEGORIES:
-        errors.append(f"category: must be one of {', '.join(CATEGORIES)}")
-    dialect = json_schema.get("$schema", DRAFT_07_URIS[0])
-    if dialect not in DRAFT_07_URIS:
-        # Checked before anything reads the schema: an unknown meta-schema URI would make
-        # the validator library fetch it over the network.
-        errors.append(f"schema.$schema: must be {DRAFT_07_URIS[0]!r} (JSON Schema draft-07)")
-    else:
-        try:
-            jsonschema_rs.meta.validate(json_schema)
-        except jsonschema_rs.ValidationError as exc:
-            errors.append(_schema_error(exc))
-        except jsonschema_rs.ReferencingError as exc:
-            errors.append(f"schema: {_first_line(str(exc))}")
-    if errors:
-        raise BadRequest("Invalid schema definition", errors=errors)
-    properties = json_schema.get("properties")
-    if json_schema.get("type") != "object" or not isinstance(properties, dict):
-        raise BadRequest(
-            "Invalid schema definition",
-            errors=["schema: must be an object schema (type: object) with properties"],
-        )
-    id_spec = properties.get(external_id_field)
-    if not isinstance(id_spec, dict) or id_spec.get("type") != "string":
-        errors.append(f"externalIdField: {external_id_field!r} must name a string property")
-    references: dict[str, str] = {}
-    for path, ref in _refs(json_schema, "schema"):
-        if ref.startswith("#"):
-            continue
-        if not ref.startswith(REF_PREFIX):
-            errors.append(f"{path}: only local and reach:schemas/<nameOrId> references are allowed")
-            continue
-        target_key = ref.removeprefix(REF_PREFIX)
-        if target_key.lower() in {n.lower() for n in self_names}:
-            target_id = self_names[2]
-        else:
-            target = await find(conn, partner_id, target_key)
-            if target is None:
-                errors.append(f"{path}: no schema {target_key!r} exists for this partner")
-                continue
-            target_id = target.id
-        field = _top_level_field(path)
-        if field is not None:
-            references[field] = target_id
-    required = json_schema.get("required", [])
-    errors.extend(
-        f"schema.required: {name!r} is not a declared property"
-        for name in required
-        if name not in properties
+    async def target_id(name_or_id: str) -> str | None:
+        found = await find(conn, partner_id, name_or_id)
+        return None if found is None else found.id
+
+    return await rules.check(
+        category, json_schema, external_id_field, self_names=self_names, find_target=target_id
     )
-    if errors:
-        raise BadRequest("Invalid schema definition", errors=errors)
-    try:
-        compiled = CompiledSchema(json_schema, references)
-    except jsonschema_rs.ValidationError as exc:
-        raise BadRequest("Invalid schema definition", errors=[_schema_error(exc)]) from None
-    except (jsonschema_rs.ReferencingError, ValueError) as exc:
-        raise BadRequest(
-            "Invalid schema definition", errors=[f"schema: {_first_line(str(exc))}"]
-        ) from None
-    # A default that breaks its own property would make every create fail on a field the
-    # client never sent.
-    bad_defaults: list[str] = []
-    for name, value in compiled.defaults.items():
-        for error in compiled.errors({name: value}):
-            path, _, problem = error.partition(": ")
-            inner = path.removeprefix(f"data.{name}")
-            if path.startswith(f"data.{name}") and inner[:1] in ("", ".", "["):
-                bad_defaults.append(f"schema.properties.{name}.default{inner}: {problem}")
-    if bad_defaults:
-        raise BadRequest("Invalid schema definition", errors=bad_defaults)
-    return references
-
-
-def _schema_error(exc: jsonschema_rs.ValidationError) -> str:
-    """``schema.properties.a.pattern: "(" is not a "regex"`` — the path inside the schema."""
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.instance_path)
-    return f"schema{where}: {_first_line(exc.message)}"
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
-
-
-def _refs(node: Any, path: str) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            found.append((f"{path}.$ref", ref))
-        for key, value in node.items():
-            found.extend(_refs(value, f"{path}.{key}"))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found.extend(_refs(value, f"{path}[{index}]"))
-    return found
-
-
-def _top_level_field(ref_path: str) -> str | None:
-    """``schema.properties.customerId.$ref`` → ``customerId``; deeper references → None."""
-    parts = ref_path.split(".")
-    if len(parts) == 4 and parts[1] == "properties":
-        return parts[2]
-    return None

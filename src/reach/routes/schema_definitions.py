@@ -7,12 +7,13 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from reach.domain import schemas
 from reach.domain.compiled import json_type
 from reach.domain.schemas import SchemaDefinition, SchemaInput
 from reach.errors import BadRequest
-from reach.http import ok
+from reach.http import JSONResponse, ok
 from reach.routing import Call, route
 from reach.storage.database import Connection
 
@@ -101,10 +102,32 @@ async def list_schema_definitions(call: Call, conn: Connection) -> Response:
     return ok([schema_wire(d) for d in found])
 
 
+class _ForgettingResponse(JSONResponse):
+    """A response that drops the partner's cached definitions when it starts sending.
+
+    Starlette sends a response only after the endpoint returned, i.e. after the request's
+    transaction committed; forgetting inside the transaction alone is not enough, because a
+    concurrent request may cache the still-committed old row before this one commits.
+    """
+
+    def __init__(self, call: Call, data: Any, message: str) -> None:
+        super().__init__({"success": True, "message": message, "data": data})
+        self._registry = call.services.schemas
+        self._partner_id = call.partner_id
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._registry.forget(self._partner_id)
+        await super().__call__(scope, receive, send)
+
+
+def _changed(call: Call, definition: SchemaDefinition, message: str) -> Response:
+    call.services.schemas.forget(call.partner_id)
+    return _ForgettingResponse(call, schema_wire(definition), message)
+
+
 async def create_schema_definition(call: Call, conn: Connection) -> Response:
     definition = await schemas.create(conn, call.partner_id, schema_input(call.body))
-    call.services.schemas.forget(call.partner_id)
-    return ok(schema_wire(definition), "Schema definition created")
+    return _changed(call, definition, "Schema definition created")
 
 
 async def get_schema_definition(call: Call, conn: Connection) -> Response:
@@ -116,7 +139,7 @@ async def update_schema_definition(call: Call, conn: Connection) -> Response:
     definition = await schemas.update(
         conn, call.services.schemas, call.partner_id, call.path("idOrName"), schema_input(call.body)
     )
-    return ok(schema_wire(definition), "Schema definition updated")
+    return _changed(call, definition, "Schema definition updated")
 
 
 ROUTES: list[Route] = [

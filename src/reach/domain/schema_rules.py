@@ -1,0 +1,153 @@
+"""What makes a JSON Schema acceptable as a resource schema.
+
+Draft-07 only (and never fetched from anywhere), an object schema whose ``externalIdField`` is
+a string property, ``$ref`` only local or ``reach:schemas/<nameOrId>`` of the same partner,
+``required`` naming declared properties, and defaults that satisfy their own property. Every
+problem is reported with its path inside the definition (``schema.properties.a.pattern: ...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import jsonschema_rs
+
+from reach.domain.compiled import REF_PREFIX, CompiledSchema
+from reach.errors import BadRequest
+
+CATEGORIES = (
+    "contacts_schema",
+    "transactions_schema",
+    "custom_schema",
+    "combined_schema",
+    "locations_schema",
+    "customer_fields",
+)
+DRAFT_07_URIS = (
+    "http://json-schema.org/draft-07/schema#",
+    "http://json-schema.org/draft-07/schema",
+    "https://json-schema.org/draft-07/schema#",
+    "https://json-schema.org/draft-07/schema",
+)
+
+
+async def check(
+    category: str,
+    json_schema: dict[str, Any],
+    external_id_field: str,
+    *,
+    self_names: tuple[str, str, str],
+    find_target: Callable[[str], Awaitable[str | None]],
+) -> dict[str, str]:
+    """Validate a JSON Schema as a resource schema; returns its resolved references
+    (top-level field → target schema id). 400 naming every problem otherwise.
+
+    ``self_names`` is (name, plural name, id) of the schema being written, which may refer
+    to itself; ``find_target`` resolves another schema of the same partner to its id.
+    """
+    errors: list[str] = []
+    if category not in CATEGORIES:
+        errors.append(f"category: must be one of {', '.join(CATEGORIES)}")
+    dialect = json_schema.get("$schema", DRAFT_07_URIS[0])
+    if dialect not in DRAFT_07_URIS:
+        # Checked before anything reads the schema: an unknown meta-schema URI would make
+        # the validator library fetch it over the network.
+        errors.append(f"schema.$schema: must be {DRAFT_07_URIS[0]!r} (JSON Schema draft-07)")
+    else:
+        try:
+            jsonschema_rs.meta.validate(json_schema)
+        except jsonschema_rs.ValidationError as exc:
+            errors.append(_schema_error(exc))
+        except jsonschema_rs.ReferencingError as exc:
+            errors.append(f"schema: {_first_line(str(exc))}")
+    if errors:
+        raise BadRequest("Invalid schema definition", errors=errors)
+    properties = json_schema.get("properties")
+    if json_schema.get("type") != "object" or not isinstance(properties, dict):
+        raise BadRequest(
+            "Invalid schema definition",
+            errors=["schema: must be an object schema (type: object) with properties"],
+        )
+    id_spec = properties.get(external_id_field)
+    if not isinstance(id_spec, dict) or id_spec.get("type") != "string":
+        errors.append(f"externalIdField: {external_id_field!r} must name a string property")
+    references: dict[str, str] = {}
+    for path, ref in _refs(json_schema, "schema"):
+        if ref.startswith("#"):
+            continue
+        if not ref.startswith(REF_PREFIX):
+            errors.append(f"{path}: only local and reach:schemas/<nameOrId> references are allowed")
+            continue
+        target_key = ref.removeprefix(REF_PREFIX)
+        if target_key.lower() in {n.lower() for n in self_names}:
+            target_id = self_names[2]
+        else:
+            found = await find_target(target_key)
+            if found is None:
+                errors.append(f"{path}: no schema {target_key!r} exists for this partner")
+                continue
+            target_id = found
+        field = _top_level_field(path)
+        if field is not None:
+            references[field] = target_id
+    required = json_schema.get("required", [])
+    errors.extend(
+        f"schema.required: {name!r} is not a declared property"
+        for name in required
+        if name not in properties
+    )
+    if errors:
+        raise BadRequest("Invalid schema definition", errors=errors)
+    try:
+        compiled = CompiledSchema(json_schema, references)
+    except jsonschema_rs.ValidationError as exc:
+        raise BadRequest("Invalid schema definition", errors=[_schema_error(exc)]) from None
+    except (jsonschema_rs.ReferencingError, ValueError) as exc:
+        raise BadRequest(
+            "Invalid schema definition", errors=[f"schema: {_first_line(str(exc))}"]
+        ) from None
+    # A default that breaks its own property would make every create fail on a field the
+    # client never sent.
+    bad_defaults: list[str] = []
+    for name, value in compiled.defaults.items():
+        for error in compiled.errors({name: value}):
+            path, _, problem = error.partition(": ")
+            inner = path.removeprefix(f"data.{name}")
+            if path.startswith(f"data.{name}") and inner[:1] in ("", ".", "["):
+                bad_defaults.append(f"schema.properties.{name}.default{inner}: {problem}")
+    if bad_defaults:
+        raise BadRequest("Invalid schema definition", errors=bad_defaults)
+    return references
+
+
+def _schema_error(exc: jsonschema_rs.ValidationError) -> str:
+    """``schema.properties.a.pattern: "(" is not a "regex"`` — the path inside the schema."""
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.instance_path)
+    return f"schema{where}: {_first_line(exc.message)}"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _refs(node: Any, path: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            found.append((f"{path}.$ref", ref))
+        for key, value in node.items():
+            found.extend(_refs(value, f"{path}.{key}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_refs(value, f"{path}[{index}]"))
+    return found
+
+
+def _top_level_field(ref_path: str) -> str | None:
+    """``schema.properties.customerId.$ref`` → ``customerId``; deeper references → None."""
+    parts = ref_path.split(".")
+    if len(parts) == 4 and parts[1] == "properties":
+        return parts[2]
+    return None
