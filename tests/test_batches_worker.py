@@ -91,7 +91,7 @@ def quiet_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harnes
 def start_worker(url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "REACH_BATCH_POLL_SECONDS": "0.05", "REACH_LOG_LEVEL": "warning"}
     with log.open("ab") as out:
-        return subprocess.Popen(
+        return subprocess.Popen(  # noqa: S603 - our own entry point, fixed arguments
             [sys.executable, "-m", "reach", "worker", "--database-url", url, *extra],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -16,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from reach.batches.worker import run_in_background
 from reach.config import Settings, load_settings
 from reach.dispatch import by_path
+from reach.edge import Edge
 from reach.errors import (
     MethodNotAllowed,
     NotFound,
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=routes(),
         lifespan=lifespan,
+        middleware=[Middleware(Edge)],
         exception_handlers={
             ReachError: _reach_error,
             HTTPException: _http_error,

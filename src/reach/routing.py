@@ -18,6 +18,7 @@ from starlette.routing import Route
 from reach.auth import Principal
 from reach.domain import tenants
 from reach.domain.tenants import Tenant
+from reach.edge import PARTNER_KEY, TENANT_KEY
 from reach.errors import Forbidden
 from reach.http import json_body
 from reach.services import Services
@@ -65,6 +66,7 @@ def route(
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
         principal = await services.tokens.verify(request.headers.get("authorization"))
+        request.scope["state"][PARTNER_KEY] = principal.partner_id
         if access == "partner" and not principal.is_partner:
             raise Forbidden("Partner routes need a partner-scoped token (type: partner)")
         payload = await json_body(request, services.settings.max_body_bytes) if body else None
@@ -75,6 +77,7 @@ def route(
                     "x-tenant-id"
                 )
                 tenant = await tenants.resolve_for_call(conn, services.tenants, principal, header)
+                request.scope["state"][TENANT_KEY] = tenant.id
             call = Call(request, services, principal, payload, tenant)
             return await handler(call, conn)
 

@@ -260,12 +260,14 @@ class TenantResources:
                 "external_id", schema_id, external_ids, " FOR KEY SHARE" if share else ""
             )
         else:
-            rows = await self.conn.fetch(
-                "SELECT external_id FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
-                f"AND external_id {self._in_list(3)}",
-                self.tenant_id,
-                schema_id,
-                self._list_arg(external_ids),
+            rows = list(
+                await self.conn.fetch(
+                    "SELECT external_id FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
+                    f"AND external_id {self._in_list(3)}",
+                    self.tenant_id,
+                    schema_id,
+                    self._list_arg(external_ids),
+                )
             )
         return {row["external_id"] for row in rows}
 
