@@ -243,3 +243,23 @@ def test_the_largest_batch_is_accepted(api: Harness, partner: PartnerKey, tenant
     )
     assert response.status_code == 202
     assert response.json()["data"]["recordCount"] == 1000
+
+
+def test_an_item_holding_a_nul_character_fails_alone(
+    api: Harness, partner: PartnerKey, tenant: str
+) -> None:
+    headers = api.tenant_headers(partner, tenant)
+    accepted = api.client.post(
+        "/api/resources/customers/batch",
+        json={"resources": [customer("n-1", email="a\u0000b@example.com"), customer("n-2")]},
+        headers=headers,
+    )
+    assert accepted.status_code == 202, accepted.text
+    batch = wait_for_batch(api, headers, accepted.json()["data"]["batchId"])
+    assert batch["status"] == "partial_success"
+    assert batch["errors"]["details"]["0"] == {
+        "index": 0,
+        "externalId": "n-1",
+        "errors": ["data: must not contain the NUL character (U+0000)"],
+    }
+    assert api.client.get("/api/resources/customers/n-2", headers=headers).status_code == 200

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from reach import observability
 from reach.batches.worker import run_in_background
 from reach.config import Settings, load_settings
 from reach.dispatch import by_path
@@ -97,23 +98,26 @@ def routes() -> list[BaseRoute]:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the app; the database opens when the server starts it (ASGI lifespan)."""
     settings = settings or load_settings()
+    observe = observability.setup(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         services = await open_services(settings)
         app.state.services = services
         worker = run_in_background(services) if settings.batch_worker else None
+        observe.start(services)
         try:
             yield {}
         finally:
+            await observe.stop()
             if worker is not None:
                 await worker.stop()
             await services.close()
 
     return Starlette(
-        routes=routes(),
+        routes=[*routes(), *observe.routes()],  # /metrics after the hot paths
         lifespan=lifespan,
-        middleware=[Middleware(Edge)],
+        middleware=[Middleware(Edge, observers=observe.observers)],
         exception_handlers={
             ReachError: _reach_error,
             HTTPException: _http_error,

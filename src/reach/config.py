@@ -29,6 +29,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     workers: int = 1
     log_level: str = "info"
+    access_log: bool = True
+    metrics: bool = True
     jwt_leeway_seconds: int = 30
     max_body_bytes: int = 4 * 1024 * 1024
     max_token_bytes: int = 8 * 1024
@@ -53,6 +55,9 @@ FIELD_DOCS: dict[str, str] = {
     "port": "TCP port `reach serve` listens on.",
     "workers": "Worker processes of `reach serve` (each has its own event loop).",
     "log_level": "`debug`, `info`, `warning` or `error`.",
+    "access_log": "One JSON line per request on stderr (request id, method, route template, "
+    "status, duration, partner and tenant ids; never tokens or bodies). Info level.",
+    "metrics": "Serve Prometheus metrics at `/metrics` and record per-request metrics.",
     "jwt_leeway_seconds": "Clock skew tolerated on `exp`/`iat`/`nbf` (at most 60).",
     "max_body_bytes": "Largest request body accepted; larger bodies get 413 before they are read.",
     "max_token_bytes": "Largest bearer token accepted; larger tokens get 401 unparsed.",

@@ -7,9 +7,9 @@ request including ``/healthz``. Observers (access log, metrics) get one
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +67,7 @@ class Edge:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex.encode()
+        request_id = _incoming_request_id(scope) or os.urandom(16).hex().encode()
         scope.setdefault("state", {})["request_id"] = request_id.decode()
         status = 500
 

@@ -68,7 +68,7 @@ async def accept_writes(
     at = clock.now()
     key_field = scope.schema.external_id_field
     rows: list[tuple[int, str | None, str | None]] = []
-    unstorable: list[tuple[int, str, str, str]] = []
+    unstorable: list[tuple[int, str | None, str, str]] = []
     for position, item in enumerate(items):
         external_id = item.get(key_field) if isinstance(item, dict) else None
         if not _displayable(external_id):
@@ -79,7 +79,7 @@ async def accept_writes(
             unstorable.append(
                 (
                     position,
-                    external_id or "",
+                    external_id,
                     Reason.VALIDATION_FAILED,
                     orjson.dumps(["data: must not contain the NUL character (U+0000)"]).decode(),
                 )

@@ -118,10 +118,11 @@ def prepare(
         external_id = check_external_id(raw, f"data.{key_field}")
     except BadRequest as exc:
         raise ItemError(Reason.INVALID_EXTERNAL_ID, exc.errors or [exc.message]) from None
-    try:
-        refuse_required_nulls(fields, scope.compiled)
-    except BadRequest as exc:
-        raise ItemError(Reason.VALIDATION_FAILED, exc.errors or [exc.message]) from None
+    if None in fields.values():
+        try:
+            refuse_required_nulls(fields, scope.compiled)
+        except BadRequest as exc:
+            raise ItemError(Reason.VALIDATION_FAILED, exc.errors or [exc.message]) from None
     return external_id, fields
 
 
@@ -164,7 +165,6 @@ async def apply_items(
     scope: Scope, batch_type: str, options: Options, items: list[Item], now: datetime
 ) -> list[Outcome]:
     """Apply ``items`` in order inside the caller's transaction; one outcome per item."""
-    at = clock.format_timestamp(now)
     outcomes: dict[int, Outcome] = {}
     prepared: list[tuple[Item, str, dict[str, Any]]] = []
     declared = _declared(scope)
@@ -180,7 +180,8 @@ async def apply_items(
 
     keys = list(dict.fromkeys(external_id for _, external_id, _ in prepared))
     rows = await scope.rows.load_many(scope.schema.id, keys, for_update=True)
-    state = {
+    chunk = _Chunk(scope, batch_type, options, now)
+    chunk.state = {
         row["external_id"]: _Current(
             orjson.loads(row["data"]),
             int(row["version"]),
@@ -190,125 +191,125 @@ async def apply_items(
         )
         for row in rows
     }
-    known = await _existing_targets(scope, prepared)
+    await chunk.load_targets(prepared)
     for item, external_id, fields in prepared:
-        outcomes[item.position] = await _apply_one(
-            scope, batch_type, options, state, known, item, external_id, fields, now, at
-        )
-    await _write(scope, state, at)
+        outcomes[item.position] = chunk.apply(item, external_id, fields)
+    await _write(scope, chunk.state, chunk.at)
     return [outcomes[item.position] for item in items]
 
 
-async def _existing_targets(
-    scope: Scope, prepared: list[tuple[Item, str, dict[str, Any]]]
-) -> dict[str, set[str]]:
-    """For every schema the chunk's reference fields point at: which of the named records exist."""
-    wanted: dict[str, set[str]] = defaultdict(set)
-    for field, target_id in scope.compiled.references.items():
-        for _, _, fields in prepared:
-            value = fields.get(field)
-            if isinstance(value, str):
-                wanted[target_id].add(value)
-    return {
-        target_id: await scope.rows.existing_keys(target_id, sorted(values), share=True)
-        for target_id, values in wanted.items()
-    }
+class _Chunk:
+    """What applying one chunk knows: its records as they stand, and which reference targets
+    exist. Everything async (the queries) happens before the per-item loop, which is plain
+    Python — no coroutine per item."""
 
+    def __init__(self, scope: Scope, batch_type: str, options: Options, now: datetime) -> None:
+        self.scope = scope
+        self.batch_type = batch_type
+        self.options = options
+        self.now = now
+        self.at = clock.format_timestamp(now)
+        self.state: dict[str, _Current] = {}
+        self.known: dict[str, set[str]] = {}
+        self.target_names: dict[str, str] = {}
 
-async def _apply_one(
-    scope: Scope,
-    batch_type: str,
-    options: Options,
-    state: dict[str, _Current],
-    known: dict[str, set[str]],
-    item: Item,
-    external_id: str,
-    fields: dict[str, Any],
-    now: datetime,
-    at: str,
-) -> Outcome:
-    compiled = scope.compiled
-    current = state.get(external_id)
-    if current is None:
-        if batch_type == PATCH:
-            return failed(
-                item.position,
-                external_id,
-                Reason.NOT_FOUND,
-                [
-                    f"data.{scope.schema.external_id_field}: no {scope.schema.name} record "
-                    f"{external_id!r}"
-                ],
+    async def load_targets(self, prepared: list[tuple[Item, str, dict[str, Any]]]) -> None:
+        """For every schema the chunk's reference fields point at: which of the named
+        records exist (key-share locked, as a single write does), and the schema's name."""
+        scope = self.scope
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for field, target_id in scope.compiled.references.items():
+            for _, _, fields in prepared:
+                value = fields.get(field)
+                if isinstance(value, str):
+                    wanted[target_id].add(value)
+        for target_id, values in wanted.items():
+            self.known[target_id] = await scope.rows.existing_keys(
+                target_id, sorted(values), share=True
             )
-        defaults = {k: v for k, v in compiled.defaults.items() if k not in fields}
-        document = {**fields, **defaults}
-        if None in document.values() or any(type(v) is dict for v in document.values()):
-            document = _merge({}, document)  # strip_nulls
-        errors = compiled.errors(document)
-        if errors:
-            return failed(item.position, external_id, Reason.VALIDATION_FAILED, errors)
-    else:
-        if batch_type == INGEST and options.on_conflict == "reject":
-            return failed(
-                item.position,
-                external_id,
-                Reason.ALREADY_EXISTS,
-                [f"A {scope.schema.name} record with external id {external_id!r} already exists"],
+            target = await scope.registry.resolve(scope.conn, scope.tenant.partner_id, target_id)
+            self.target_names[target_id] = target.name
+
+    def apply(self, item: Item, external_id: str, fields: dict[str, Any]) -> Outcome:
+        scope, compiled = self.scope, self.scope.compiled
+        current = self.state.get(external_id)
+        if current is None:
+            if self.batch_type == PATCH:
+                return failed(
+                    item.position,
+                    external_id,
+                    Reason.NOT_FOUND,
+                    [
+                        f"data.{scope.schema.external_id_field}: no {scope.schema.name} record "
+                        f"{external_id!r}"
+                    ],
+                )
+            defaults = {k: v for k, v in compiled.defaults.items() if k not in fields}
+            document = {**fields, **defaults}
+            if None in document.values() or any(type(v) is dict for v in document.values()):
+                document = _merge({}, document)  # strip_nulls
+            errors = compiled.errors(document)
+            if errors:
+                return failed(item.position, external_id, Reason.VALIDATION_FAILED, errors)
+        else:
+            if self.batch_type == INGEST and self.options.on_conflict == "reject":
+                return failed(
+                    item.position,
+                    external_id,
+                    Reason.ALREADY_EXISTS,
+                    [
+                        f"A {scope.schema.name} record with external id {external_id!r} "
+                        "already exists"
+                    ],
+                )
+            document = _merge(current.doc, fields)
+            errors = compiled.errors(document)
+            if errors:
+                return failed(item.position, external_id, Reason.VALIDATION_FAILED, errors)
+            if document == current.doc:
+                return Outcome(position=item.position, status=SUCCEEDED, external_id=external_id)
+        if compiled.references:
+            missing = self.missing(document, fields)
+            if missing:
+                return _unresolved(
+                    self.batch_type, self.options, item, external_id, missing, self.now, self.at
+                )
+        if current is None:
+            current = _Current(document, 1, None, new_id(), self.at)
+            self.state[external_id] = current
+        else:
+            current.doc = document
+            current.version += 1
+        current.dirty = True
+        return Outcome(position=item.position, status=SUCCEEDED, external_id=external_id)
+
+    def missing(self, document: dict[str, Any], fields: dict[str, Any]) -> list[dict[str, Any]]:
+        """References set by this item whose target does not exist (as
+        :func:`reach.domain.references.missing` decides it, against the bulk-loaded keys)."""
+        found: list[dict[str, Any]] = []
+        schema = self.scope.schema
+        for field, target_id in self.scope.compiled.references.items():
+            value = document.get(field)
+            if field not in fields or not isinstance(value, str):
+                continue
+            if target_id == schema.id and (
+                value == document.get(schema.external_id_field) or value in self.state
+            ):
+                continue  # itself, or a record of this schema that exists or this chunk created
+            if value in self.known.get(target_id, ()):
+                continue
+            found.append(
+                {
+                    "field": field,
+                    "schemaDefinitionId": target_id,
+                    "schemaName": self.target_names[target_id],
+                    "externalId": value,
+                }
             )
-        document = _merge(current.doc, fields)
-        errors = compiled.errors(document)
-        if errors:
-            return failed(item.position, external_id, Reason.VALIDATION_FAILED, errors)
-        if document == current.doc:
-            return Outcome(position=item.position, status=SUCCEEDED, external_id=external_id)
-    missing = await _missing(scope, state, known, document, fields)
-    if missing:
-        return _unresolved(scope, batch_type, options, item, external_id, missing, now, at)
-    if current is None:
-        current = _Current(document, 1, None, new_id(), at)
-        state[external_id] = current
-    else:
-        current.doc = document
-        current.version += 1
-    current.dirty = True
-    return Outcome(position=item.position, status=SUCCEEDED, external_id=external_id)
-
-
-async def _missing(
-    scope: Scope,
-    state: dict[str, _Current],
-    known: dict[str, set[str]],
-    document: dict[str, Any],
-    fields: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """References set by this item whose target does not exist (as
-    :func:`reach.domain.references.missing` decides it, against the bulk-loaded keys)."""
-    found: list[dict[str, Any]] = []
-    schema = scope.schema
-    for field, target_id in scope.compiled.references.items():
-        value = document.get(field)
-        if field not in fields or not isinstance(value, str):
-            continue
-        if target_id == schema.id and (
-            value == document.get(schema.external_id_field) or value in state
-        ):
-            continue  # itself, or a record of this schema that exists or this chunk created
-        if value in known.get(target_id, ()):
-            continue
-        target = await scope.registry.resolve(scope.conn, scope.tenant.partner_id, target_id)
-        found.append(
-            {
-                "field": field,
-                "schemaDefinitionId": target_id,
-                "schemaName": target.name,
-                "externalId": value,
-            }
-        )
-    return found
+        return found
 
 
 def _unresolved(
-    scope: Scope,
     batch_type: str,
     options: Options,
     item: Item,

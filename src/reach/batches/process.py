@@ -333,7 +333,7 @@ async def _delete_all_step(
             conn,
             batch_id,
             [
-                (o.position, o.external_id or "", o.reason or "", orjson.dumps(o.errors).decode())
+                (o.position, o.external_id, o.reason or "", orjson.dumps(o.errors).decode())
                 for o in outcomes
                 if o.status == ITEM_FAILED
             ],

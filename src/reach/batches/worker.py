@@ -121,8 +121,13 @@ class Worker:
         async with db.transaction(write=False) as conn:
             woken = await store.woken_by_writes(conn, _stamp(now))
         if woken:
-            async with db.transaction(write=True) as conn:
-                await store.wake(conn, db.dialect, woken, _stamp(now))
+            try:
+                async with db.transaction(write=True) as conn:
+                    await store.wake(conn, db.dialect, woken, _stamp(now))
+            except Exception as exc:
+                # Two workers waking the same batches can deadlock on PostgreSQL; one of them
+                # wins, and the other tries again at its next poll.
+                log.info("waking waiting batches failed (%r); retrying next poll", exc)
 
     async def _work(self, batch_id: str) -> None:
         chunk = self.chunk_size

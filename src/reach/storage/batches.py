@@ -87,7 +87,7 @@ async def insert_items(
 
 
 async def insert_failures(
-    conn: Connection, batch_id: str, items: Sequence[tuple[int, str, str, str]]
+    conn: Connection, batch_id: str, items: Sequence[tuple[int, str | None, str, str]]
 ) -> None:
     """Record (position, external id, reason, errors JSON) items that were never queued
     (a delete-all batch discovers its items as it goes)."""

@@ -1,0 +1,138 @@
+"""Prometheus metrics with the official client: request latency, the batch queue, the pool.
+
+Requests are counted by one histogram, ``reach_http_request_duration_seconds{method, route,
+status}``; its ``_count`` series is the request count (``rate(..._count[5m])`` is requests per
+second), so a separate counter would double the per-request cost for nothing. ``route`` is the
+route template (``/api/resources/{schema}/{externalId:path}``), never a concrete path, so the
+label set stays small and no external id reaches the metrics.
+
+Processes: ``reach serve --workers N`` (N > 1) sets ``PROMETHEUS_MULTIPROC_DIR`` to a fresh
+temporary directory before granian starts its workers; prometheus_client then keeps every
+worker's values in memory-mapped files there and any worker's ``/metrics`` reports the sum over
+all of them. With one worker the values simply live in the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    multiprocess,
+    values,
+)
+from prometheus_client.exposition import choose_encoder
+from starlette.requests import Request
+from starlette.responses import Response
+
+from reach.edge import Exchange
+from reach.observability.gauges import PoolGauges, PoolSampler, QueueCollector, queue_snapshot
+from reach.services import Services
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# Seconds. The API answers most requests in about a millisecond; batches and large lists
+# take longer.
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+# Anything else a client sends as a method is folded into one label value, so a scanner
+# cannot grow the label set.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def multiprocess_mode() -> bool:
+    """Whether prometheus_client decided (at import, from its variable) to share values
+    between processes through files."""
+    return bool(getattr(values.ValueClass, "_multiprocess", False))
+
+
+class Metrics:
+    """One app's metrics: the registry ``/metrics`` renders and the request observer."""
+
+    def __init__(self) -> None:
+        self.multiprocess = multiprocess_mode()
+        self.registry = CollectorRegistry(auto_describe=True)
+        # In multiprocess mode the live objects only write their files; the scrape reads every
+        # process's files through MultiProcessCollector, so they must not be registered too.
+        own = None if self.multiprocess else self.registry
+        self.requests = Histogram(
+            "reach_http_request_duration_seconds",
+            "HTTP requests by method, route template and status: latency in seconds "
+            "(the _count series counts requests).",
+            ["method", "route", "status"],
+            buckets=BUCKETS,
+            registry=own,
+        )
+        self.pool = PoolGauges(own)
+        self.queue = QueueCollector()
+        if self.multiprocess:
+            # prometheus_client leaves these two untyped.
+            multiprocess.MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
+        else:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
+        self.registry.register(self.queue)
+        self._children: dict[tuple[str, str, int], Histogram] = {}
+        self._sampler: PoolSampler | None = None
+
+    def observe(self, exchange: Exchange) -> None:
+        """The Edge observer: one dictionary lookup and one histogram observation."""
+        key = (exchange.method, exchange.route, exchange.status)
+        child = self._children.get(key)
+        if child is None:
+            method = exchange.method if exchange.method in _METHODS else "other"
+            child = self._children[key] = self.requests.labels(
+                method, exchange.route, str(exchange.status)
+            )
+        child.observe(exchange.duration)
+
+    async def endpoint(self, request: Request) -> Response:
+        """``GET /metrics`` in the Prometheus text format (OpenMetrics when asked for)."""
+        services: Services = request.app.state.services
+        try:
+            self.queue.snapshot = await queue_snapshot(services.db)
+        except Exception:
+            # An unreachable database must not hide every other metric; its gauges go missing
+            # (and /readyz says why).
+            self.queue.snapshot = None
+        self.pool.sample(services.db)
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(self.registry), media_type=content_type)
+
+    def start(self, services: Services) -> None:
+        if self.multiprocess:
+            self._sampler = PoolSampler(self.pool, services.db)
+            self._sampler.start()
+
+    async def stop(self) -> None:
+        if self._sampler is not None:
+            await self._sampler.stop()
+        if self.multiprocess:
+            # This process's "live" gauges stop counting; its counters and histograms stay.
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+@contextlib.contextmanager
+def shared_between_workers(workers: int) -> Iterator[str | None]:
+    """For ``reach serve``: with several workers, a fresh directory for prometheus_client's
+    multiprocess files, set in the environment the workers inherit and removed afterwards.
+    An operator's own ``PROMETHEUS_MULTIPROC_DIR`` is used as it is and left in place."""
+    if workers <= 1 or os.environ.get(MULTIPROC_ENV):
+        yield os.environ.get(MULTIPROC_ENV) if workers > 1 else None
+        return
+    path = tempfile.mkdtemp(prefix="reach-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield path
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)
