@@ -167,10 +167,23 @@ def test_a_worker_killed_mid_batch_resumes_after_restart_and_applies_each_item_o
     time.sleep(0.3)
     assert batch_status(api, headers, batch_id)["progress"] == killed["progress"]
 
+    # More batches queue up meanwhile, so the two workers below compete for claims.
+    others = []
+    for k in range(3):
+        more = api.client.post(
+            "/api/resources/customers/batch",
+            json={"resources": [customer(f"n-{k}-{i}") for i in range(100)]},
+            headers=headers,
+        )
+        assert more.status_code == 202, more.text
+        others.append(more.json()["data"]["batchId"])
+
     # Two workers take over once the dead one's lease expires; they must not double-apply.
     restarted = [start_worker(api.database_url, log, *options) for _ in range(2)]
     try:
         done = wait_for_batch(api, headers, batch_id, deadline_seconds=120)
+        for other in others:
+            assert wait_for_batch(api, headers, other, deadline_seconds=120)["status"] == "success"
     finally:
         codes = [_stop(process) for process in restarted]
     assert codes == [0, 0], log.read_text()
@@ -179,7 +192,13 @@ def test_a_worker_killed_mid_batch_resumes_after_restart_and_applies_each_item_o
     assert done["progress"]["successfulRecords"] == len(items)
     assert _item_statuses(api, batch_id) == {"succeeded": len(items)}
     # Created once (version 1), then exactly five changes each.
-    assert _versions(api) == {f"c-{i}": 1 + PATCHES_PER_RECORD for i in range(RECORDS)}
+    expected = {f"c-{i}": 1 + PATCHES_PER_RECORD for i in range(RECORDS)}
+    expected.update({f"n-{k}-{i}": 1 for k in range(3) for i in range(100)})
+    assert _versions(api) == expected
     listed = api.client.get("/api/resources/customers?limit=1000", headers=headers).json()
-    phones = {r["data"]["phone"] for r in listed["data"]["results"]}
+    phones = {
+        r["data"]["phone"]
+        for r in listed["data"]["results"]
+        if r["resourceExternalId"].startswith("c-")
+    }
     assert phones == {str(PATCHES_PER_RECORD)}

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reach import observability
 from reach.batches.worker import run_in_background
 from reach.config import Settings, load_settings
 from reach.dispatch import by_path
@@ -26,6 +25,7 @@ from reach.errors import (
     ServiceUnavailable,
 )
 from reach.http import JSONResponse, ok
+from reach.observability.wiring import setup as setup_observability
 from reach.routes import batches, docs, resources, schema_definitions, tenants
 from reach.services import Services, open_services
 
@@ -98,7 +98,7 @@ def routes() -> list[BaseRoute]:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the app; the database opens when the server starts it (ASGI lifespan)."""
     settings = settings or load_settings()
-    observe = observability.setup(settings)
+    observe = setup_observability(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:

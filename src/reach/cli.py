@@ -125,15 +125,19 @@ def serve(
         f"({settings.engine}, {settings.workers} worker(s))",
         err=True,
     )
-    Granian(
-        "reach.app:create_app",
-        factory=True,
-        address=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        interface=Interfaces.ASGI,
-        log_level=LogLevels(settings.log_level),
-    ).serve()
+    from reach.observability.workers import shared_between_workers
+
+    # Several workers share one set of Prometheus metrics through files in a fresh directory.
+    with shared_between_workers(settings.workers):
+        Granian(
+            "reach.app:create_app",
+            factory=True,
+            address=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            interface=Interfaces.ASGI,
+            log_level=LogLevels(settings.log_level),
+        ).serve()
 
 
 def _require_migrated(settings: Settings) -> None:

@@ -14,11 +14,7 @@ all of them. With one worker the values simply live in the process.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -36,8 +32,6 @@ from starlette.responses import Response
 from reach.edge import Exchange
 from reach.observability.gauges import PoolGauges, PoolSampler, QueueCollector, queue_snapshot
 from reach.services import Services
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # Seconds. The API answers most requests in about a millisecond; batches and large lists
 # take longer.
@@ -119,20 +113,3 @@ class Metrics:
         if self.multiprocess:
             # This process's "live" gauges stop counting; its counters and histograms stay.
             multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
-
-
-@contextlib.contextmanager
-def shared_between_workers(workers: int) -> Iterator[str | None]:
-    """For ``reach serve``: with several workers, a fresh directory for prometheus_client's
-    multiprocess files, set in the environment the workers inherit and removed afterwards.
-    An operator's own ``PROMETHEUS_MULTIPROC_DIR`` is used as it is and left in place."""
-    if workers <= 1 or os.environ.get(MULTIPROC_ENV):
-        yield os.environ.get(MULTIPROC_ENV) if workers > 1 else None
-        return
-    path = tempfile.mkdtemp(prefix="reach-metrics-")
-    os.environ[MULTIPROC_ENV] = path
-    try:
-        yield path
-    finally:
-        os.environ.pop(MULTIPROC_ENV, None)
-        shutil.rmtree(path, ignore_errors=True)

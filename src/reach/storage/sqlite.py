@@ -15,6 +15,7 @@ import asyncio
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ class _Transaction:
         db = self._db
         await db._lock.acquire()
         try:
-            db._raw.execute(self._begin)
+            await db._begin(self._begin)
         except BaseException:
             db._lock.release()
             raise
@@ -101,6 +102,9 @@ class SqliteDatabase:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         configure(conn)
         conn.execute("PRAGMA wal_autocheckpoint = 0")
+        # SQLite's own busy handler sleeps 1, 2, 5, 10… ms inside the call, stalling the event
+        # loop; this connection fails fast instead and _begin retries without blocking.
+        conn.execute("PRAGMA busy_timeout = 0")
         conn.row_factory = sqlite3.Row
         self._raw = conn
         self._conn = SqliteConnection(conn)
@@ -126,6 +130,25 @@ class SqliteDatabase:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             conn.close()
+
+    async def _begin(self, statement: str) -> None:
+        """Start a transaction; while another process holds the write lock, yield to the event
+        loop and retry (from 100 µs, doubling to 5 ms) for up to the busy timeout."""
+        delay = 0.0001
+        deadline = 0.0
+        while True:
+            try:
+                self._raw.execute(statement)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                now = time.monotonic()
+                deadline = deadline or now + _BUSY_TIMEOUT_MS / 1000
+                if now >= deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.005)
 
     def transaction(self, *, write: bool = True) -> _Transaction:
         return _Transaction(self, "BEGIN IMMEDIATE" if write else "BEGIN")

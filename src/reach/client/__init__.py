@@ -1,0 +1,66 @@
+"""A small typed Python client for the Reach Partner Resources API (sync, on httpx).
+
+    from reach.client import Client
+
+    with Client.for_partner(url, partner_id, secret, tenant="acme") as client:
+        client.create("customers", {...})
+
+Errors are :class:`ReachAPIError` subclasses carrying the server's envelope (``status``,
+``message``, ``errors``); 429, 5xx and connection failures are retried first (see
+:class:`RetryPolicy`).
+"""
+
+from reach.client.client import Client, ProgressCallback
+from reach.client.errors import (
+    BadRequestError,
+    BatchTimeout,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    ReachAPIError,
+    ReachClientError,
+    ReachConnectionError,
+    ServerError,
+    UnauthorizedError,
+)
+from reach.client.models import (
+    Batch,
+    BatchProgress,
+    Fetched,
+    ItemFailure,
+    Page,
+    Pagination,
+    Record,
+    SchemaDefinition,
+    Tenant,
+)
+from reach.client.retry import RetryPolicy
+
+__all__ = [
+    "BadRequestError",
+    "Batch",
+    "BatchProgress",
+    "BatchTimeout",
+    "Client",
+    "ConflictError",
+    "Fetched",
+    "ForbiddenError",
+    "ItemFailure",
+    "NotFoundError",
+    "Page",
+    "Pagination",
+    "PayloadTooLargeError",
+    "ProgressCallback",
+    "RateLimitedError",
+    "ReachAPIError",
+    "ReachClientError",
+    "ReachConnectionError",
+    "Record",
+    "RetryPolicy",
+    "SchemaDefinition",
+    "ServerError",
+    "Tenant",
+    "UnauthorizedError",
+]
