@@ -32,6 +32,7 @@ from reach.batches.worker import CHUNK_SIZE, Worker
 from reach.config import load_settings
 from reach.domain import partners, tenants
 from reach.domain.resources import Scope
+from reach.secretbox import new_key
 from reach.services import Services, open_services
 from reach.storage import migrate
 
@@ -89,11 +90,12 @@ async def _scenario(
 
 
 async def run_engine(url: str, batches: int, chunk_size: int) -> dict[str, float]:
-    settings = load_settings(env={}, database_url=url, batch_worker=False)
+    # A throwaway key: the bench's partner secret is never used.
+    settings = load_settings(env={}, database_url=url, batch_worker=False, secret_key=new_key())
     services = await open_services(settings)
     try:
         async with services.db.transaction(write=True) as conn:
-            partner = await partners.create(conn, "bench")
+            partner = await partners.create(conn, services.box, "bench")
             tenant = await tenants.create(
                 conn,
                 partner.id,

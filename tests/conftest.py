@@ -13,6 +13,7 @@ import pytest
 from reach.config import load_settings
 from reach.storage import migrate
 from tests.harness import (
+    TEST_SECRET_KEY,
     Harness,
     Loop,
     PartnerKey,
@@ -43,6 +44,7 @@ def api(
     migrate.upgrade(url)
     settings = load_settings(
         env={},
+        secret_key=TEST_SECRET_KEY,
         database_url=url,
         port=free_port(),
         demo_on_first_run=False,

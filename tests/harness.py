@@ -23,9 +23,13 @@ import uvicorn
 from reach.app import create_app
 from reach.config import Settings
 from reach.domain import partners
+from reach.secretbox import SecretBox, box_for, new_key
 from reach.storage.database import Connection, Database, open_database
 
 T = TypeVar("T")
+
+# PostgreSQL needs REACH_SECRET_KEY; one per test session is as good as any.
+TEST_SECRET_KEY = new_key()
 
 
 def free_port() -> int:
@@ -92,9 +96,11 @@ class Harness:
     loop: Loop
     db: Database
     client: httpx.Client = field(init=False)
+    box: SecretBox = field(init=False)
 
     def __post_init__(self) -> None:
         self.client = httpx.Client(base_url=self.base_url, timeout=30)
+        self.box = box_for(self.database_url, self.settings.secret_key)
 
     # -- database-side helpers (real storage, used only to set up what has no HTTP route)
     def transaction(self, work: Callable[[Connection], Awaitable[T]]) -> T:
@@ -106,7 +112,7 @@ class Harness:
 
     def new_partner(self, name: str | None = None) -> PartnerKey:
         made = self.transaction(
-            lambda conn: partners.create(conn, name or f"p-{uuid.uuid4().hex[:8]}")
+            lambda conn: partners.create(conn, self.box, name or f"p-{uuid.uuid4().hex[:8]}")
         )
         return PartnerKey(made.id, made.secret, made.name)
 

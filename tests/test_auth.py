@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from reach.domain import partners
+from reach.secretbox import SecretBox
 from tests.harness import Harness, PartnerKey
 
 PROBE = "/api/resources/customers"
@@ -181,7 +182,7 @@ def test_tenant_token_on_partner_route_is_403(
 
 
 def _rotate(api: Harness, partner: PartnerKey) -> str:
-    return api.transaction(lambda conn: partners.rotate_secret(conn, partner.id)).secret
+    return api.transaction(lambda conn: partners.rotate_secret(conn, api.box, partner.id)).secret
 
 
 def _status_with_secret(api: Harness, partner: PartnerKey, secret: str) -> int:
@@ -208,13 +209,13 @@ def test_rotations_in_quick_succession_keep_the_two_newest(
     api: Harness, partner: PartnerKey
 ) -> None:
     # Rotations inside one millisecond share a timestamp; the newest must still win.
-    made = api.transaction(lambda conn: _rotate_many(conn, partner.id, 3))
+    made = api.transaction(lambda conn: _rotate_many(conn, api.box, partner.id, 3))
     assert [_status_with_secret(api, partner, s) for s in made] == [401, 200, 200]
     assert _status_with_secret(api, partner, partner.secret) == 401
 
 
-async def _rotate_many(conn: Any, partner_id: str, times: int) -> list[str]:
-    return [(await partners.rotate_secret(conn, partner_id)).secret for _ in range(times)]
+async def _rotate_many(conn: Any, box: SecretBox, partner_id: str, times: int) -> list[str]:
+    return [(await partners.rotate_secret(conn, box, partner_id)).secret for _ in range(times)]
 
 
 def _tenant_id(api: Harness, partner: PartnerKey, external_id: str) -> str:

@@ -25,6 +25,7 @@ from reach.storage import migrate
 from tests.batch_helpers import batch_status, customer, wait_for_batch
 from tests.conftest import ENGINES, PG_URL
 from tests.harness import (
+    TEST_SECRET_KEY,
     Harness,
     Loop,
     PartnerKey,
@@ -65,7 +66,12 @@ def quiet_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harnes
         url = f"sqlite:///{tmp_path / 'worker.db'}"
     migrate.upgrade(url)
     settings = load_settings(
-        env={}, database_url=url, port=free_port(), demo_on_first_run=False, batch_worker=False
+        env={},
+        database_url=url,
+        port=free_port(),
+        demo_on_first_run=False,
+        batch_worker=False,
+        secret_key=TEST_SECRET_KEY,
     )
     server = ServerThread(settings)
     server.start()
@@ -89,7 +95,12 @@ def quiet_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harnes
 
 
 def start_worker(url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "REACH_BATCH_POLL_SECONDS": "0.05", "REACH_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "REACH_SECRET_KEY": TEST_SECRET_KEY,
+        "REACH_BATCH_POLL_SECONDS": "0.05",
+        "REACH_LOG_LEVEL": "warning",
+    }
     with log.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own entry point, fixed arguments
             [sys.executable, "-m", "reach", "worker", "--database-url", url, *extra],
@@ -99,7 +110,14 @@ def start_worker(url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
         )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> int:
+def _stop(process: subprocess.Popen[bytes], log: Path) -> int:
+    """SIGTERM once the worker says it is running (before that, the signal would simply
+    kill a process that has nothing to hand back); its exit code."""
+    deadline = time.monotonic() + 30
+    while "started" not in log.read_text():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     return process.wait(timeout=30)
 
@@ -179,14 +197,15 @@ def test_a_worker_killed_mid_batch_resumes_after_restart_and_applies_each_item_o
         others.append(more.json()["data"]["batchId"])
 
     # Two workers take over once the dead one's lease expires; they must not double-apply.
-    restarted = [start_worker(api.database_url, log, *options) for _ in range(2)]
+    logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
+    restarted = [start_worker(api.database_url, path, *options) for path in logs]
     try:
         done = wait_for_batch(api, headers, batch_id, deadline_seconds=120)
         for other in others:
             assert wait_for_batch(api, headers, other, deadline_seconds=120)["status"] == "success"
     finally:
-        codes = [_stop(process) for process in restarted]
-    assert codes == [0, 0], log.read_text()
+        codes = [_stop(process, path) for process, path in zip(restarted, logs, strict=True)]
+    assert codes == [0, 0], [path.read_text() for path in logs]
     assert done["status"] == "success", done["errors"]
     assert done["progress"]["processedRecords"] == len(items)
     assert done["progress"]["successfulRecords"] == len(items)

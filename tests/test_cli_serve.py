@@ -20,7 +20,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.harness import free_port
+from tests.harness import TEST_SECRET_KEY, free_port
 from tests.test_cli import Cli, _clean_env, cli
 
 PG_URL = os.environ.get("REACH_TEST_DATABASE_URL")
@@ -76,11 +76,11 @@ class Served:
 def serve(cli: Cli) -> Iterator[Any]:
     started: list[Served] = []
 
-    def start(database_url: str = cli.database_url) -> Served:
+    def start(database_url: str = cli.database_url, **env: str) -> Served:
         port = free_port()
         process = subprocess.Popen(  # noqa: S603 - our own entry point, fixed arguments
             [sys.executable, "-m", "reach", "serve", "--port", str(port)],
-            env=_clean_env(REACH_DATABASE_URL=database_url),
+            env=_clean_env(REACH_DATABASE_URL=database_url, **env),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -168,7 +168,7 @@ def test_serve_refuses_an_unmigrated_postgresql_database(unmigrated_postgres: st
 def test_migrate_then_serve_accepts_postgresql(unmigrated_postgres: str, serve: Any) -> None:
     cli = Cli(unmigrated_postgres)
     assert cli.run("migrate").returncode == 0
-    served: Served = serve(unmigrated_postgres)
+    served: Served = serve(unmigrated_postgres, REACH_SECRET_KEY=TEST_SECRET_KEY)
     served.wait_ready()
     ready = httpx.get(f"{served.base_url}/readyz", timeout=30)
     assert ready.json()["data"]["database"] == "postgresql"

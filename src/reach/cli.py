@@ -10,6 +10,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -21,6 +22,7 @@ from reach import auth
 from reach.config import ENV_PREFIX, Settings, load_settings
 from reach.domain import partners, tenants
 from reach.errors import ConfigError, ReachError
+from reach.secretbox import SecretBox, box_for, new_key
 from reach.storage import migrate
 from reach.storage.database import Connection, open_database
 
@@ -41,9 +43,17 @@ def _settings(**overrides: Any) -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
+def _box(settings: Settings) -> SecretBox:
+    try:
+        return box_for(settings.database_url, settings.secret_key)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _in_transaction(settings: Settings, work: Callable[[Connection], Awaitable[T]]) -> T:
     if settings.engine == "sqlite":
-        migrate.upgrade(settings.database_url)  # the embedded default needs no set-up
+        # the embedded default needs no set-up
+        migrate.upgrade(settings.database_url, secret_key=settings.secret_key)
 
     async def run() -> T:
         db = await open_database(settings.database_url, pool_size=1)
@@ -77,6 +87,8 @@ class _Main(click.Group):
             raise click.ClickException(f"database unusable: {exc}") from None
         except OSError as exc:
             raise click.ClickException(str(exc)) from None
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,8 +102,14 @@ def main() -> None:
 def migrate_cmd(database_url: str | None) -> None:
     """Upgrade the configured database to the newest schema."""
     settings = _settings(database_url=database_url)
-    migrate.upgrade(settings.database_url)
+    migrate.upgrade(settings.database_url, secret_key=settings.secret_key)
     click.echo(f"database is at revision {migrate.head_revision()}", err=True)
+
+
+@main.command()
+def keygen() -> None:
+    """Print a fresh REACH_SECRET_KEY (base64 of 32 random bytes) for encrypting secrets."""
+    click.echo(new_key())
 
 
 migrate_cmd.name = "migrate"
@@ -108,9 +126,10 @@ def serve(
     """Run the API server (granian). Migrates the embedded SQLite default by itself."""
     settings = _settings(database_url=database_url, host=host, port=port, workers=workers)
     if settings.engine == "sqlite":
-        migrate.upgrade(settings.database_url)
+        migrate.upgrade(settings.database_url, secret_key=settings.secret_key)
     else:
         _require_migrated(settings)
+    _box(settings)  # a missing or unusable key stops here, with its remedy, not in a worker
     if settings.engine == "sqlite" and settings.demo_on_first_run:
         _first_run_demo(settings)
     # Worker processes build the app from the environment: hand the CLI flags down.
@@ -165,7 +184,7 @@ def _first_run_demo(settings: Settings) -> None:
     async def work(conn: Connection) -> tuple[partners.NewSecret, str] | None:
         if await partners.count(conn):
             return None
-        created = await partners.create(conn, "Demo partner")
+        created = await partners.create(conn, _box(settings), "Demo partner")
         tenant = await tenants.create(
             conn,
             created.id,
@@ -216,10 +235,11 @@ def token(
 ) -> None:
     """Print a signed JWT for PARTNER_ID (a partner token, or a tenant token with --tenant)."""
     settings = _settings(database_url=database_url)
+    box = _box(settings)
 
     async def newest_secret(conn: Connection) -> str:
         await partners.get(conn, partner_id)
-        secrets = await partners.active_secrets(conn, partner_id)
+        secrets = await partners.active_secrets(conn, box, partner_id)
         return secrets[0]
 
     secret = _in_transaction(settings, newest_secret)
@@ -237,7 +257,8 @@ def partners_group() -> None:
 def partners_create(database_url: str | None, name: str) -> None:
     """Create a partner; prints {"id", "name", "secret"} (the only time the secret is shown)."""
     settings = _settings(database_url=database_url)
-    created = _in_transaction(settings, lambda conn: partners.create(conn, name))
+    box = _box(settings)
+    created = _in_transaction(settings, lambda conn: partners.create(conn, box, name))
     _echo_json({"id": created.id, "name": created.name, "secret": created.secret})
 
 
@@ -260,7 +281,8 @@ def partners_list(database_url: str | None) -> None:
 def partners_rotate(database_url: str | None, partner_id: str) -> None:
     """Issue a new secret; the previous one stays valid until the next rotation."""
     settings = _settings(database_url=database_url)
-    rotated = _in_transaction(settings, lambda conn: partners.rotate_secret(conn, partner_id))
+    box = _box(settings)
+    rotated = _in_transaction(settings, lambda conn: partners.rotate_secret(conn, box, partner_id))
     _echo_json({"id": rotated.id, "name": rotated.name, "secret": rotated.secret})
 
 
@@ -374,21 +396,165 @@ def worker(
     if concurrency < 1:
         raise click.ClickException("--concurrency must be at least 1")
     if settings.engine == "sqlite":
-        migrate.upgrade(settings.database_url)
+        migrate.upgrade(settings.database_url, secret_key=settings.secret_key)
     else:
         _require_migrated(settings)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
-    click.echo(f"reach batch worker on {settings.engine} ({concurrency} loop(s))", err=True)
     asyncio.run(
         batch_worker.run_worker(
             settings,
             concurrency=concurrency,
             chunk_size=chunk_size or batch_worker.CHUNK_SIZE,
             lease_seconds=lease_seconds or batch_worker.LEASE_SECONDS,
+            announce=lambda message: click.echo(f"reach {message} on {settings.engine}", err=True),
         )
     )
+
+
+# -- import / export: clients of a running server, authenticated as the partner
+
+url_option = click.option(
+    "--url",
+    envvar="REACH_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The server (env REACH_URL).",
+)
+partner_id_option = click.option(
+    "--partner-id", envvar="REACH_PARTNER_ID", default=None, help="env REACH_PARTNER_ID."
+)
+secret_option = click.option(
+    "--secret", envvar="REACH_PARTNER_SECRET", default=None, help="env REACH_PARTNER_SECRET."
+)
+tenant_option = click.option(
+    "--tenant", required=True, help="The tenant's external id (or id) the records belong to."
+)
+progress_option = click.option(
+    "--progress-interval",
+    type=click.FloatRange(0),
+    default=5.0,
+    show_default=True,
+    help="Seconds between progress lines when stderr is not a terminal.",
+)
+
+
+@main.command(name="import")
+@click.argument("schema")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@tenant_option
+@url_option
+@partner_id_option
+@secret_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None)
+@click.option("--resume", is_flag=True, help="Carry on after the last acknowledged chunk.")
+@click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True)
+@click.option("--on-conflict", type=click.Choice(["upsert", "reject"]), default="upsert")
+@click.option("--ignore-unknown-fields", is_flag=True)
+@click.option("--rejects", type=click.Path(path_type=Path), default=None)
+@progress_option
+def import_cmd(
+    schema: str,
+    file: Path,
+    tenant: str,
+    url: str,
+    partner_id: str | None,
+    secret: str | None,
+    fmt: str | None,
+    resume: bool,
+    concurrency: int,
+    on_conflict: str,
+    ignore_unknown_fields: bool,
+    rejects: Path | None,
+    progress_interval: float,
+) -> None:
+    """Upsert the records of FILE (CSV or JSON Lines) into SCHEMA through the batch API.
+
+    Rows that cannot be imported go to FILE.rejects.jsonl with their line and reasons; the
+    exit status is 1 when there were any. See the README for how CSV cells are typed.
+    """
+    from reach.bulk import commands
+    from reach.bulk.formats import FormatError
+    from reach.bulk.importer import ImportFailed
+    from reach.client import ReachClientError
+
+    try:
+        client = commands.partner_client(url, partner_id, secret, tenant, concurrency)
+        with client:
+            summary = commands.run_import(
+                client,
+                schema,
+                file,
+                fmt=fmt,
+                resume=resume,
+                concurrency=concurrency,
+                on_conflict=on_conflict,
+                ignore_unknown_fields=ignore_unknown_fields,
+                rejects=rejects,
+                progress_interval=progress_interval,
+            )
+    except (ValueError, FormatError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except (ImportFailed, ReachClientError) as exc:
+        raise click.ClickException(
+            f"{exc} (acknowledged rows are kept: --resume continues)"
+        ) from None
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted; run again with --resume to continue") from None
+    _echo_json(summary)
+    if summary["rejected"]:
+        raise click.ClickException(
+            f"{summary['rejected']} row(s) rejected; see {summary['rejectsFile']}"
+        )
+
+
+@main.command(name="export")
+@click.argument("schema")
+@tenant_option
+@url_option
+@partner_id_option
+@secret_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Default: stdout.",
+)
+@click.option("--fields", default=None, help="CSV columns, comma-separated (default: all).")
+@progress_option
+def export_cmd(
+    schema: str,
+    tenant: str,
+    url: str,
+    partner_id: str | None,
+    secret: str | None,
+    fmt: str | None,
+    output: Path | None,
+    fields: str | None,
+    progress_interval: float,
+) -> None:
+    """Write every record of SCHEMA (its data documents) as JSON Lines or CSV."""
+    from reach.bulk import commands
+    from reach.bulk.formats import FormatError
+    from reach.client import ReachClientError
+
+    try:
+        with commands.partner_client(url, partner_id, secret, tenant, 1) as client:
+            summary = commands.run_export(
+                client,
+                schema,
+                fmt=fmt,
+                output=output,
+                fields=[f.strip() for f in fields.split(",") if f.strip()] if fields else None,
+                progress_interval=progress_interval,
+            )
+    except (ValueError, FormatError, ReachClientError) as exc:
+        raise click.ClickException(str(exc)) from None
+    # With the records on stdout, the summary goes to stderr.
+    click.echo(orjson.dumps(summary).decode(), err=output is None)
 
 
 if __name__ == "__main__":  # pragma: no cover

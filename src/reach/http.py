@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, TypeVar
 
@@ -64,10 +65,52 @@ async def json_body(request: Request, limit: int) -> Any:
     raw = await read_body(request, limit)
     if not raw.strip():
         raise BadRequest("Request body is empty; expected a JSON object")
+    return decode_json(raw)
+
+
+def decode_json(raw: bytes) -> Any:
+    """orjson, plus what it does not refuse by itself: duplicate keys (it keeps the last one
+    silently, so ``{"email": "a", "email": "b"}`` would store whichever a proxy did not check)
+    and nesting deeper than it can write back (~250 levels), which would fail on storing."""
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest("Malformed JSON body", errors=[f"body: {exc}"]) from None
+    colons = raw.count(b":")
+    if colons:  # no colon, no object key, no duplicate
+        _refuse_duplicate_keys(raw, value, colons)
+    return value
+
+
+def _refuse_duplicate_keys(raw: bytes, value: Any, colons: int) -> None:
+    """Cheap and exact, see docs/decisions.md: every key in the body is followed by one
+    colon, and so is every key in ``value`` written back by orjson (which writes string
+    colons literally). With no ``\u003a`` escape in the body, the counts are equal exactly
+    when no key was dropped; otherwise the stdlib parser finds the duplicates."""
+    try:
+        written = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        raise BadRequest(
+            "JSON body nested too deeply", errors=["body: nested too deeply"]
+        ) from None
+    if written.count(b":") == colons and b"\\u003" not in raw:
+        return
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                duplicates.append(key)
+            seen.add(key)
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
+    if duplicates:
+        raise BadRequest(
+            "Duplicate keys in JSON body",
+            errors=[f"body: duplicate key {key!r}" for key in dict.fromkeys(duplicates)],
+        )
 
 
 def convert(value: Any, into: type[T], *, where: str = "body") -> T:

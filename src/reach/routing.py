@@ -7,6 +7,7 @@ returns and rolls back when anything raises.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,8 +20,9 @@ from reach.auth import Principal
 from reach.domain import tenants
 from reach.domain.tenants import Tenant
 from reach.edge import PARTNER_KEY, TENANT_KEY
-from reach.errors import Forbidden
+from reach.errors import Forbidden, ReachError, ServiceUnavailable
 from reach.http import json_body
+from reach.ratelimit import Quota
 from reach.services import Services
 from reach.storage.database import Connection
 
@@ -63,10 +65,14 @@ def route(
     body: bool = False,
     name: str | None = None,
 ) -> Route:
-    async def endpoint(request: Request) -> Response:
-        services: Services = request.app.state.services
+    async def serve(request: Request, services: Services, quota: list[Quota]) -> Response:
         principal = await services.tokens.verify(request.headers.get("authorization"))
         request.scope["state"][PARTNER_KEY] = principal.partner_id
+        limiter = services.limiter
+        if limiter is not None:
+            # Right after authentication: an over-budget caller costs no body read, no query.
+            used = await limiter.partner(principal.partner_id)
+            quota.extend([used] if used else [])
         if access == "partner" and not principal.is_partner:
             raise Forbidden("Partner routes need a partner-scoped token (type: partner)")
         payload = await json_body(request, services.settings.max_body_bytes) if body else None
@@ -78,7 +84,41 @@ def route(
                 )
                 tenant = await tenants.resolve_for_call(conn, services.tenants, principal, header)
                 request.scope["state"][TENANT_KEY] = tenant.id
+                if limiter is not None:
+                    used = await limiter.tenant(tenant.id)
+                    quota.extend([used] if used else [])
             call = Call(request, services, principal, payload, tenant)
             return await handler(call, conn)
 
+    async def endpoint(request: Request) -> Response:
+        services: Services = request.app.state.services
+        quota: list[Quota] = []
+        timeout = services.settings.request_timeout_seconds
+        try:
+            # Around everything, the body read included: a stalled client or a query stuck
+            # behind a lock gives its connection back (the transaction rolls back) in bounded time.
+            async with asyncio.timeout(timeout):
+                response = await serve(request, services, quota)
+        except TimeoutError:
+            error: ReachError = ServiceUnavailable(f"Request timed out after {timeout:g} s")
+            _add_quota(error.headers, quota)
+            raise error from None
+        except ReachError as exc:
+            _add_quota(exc.headers, quota)
+            raise
+        _add_quota(response.headers, quota)
+        return response
+
     return Route(path, endpoint, methods=[method], name=name or handler.__name__)
+
+
+def _add_quota(headers: Any, quota: list[Quota]) -> None:
+    """The ``RateLimit-*`` headers of the tightest limit applied (an error's own win)."""
+    if not quota:
+        return
+    tightest = quota[0]
+    for other in quota[1:]:
+        tightest = tightest.tighter(other)
+    for name, value in tightest.headers().items():
+        if name not in headers:
+            headers[name] = value

@@ -9,6 +9,8 @@ from reach.config import Settings
 from reach.domain import partners
 from reach.domain.schemas import SchemaRegistry
 from reach.domain.tenants import TenantLookups
+from reach.ratelimit import RateLimiter
+from reach.secretbox import SecretBox, box_for
 from reach.storage.database import Database, open_database
 
 
@@ -19,17 +21,23 @@ class Services:
     tokens: TokenVerifier
     tenants: TenantLookups
     schemas: SchemaRegistry
+    box: SecretBox
+    limiter: RateLimiter | None
 
     async def close(self) -> None:
+        if self.limiter is not None:
+            await self.limiter.close()
         await self.db.close()
 
 
 async def open_services(settings: Settings) -> Services:
+    # The key first: a missing REACH_SECRET_KEY on PostgreSQL stops start-up with its remedy.
+    box = box_for(settings.database_url, settings.secret_key)
     db = await open_database(settings.database_url, pool_size=settings.db_pool_size)
 
     async def load_secrets(partner_id: str) -> list[str]:
         async with db.transaction(write=False) as conn:
-            return await partners.active_secrets(conn, partner_id)
+            return await partners.active_secrets(conn, box, partner_id)
 
     tokens = TokenVerifier(
         load_secrets,
@@ -44,4 +52,6 @@ async def open_services(settings: Settings) -> Services:
         tokens=tokens,
         tenants=TenantLookups(settings.lookup_cache_seconds),
         schemas=SchemaRegistry(settings.lookup_cache_seconds),
+        box=box,
+        limiter=RateLimiter.from_settings(settings),
     )

@@ -73,15 +73,17 @@ async def accept_writes(
         external_id = item.get(key_field) if isinstance(item, dict) else None
         if not _displayable(external_id):
             external_id = None
-        payload = orjson.dumps(item)
+        try:
+            payload = orjson.dumps(item)
+        except orjson.JSONEncodeError:
+            # Parsed (JSON allows deeper nesting) but too deep to store: this item fails.
+            unstorable.append(_unstorable(position, external_id, "data: nested too deeply"))
+            continue
         if _NUL in payload:
             # Refused per item, as the single-record write refuses it: no engine stores it alike.
             unstorable.append(
-                (
-                    position,
-                    external_id,
-                    Reason.VALIDATION_FAILED,
-                    orjson.dumps(["data: must not contain the NUL character (U+0000)"]).decode(),
+                _unstorable(
+                    position, external_id, "data: must not contain the NUL character (U+0000)"
                 )
             )
             continue
@@ -109,6 +111,12 @@ async def accept_writes(
             scope.conn, batch_id, processed=n, successful=0, failed=n, pending=0, cascaded=0
         )
     return Accepted(batch_id=batch_id, record_count=len(items), schema_id=scope.schema.id)
+
+
+def _unstorable(
+    position: int, external_id: str | None, error: str
+) -> tuple[int, str | None, str, str]:
+    return (position, external_id, Reason.VALIDATION_FAILED, orjson.dumps([error]).decode())
 
 
 def _displayable(value: Any) -> bool:

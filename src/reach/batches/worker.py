@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from reach import clock
@@ -213,8 +214,12 @@ async def run_worker(
     concurrency: int,
     chunk_size: int = CHUNK_SIZE,
     lease_seconds: float = LEASE_SECONDS,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
-    """``reach worker``: work batches until SIGTERM or SIGINT, then stop cleanly."""
+    """``reach worker``: work batches until SIGTERM or SIGINT, then stop cleanly.
+
+    ``announce`` is told once the signal handlers are in place: from then on a SIGTERM
+    finishes the chunk in hand and exits 0."""
     services = await open_services(settings)
     worker = Worker(
         services, concurrency=concurrency, chunk_size=chunk_size, lease_seconds=lease_seconds
@@ -224,7 +229,10 @@ async def run_worker(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     worker.start()
-    log.info("batch worker %s started (%d loop(s))", worker.name, worker.concurrency)
+    message = f"batch worker {worker.name} started ({worker.concurrency} loop(s))"
+    log.info(message)
+    if announce is not None:
+        announce(message)
     try:
         await stop.wait()
     finally:

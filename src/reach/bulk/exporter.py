@@ -2,7 +2,8 @@
 1000 a page) to a file or stdout, as JSON Lines (each line a record's ``data``) or CSV.
 
 What is written is each record's ``data`` document, so an export can be imported again as it
-is. CSV columns are the schema's top-level properties in their declared order (or ``fields``);
+is. CSV columns are the external id field, then the schema's other top-level properties by name
+(or ``fields``);
 a record with fields outside them is counted and reported, since CSV cannot hold them.
 """
 
@@ -17,9 +18,16 @@ import orjson
 
 from reach.bulk.formats import CsvWriter
 from reach.bulk.progress import Progress
-from reach.client import Client
+from reach.client import Client, SchemaDefinition
 
 PAGE = 1000
+
+
+def default_columns(definition: SchemaDefinition) -> list[str]:
+    """The external id field, then the other top-level properties by name: the same on both
+    engines (PostgreSQL's jsonb does not keep a schema's property order)."""
+    key = definition.external_id_field
+    return [key, *sorted(name for name in definition.properties if name != key)]
 
 
 def export(
@@ -39,7 +47,7 @@ def export(
     text: io.TextIOWrapper | None = None
     if fmt == "csv":
         text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
-        writer = CsvWriter(text, list(fields or definition.properties))
+        writer = CsvWriter(text, list(fields or default_columns(definition)))
     cursor: str | None = None
     bar: Progress | None = None
     try:

@@ -1,8 +1,8 @@
 """``reach import``: a CSV or JSON Lines file into one tenant's records, through the batch API.
 
 The file is read and coerced on the calling thread and cut into chunks of at most 1000 records
-(one batch each); up to ``concurrency`` batches are in flight at once, each submitted and
-waited for on a worker thread, so reading, uploading and the server's processing overlap.
+(one batch each); up to ``concurrency`` chunks are in flight at once, uploaded by worker
+threads, so reading, uploading and the server's processing overlap.
 
 Chunks are *acknowledged* strictly in file order, when their batch has finished: their rejects
 (rows that failed coercion here, items the server refused) are appended to the reject file and
@@ -48,6 +48,15 @@ class Reject:
     def wire(self) -> bytes:
         row = {"line": self.line, "stage": self.stage, "externalId": self.external_id}
         return orjson.dumps({**row, "errors": self.errors}) + b"\n"
+
+
+@dataclass(slots=True)
+class Sent:
+    """One uploaded batch of a chunk (or, ``batch_id`` None, rows the server refused outright)."""
+
+    batch_id: str | None
+    lines: list[int]
+    refused: list[Reject]
 
 
 @dataclass(slots=True)
@@ -131,10 +140,10 @@ class Importer:
         progress = self._progress_factory(max(total, state.rows), state.rows)
         rows = read_rows(self.path, self.fmt, definition.properties)
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="reach-import")
-        in_flight: deque[tuple[Chunk, Future[list[Reject]]]] = deque()
+        in_flight: deque[tuple[Chunk, Future[list[Sent]]]] = deque()
         try:
             for chunk in self._chunks(rows, state.next_line):
-                in_flight.append((chunk, pool.submit(self._send, chunk.records, chunk.lines)))
+                in_flight.append((chunk, pool.submit(self._submit, chunk.records, chunk.lines)))
                 while len(in_flight) >= self.concurrency:
                     self._acknowledge(state, progress, *in_flight.popleft())
             while in_flight:
@@ -216,14 +225,14 @@ class Importer:
         if chunk.rows:
             yield chunk
 
-    # -- worker threads
+    # -- worker threads: uploads
 
-    def _send(self, records: list[dict[str, Any]], lines: list[int]) -> list[Reject]:
-        """One batch, submitted and waited for; the rejects of its items."""
+    def _submit(self, records: list[dict[str, Any]], lines: list[int]) -> list[Sent]:
+        """Upload one chunk (without waiting for it to be processed)."""
         if not records:
             return []
         try:
-            batch = self.client.upload(
+            batch_id = self.client.submit_batch(
                 self.schema,
                 records,
                 on_conflict=self.on_conflict,
@@ -231,24 +240,40 @@ class Importer:
             )
         except PayloadTooLargeError as exc:
             if len(records) == 1:
-                return [Reject(lines[0], "server", exc.errors or [exc.message])]
+                return [
+                    Sent(None, lines, [Reject(lines[0], "server", exc.errors or [exc.message])])
+                ]
             half = len(records) // 2  # a body over the server's limit: send it in halves
-            return self._send(records[:half], lines[:half]) + self._send(
+            return self._submit(records[:half], lines[:half]) + self._submit(
                 records[half:], lines[half:]
             )
         except BadRequestError as exc:  # the batch as a whole was refused
-            return [Reject(line, "server", exc.errors or [exc.message]) for line in lines]
-        return [
-            Reject(lines[failure.index], "server", failure.errors, failure.external_id)
-            for failure in batch.failures()
-        ]
+            refused = [Reject(line, "server", exc.errors or [exc.message]) for line in lines]
+            return [Sent(None, lines, refused)]
+        return [Sent(batch_id, lines, [])]
 
-    # -- acknowledging, in file order
+    # -- acknowledging, in file order (calling thread)
+
+    def _outcome(self, sent: list[Sent]) -> list[Reject]:
+        """Wait for the chunk's batches. Only the oldest chunk is waited for — the server works
+        batches in the order they were accepted — so one poller suffices, starting short (a
+        batch takes tens of milliseconds) and never sleeping long past its end."""
+        rejects: list[Reject] = []
+        for part in sent:
+            rejects.extend(part.refused)
+            if part.batch_id is None:
+                continue
+            batch = self.client.wait_for_batch(part.batch_id, poll=0.02, max_poll=0.25)
+            rejects.extend(
+                Reject(part.lines[failure.index], "server", failure.errors, failure.external_id)
+                for failure in batch.failures()
+            )
+        return rejects
 
     def _acknowledge(
-        self, state: State, progress: Progress, chunk: Chunk, sent: Future[list[Reject]]
+        self, state: State, progress: Progress, chunk: Chunk, sent: Future[list[Sent]]
     ) -> None:
-        rejects = sorted(chunk.local + sent.result(), key=lambda r: r.line)
+        rejects = sorted(chunk.local + self._outcome(sent.result()), key=lambda r: r.line)
         if rejects:
             out = self._reject_file(state)
             out.write(b"".join(r.wire() for r in rejects))

@@ -16,7 +16,6 @@ import builtins
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -27,18 +26,13 @@ from reach.client.models import (
     Fetched,
     Page,
     Record,
-    SchemaDefinition,
-    Tenant,
 )
+from reach.client.partner import PartnerCalls, segment
 from reach.client.retry import RetryPolicy
 from reach.client.transport import Credentials, StaticToken, Transport
 
 Scalar = str | int | float | bool
 ProgressCallback = Callable[[Batch], None]
-
-
-def _segment(value: str) -> str:
-    return quote(value, safe="")
 
 
 def _flag(value: bool) -> str:
@@ -52,9 +46,9 @@ def _filter_params(filters: Mapping[str, Scalar] | None) -> dict[str, str]:
     return params
 
 
-class Client:
+class Client(PartnerCalls):
     def __init__(self, transport: Transport, tenant: str | None = None) -> None:
-        self._transport = transport
+        super().__init__(transport)
         self.tenant = tenant
 
     @classmethod
@@ -125,7 +119,7 @@ class Client:
         """Create, or merge into, the record keyed by ``data[<externalIdField>]``."""
         params = {"onconflict": on_conflict, "ignoreUnknownFields": _flag(ignore_unknown_fields)}
         record: Record = self._call(
-            "POST", f"/api/resources/{_segment(schema)}", Record, json={"data": data}, params=params
+            "POST", f"/api/resources/{segment(schema)}", Record, json={"data": data}, params=params
         )
         return record
 
@@ -144,7 +138,7 @@ class Client:
         params = {"onconflict": on_conflict, "ignoreUnknownFields": _flag(ignore_unknown_fields)}
         record: Record = self._call(
             "POST",
-            f"/api/resources/{_segment(schema)}/{_segment(external_id)}",
+            f"/api/resources/{segment(schema)}/{segment(external_id)}",
             Record,
             json={"data": data},
             params=params,
@@ -156,7 +150,7 @@ class Client:
         names = ",".join(include)
         fetched: Fetched = self._call(
             "GET",
-            f"/api/resources/{_segment(schema)}/{_segment(external_id)}",
+            f"/api/resources/{segment(schema)}/{segment(external_id)}",
             Fetched,
             params={"include": names} if names else None,
         )
@@ -173,7 +167,7 @@ class Client:
         """Merge ``data`` into the record (absent: unchanged; None: removed)."""
         fetched: Fetched = self._call(
             "PATCH",
-            f"/api/resources/{_segment(schema)}/{_segment(external_id)}",
+            f"/api/resources/{segment(schema)}/{segment(external_id)}",
             Fetched,
             json={"data": data},
             params={"ignoreUnknownFields": _flag(ignore_unknown_fields)},
@@ -184,7 +178,7 @@ class Client:
         """Delete the record (and, with ``cascade``, the records that reference it)."""
         record: Record = self._call(
             "DELETE",
-            f"/api/resources/{_segment(schema)}/{_segment(external_id)}",
+            f"/api/resources/{segment(schema)}/{segment(external_id)}",
             Record,
             params={"cascade": _flag(cascade)},
         )
@@ -204,7 +198,7 @@ class Client:
         if cursor:
             params["cursor"] = cursor
         page: Page[Record] = self._call(
-            "GET", f"/api/resources/{_segment(schema)}", Page[Record], params=params
+            "GET", f"/api/resources/{segment(schema)}", Page[Record], params=params
         )
         return page
 
@@ -239,7 +233,7 @@ class Client:
         }
         accepted: Accepted = self._call(
             "POST",
-            f"/api/resources/{_segment(schema)}/batch",
+            f"/api/resources/{segment(schema)}/batch",
             Accepted,
             json={"resources": builtins.list(resources)},
             params=params,
@@ -256,7 +250,7 @@ class Client:
         """Queue merges into existing records (each keyed by its external id field)."""
         accepted: Accepted = self._call(
             "PATCH",
-            f"/api/resources/{_segment(schema)}/batch",
+            f"/api/resources/{segment(schema)}/batch",
             Accepted,
             json={"resources": builtins.list(resources)},
             params={"ignoreUnknownFields": _flag(ignore_unknown_fields)},
@@ -268,14 +262,14 @@ class Client:
     ) -> str:
         accepted: Accepted = self._call(
             "DELETE",
-            f"/api/resources/{_segment(schema)}/batch",
+            f"/api/resources/{segment(schema)}/batch",
             Accepted,
             json={"externalIds": builtins.list(external_ids), "cascade": cascade},
         )
         return accepted.batch_id
 
     def get_batch(self, batch_id: str) -> Batch:
-        batch: Batch = self._call("GET", f"/api/batches/{_segment(batch_id)}", Batch)
+        batch: Batch = self._call("GET", f"/api/batches/{segment(batch_id)}", Batch)
         return batch
 
     def wait_for_batch(
@@ -314,81 +308,6 @@ class Client:
         """Submit a batch and wait for it (``options`` as for :meth:`submit_batch`)."""
         batch_id = self.submit_batch(schema, resources, **options)
         return self.wait_for_batch(batch_id, progress=progress, timeout=timeout)
-
-    # -- the partner's tenants
-
-    def create_tenant(self, external_id: str, name: str, **fields: Any) -> Tenant:
-        body = {"external_id": external_id, "name": name, "locations": [], **fields}
-        tenant: Tenant = self._transport.call("POST", "/partner/tenants", Tenant, json=body)
-        return tenant
-
-    def get_tenant(self, tenant: str, *, include_deleted: bool = False) -> Tenant:
-        found: Tenant = self._transport.call(
-            "GET",
-            f"/partner/tenants/{_segment(tenant)}",
-            Tenant,
-            params={"includeDeleted": _flag(include_deleted)},
-        )
-        return found
-
-    def update_tenant(self, tenant: str, changes: Mapping[str, Any]) -> Tenant:
-        updated: Tenant = self._transport.call(
-            "PATCH", f"/partner/tenants/{_segment(tenant)}", Tenant, json=dict(changes)
-        )
-        return updated
-
-    def delete_tenant(self, tenant: str) -> Tenant:
-        deleted: Tenant = self._transport.call(
-            "DELETE", f"/partner/tenants/{_segment(tenant)}", Tenant
-        )
-        return deleted
-
-    def iterate_tenants(
-        self, *, search: str | None = None, include_deleted: bool = False
-    ) -> Iterator[Tenant]:
-        params: dict[str, str] = {"limit": "1000", "includeDeleted": _flag(include_deleted)}
-        if search:
-            params["search"] = search
-        while True:
-            page: Page[Tenant] = self._transport.call(
-                "GET", "/partner/tenants", Page[Tenant], params=params
-            )
-            yield from page.results
-            if not page.pagination.has_next_page or not page.pagination.cursor:
-                return
-            params["cursor"] = page.pagination.cursor
-
-    # -- the partner's schema definitions
-
-    def list_schemas(self) -> builtins.list[SchemaDefinition]:
-        # ``builtins.list``: inside this class, ``list`` is the method listing records.
-        found: builtins.list[SchemaDefinition] = self._transport.call(
-            "GET", "/partner/schema-definitions", builtins.list[SchemaDefinition]
-        )
-        return found
-
-    def get_schema(self, name_or_id: str) -> SchemaDefinition:
-        found: SchemaDefinition = self._transport.call(
-            "GET", f"/partner/schema-definitions/{_segment(name_or_id)}", SchemaDefinition
-        )
-        return found
-
-    def create_schema(self, definition: Mapping[str, Any]) -> SchemaDefinition:
-        """``definition``: ``name``, ``pluralName``, ``category``, ``externalIdField``,
-        ``schema`` (JSON Schema draft-07) and optionally ``description``."""
-        created: SchemaDefinition = self._transport.call(
-            "POST", "/partner/schema-definitions", SchemaDefinition, json=dict(definition)
-        )
-        return created
-
-    def update_schema(self, name_or_id: str, changes: Mapping[str, Any]) -> SchemaDefinition:
-        updated: SchemaDefinition = self._transport.call(
-            "POST",
-            f"/partner/schema-definitions/{_segment(name_or_id)}",
-            SchemaDefinition,
-            json=dict(changes),
-        )
-        return updated
 
 
 __all__ = ["Client", "ProgressCallback", "ReachClientError"]

@@ -10,6 +10,7 @@ import msgspec
 from reach import clock
 from reach.domain import schemas
 from reach.errors import NotFound
+from reach.secretbox import SecretBox
 from reach.storage import partners as store
 from reach.storage.database import Connection
 
@@ -34,21 +35,21 @@ def _new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def create(conn: Connection, name: str) -> NewSecret:
+async def create(conn: Connection, box: SecretBox, name: str) -> NewSecret:
     at = clock.now()
     partner_id = clock.new_id()
     secret = _new_secret()
     await store.insert_partner(conn, partner_id, name, at)
-    await store.insert_secret(conn, clock.new_id(), partner_id, secret, at)
+    await store.insert_secret(conn, clock.new_id(), partner_id, box.seal(partner_id, secret), at)
     await schemas.install_defaults(conn, partner_id, at)
     return NewSecret(id=partner_id, name=name, secret=secret)
 
 
-async def rotate_secret(conn: Connection, partner_id: str) -> NewSecret:
+async def rotate_secret(conn: Connection, box: SecretBox, partner_id: str) -> NewSecret:
     partner = await get(conn, partner_id)
     at = await _after_newest_secret(conn, partner_id)
     secret = _new_secret()
-    await store.insert_secret(conn, clock.new_id(), partner_id, secret, at)
+    await store.insert_secret(conn, clock.new_id(), partner.id, box.seal(partner.id, secret), at)
     await store.revoke_all_but_newest(conn, partner_id, ACTIVE_SECRETS, at)
     return NewSecret(id=partner.id, name=partner.name, secret=secret)
 
@@ -84,7 +85,8 @@ async def count(conn: Connection) -> int:
     return await store.count_partners(conn)
 
 
-async def active_secrets(conn: Connection, partner_id: str) -> list[str]:
+async def active_secrets(conn: Connection, box: SecretBox, partner_id: str) -> list[str]:
+    """The partner's valid signing secrets, newest first, decrypted."""
     if not clock.is_uuid(partner_id):
         return []
-    return await store.active_secrets(conn, partner_id)
+    return [box.open(partner_id, sealed) for sealed in await store.active_secrets(conn, partner_id)]

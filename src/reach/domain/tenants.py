@@ -229,6 +229,7 @@ def _cursor_position(key: list[Any] | None, order_by: str) -> tuple[str, str] | 
     value, last_id = key
     valid = (
         isinstance(value, str)
+        and "\x00" not in value  # PostgreSQL text cannot hold it: a 500, not a page
         and isinstance(last_id, str)
         and clock.is_uuid(last_id)
         and last_id == last_id.lower()

@@ -24,17 +24,23 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, secret_key: str = "") -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    # Migration 0003 encrypts stored partner secrets with it (never written to any file).
+    config.attributes["secret_key"] = secret_key
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", *, secret_key: str = "") -> None:
     if url.startswith("sqlite:"):
         _prepare_sqlite(url)
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url, secret_key), revision)
+
+
+def downgrade(url: str, revision: str, *, secret_key: str = "") -> None:
+    command.downgrade(alembic_config(url, secret_key), revision)
 
 
 def head_revision() -> str | None:

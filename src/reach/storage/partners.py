@@ -15,13 +15,15 @@ async def insert_partner(conn: Connection, partner_id: str, name: str, at: str) 
 
 
 async def insert_secret(
-    conn: Connection, secret_id: str, partner_id: str, secret: str, at: str
+    conn: Connection, secret_id: str, partner_id: str, sealed: str, at: str
 ) -> None:
+    """``sealed`` is the secret encrypted by :class:`reach.secretbox.SecretBox`."""
     await conn.execute(
-        "INSERT INTO partner_secrets (id, partner_id, secret, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO partner_secrets (id, partner_id, sealed_secret, created_at) "
+        "VALUES ($1, $2, $3, $4)",
         secret_id,
         partner_id,
-        secret,
+        sealed,
         at,
     )
 
@@ -45,13 +47,13 @@ async def count_partners(conn: Connection) -> int:
 
 
 async def active_secrets(conn: Connection, partner_id: str) -> list[str]:
-    """Newest first: a rotation puts the new secret ahead of the one it replaces."""
+    """Sealed secrets, newest first: a rotation puts the new one ahead of the one it replaces."""
     rows = await conn.fetch(
-        "SELECT secret FROM partner_secrets WHERE partner_id = $1 AND revoked_at IS NULL "
+        "SELECT sealed_secret FROM partner_secrets WHERE partner_id = $1 AND revoked_at IS NULL "
         "ORDER BY created_at DESC, id",
         partner_id,
     )
-    return [row["secret"] for row in rows]
+    return [row["sealed_secret"] for row in rows]
 
 
 async def newest_secret_at(conn: Connection, partner_id: str) -> str | None:

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from reach.errors import ServiceUnavailable
+
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _BUSY_TIMEOUT_MS = 10_000
 
@@ -146,7 +148,11 @@ class SqliteDatabase:
                 now = time.monotonic()
                 deadline = deadline or now + _BUSY_TIMEOUT_MS / 1000
                 if now >= deadline:
-                    raise
+                    # Another process held the write lock all this time: the caller may retry
+                    # (503), it did nothing wrong (not a 500).
+                    raise ServiceUnavailable(
+                        "The database is busy; retry shortly", headers={"Retry-After": "1"}
+                    ) from exc
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.005)
 

@@ -32,7 +32,8 @@ partner_secrets = sa.Table(
     metadata,
     sa.Column("id", UUID, primary_key=True),
     sa.Column("partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("secret", sa.Text(), nullable=False),
+    # AES-GCM ciphertext (reach.secretbox), never the secret itself (migration 0003).
+    sa.Column("sealed_secret", sa.Text(), nullable=False),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("revoked_at", TIMESTAMP, nullable=True),
     sa.Index("ix_partner_secrets_partner_id", "partner_id"),
@@ -168,4 +169,19 @@ batch_waits = sa.Table(
     sa.Column("schema_id", UUID, primary_key=True),
     sa.Column("external_id", sa.Text(), primary_key=True),
     sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+)
+
+resource_counts = sa.Table(
+    "resource_counts",
+    metadata,
+    sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "schema_id",
+        UUID,
+        sa.ForeignKey("schema_definitions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("slot", sa.SmallInteger(), nullable=False),
+    sa.Column("count", sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "schema_id", "slot", name="pk_resource_counts"),
 )

@@ -1,0 +1,434 @@
+"""One sweep over every route the app serves: nobody reaches another tenant's or partner's data.
+
+The route list comes from the app itself, so a new route fails this test until it has a row
+in ``ATTACKS`` (or is listed in ``PUBLIC``). Each row aims an attacker's credentials at a
+victim's ids — by UUID and by external id, in the path, the ``reach-tenant-id`` header, the
+body and batch items — and expects 404/403 (or, for requests that are legitimate in the
+attacker's own namespace, a success that touches only the attacker's data). No response may
+carry a victim's id, name or data, and every victim object reads back byte for byte unchanged.
+
+Attacker: partner A, acting for its tenant ``a1`` (tenant token, and partner token + header).
+Victims: ``a2``, a sibling tenant of the same partner; partner B and its tenant ``b1``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+
+from reach.app import create_app
+from tests.batch_helpers import customer, wait_for_batch
+from tests.harness import Harness, PartnerKey
+
+PUBLIC = {
+    "/healthz": "liveness, touches nothing",
+    "/readyz": "readiness, database reachable",
+    "/openapi.json": "the API description (a partner token adds its own schemas)",
+    "/docs": "Swagger UI page",
+    "/redoc": "Redoc page",
+    "/docs/assets": "static files of the docs pages",
+    "/metrics": "Prometheus metrics (aggregates; no ids)",
+}
+
+
+@dataclass
+class Probe:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any = None
+    expect: tuple[int, ...] = (404,)
+
+
+@dataclass
+class World:
+    api: Harness
+    a: PartnerKey
+    b: PartnerKey
+    a1: str
+    a2: str
+    b1: str
+    ids: dict[str, str] = field(default_factory=dict)
+    markers: dict[str, str] = field(default_factory=dict)
+
+    # -- credentials
+    def tenant(self) -> dict[str, str]:
+        return self.api.tenant_headers(self.a, self.a1)
+
+    def partner(self, tenant: str | None = None) -> dict[str, str]:
+        return self.api.partner_headers(self.a, tenant)
+
+    def intruders(self) -> list[dict[str, str]]:
+        """Attacker credentials that name a victim tenant: 403 or 404, never its data."""
+        return [
+            {**self.tenant(), "reach-tenant-id": self.ids["a2"]},
+            {**self.tenant(), "reach-tenant-id": self.a2},
+            {**self.tenant(), "x-tenant-id": self.ids["b1"]},
+            self.partner(self.ids["b1"]),
+            self.partner(self.b1),
+            self.partner(self.ids["b1"].upper()),
+        ]
+
+    def own(self) -> list[dict[str, str]]:
+        return [self.tenant(), self.partner(self.a1)]
+
+
+def _victim_records(w: World) -> list[str]:
+    return [w.markers["b1 record"], w.markers["a2 record"]]
+
+
+def _tenant_route(method: str, path: str, body: Any = None) -> Callable[[World], list[Probe]]:
+    """Header attacks on a tenant route: every intruder credential → 403/404."""
+
+    def probes(w: World) -> list[Probe]:
+        return [Probe(method, path, h, body, (403, 404)) for h in w.intruders()]
+
+    return probes
+
+
+def _record_route(method: str, body: Any = None) -> Callable[[World], list[Probe]]:
+    def probes(w: World) -> list[Probe]:
+        found: list[Probe] = []
+        for record in _victim_records(w):
+            found += _tenant_route(method, f"/api/resources/customers/{record}", body)(w)
+            if method != "POST":  # POST .../{id} creates the attacker's own record: legitimate
+                found += [
+                    Probe(method, f"/api/resources/customers/{record}", h, body) for h in w.own()
+                ]
+        found += [
+            Probe(method, f"/api/resources/customers/{w.ids['b1 record']}", h, body, (404,))
+            for h in w.own()
+            if method != "POST"
+        ]
+        for schema in (w.markers["b schema"], w.ids["b schema"]):
+            found += [Probe(method, f"/api/resources/{schema}/x-1", h, body) for h in w.own()]
+        return found
+
+    return probes
+
+
+def _collection(method: str, body: Any = None) -> Callable[[World], list[Probe]]:
+    def probes(w: World) -> list[Probe]:
+        found = _tenant_route(method, "/api/resources/customers", body)(w)
+        for schema in (w.markers["b schema"], w.ids["b schema"]):
+            found += [Probe(method, f"/api/resources/{schema}", h, body) for h in w.own()]
+        if method == "GET":
+            found += [Probe("GET", "/api/resources/customers", h, None, (200,)) for h in w.own()]
+        else:
+            # A reference to a victim's customer is a reference to nothing in a1's data.
+            transaction = {
+                "data": {
+                    "transactionId": f"t-{uuid.uuid4().hex[:8]}",
+                    "transactionDate": "2026-01-01T00:00:00Z",
+                    "transactionTotal": 1,
+                    "customerId": w.markers["b1 record"],
+                }
+            }
+            found += [
+                Probe("POST", "/api/resources/transactions", h, transaction, (400,))
+                for h in w.own()
+            ]
+        return found
+
+    return probes
+
+
+def _batch(method: str) -> Callable[[World], list[Probe]]:
+    items = {"resources": [{"data": customer(r)} for r in ("x-batch",)]}
+    body: Any = {"externalIds": ["x-batch"], "dryRun": True} if method == "DELETE" else items
+
+    def probes(w: World) -> list[Probe]:
+        found = _tenant_route(method, "/api/resources/customers/batch", body)(w)
+        for schema in (w.markers["b schema"], w.ids["b schema"]):
+            found += [Probe(method, f"/api/resources/{schema}/batch", h, body) for h in w.own()]
+        if method == "DELETE":
+            # A dry run over victims' external ids previews a1's own (empty) matches only.
+            dry = {"externalIds": _victim_records(w), "dryRun": True}
+            found += [
+                Probe("DELETE", "/api/resources/customers/batch", h, dry, (200,)) for h in w.own()
+            ]
+        if method == "PATCH":
+            # Batch items naming victims' records: accepted, then fail in a1's own data.
+            patch = {
+                "resources": [
+                    {"data": {"customerId": r, "firstName": "X"}} for r in _victim_records(w)
+                ]
+            }
+            found += [Probe("PATCH", "/api/resources/customers/batch", w.tenant(), patch, (202,))]
+        return found
+
+    return probes
+
+
+def _batches_list(w: World) -> list[Probe]:
+    return _tenant_route("GET", "/api/batches")(w) + [
+        Probe("GET", "/api/batches", h, None, (200,)) for h in w.own()
+    ]
+
+
+def _batch_by_id(w: World) -> list[Probe]:
+    found: list[Probe] = []
+    for batch in (w.ids["b1 batch"], w.ids["a2 batch"]):
+        found += [Probe("GET", f"/api/batches/{batch}", h) for h in w.own()]
+        found += _tenant_route("GET", f"/api/batches/{batch}")(w)
+    return found
+
+
+def _tenants_list(method: str) -> Callable[[World], list[Probe]]:
+    def probes(w: World) -> list[Probe]:
+        if method == "GET":
+            return [
+                Probe("GET", "/partner/tenants", w.partner(), None, (200,)),
+                Probe(
+                    "GET",
+                    f"/partner/tenants?search={w.markers['b1 name']}",
+                    w.partner(),
+                    None,
+                    (200,),
+                ),
+                Probe("GET", "/partner/tenants", w.tenant(), None, (403,)),
+            ]
+        body = {"external_id": f"t-{uuid.uuid4().hex[:8]}", "name": "n", "locations": []}
+        return [Probe("POST", "/partner/tenants", w.tenant(), body, (403,))]
+
+    return probes
+
+
+def _tenant_by_id(method: str) -> Callable[[World], list[Probe]]:
+    body = {"name": "renamed"} if method == "PATCH" else None
+
+    def probes(w: World) -> list[Probe]:
+        found = [
+            Probe(method, f"/partner/tenants/{victim}", w.partner(), body)
+            for victim in (w.ids["b1"], w.b1, w.ids["b1"].upper())
+        ]
+        found += [Probe(method, f"/partner/tenants/{w.a1}", w.tenant(), body, (403,))]
+        return found
+
+    return probes
+
+
+def _schemas_list(method: str) -> Callable[[World], list[Probe]]:
+    def probes(w: World) -> list[Probe]:
+        if method == "GET":
+            return [
+                Probe("GET", "/partner/schema-definitions", w.partner(), None, (200,)),
+                Probe("GET", "/partner/schema-definitions", w.tenant(), None, (403,)),
+            ]
+        return [Probe("POST", "/partner/schema-definitions", w.tenant(), {}, (403,))]
+
+    return probes
+
+
+def _schema_by_id(method: str) -> Callable[[World], list[Probe]]:
+    def probes(w: World) -> list[Probe]:
+        body = {"description": "hijacked"} if method == "POST" else None
+        return [
+            Probe(method, f"/partner/schema-definitions/{victim}", w.partner(), body)
+            for victim in (w.ids["b schema"], w.markers["b schema"])
+        ] + [
+            Probe(
+                method,
+                f"/partner/schema-definitions/{w.markers['b schema']}",
+                w.tenant(),
+                body,
+                (403,),
+            )
+        ]
+
+    return probes
+
+
+RECORD = "/api/resources/{schema}/{externalId:path}"
+ATTACKS: dict[tuple[str, str], Callable[[World], list[Probe]]] = {
+    ("GET", RECORD): _record_route("GET"),
+    ("PATCH", RECORD): _record_route("PATCH", {"data": {"firstName": "Hijacked"}}),
+    ("POST", RECORD): _record_route("POST", {"data": {"firstName": "Hijacked"}}),
+    ("DELETE", RECORD): _record_route("DELETE"),
+    ("GET", "/api/resources/{schema}"): _collection("GET"),
+    ("POST", "/api/resources/{schema}"): _collection("POST", {"data": customer("x-new")}),
+    ("POST", "/api/resources/{schema}/batch"): _batch("POST"),
+    ("PATCH", "/api/resources/{schema}/batch"): _batch("PATCH"),
+    ("DELETE", "/api/resources/{schema}/batch"): _batch("DELETE"),
+    ("GET", "/api/batches"): _batches_list,
+    ("GET", "/api/batches/{batchId}"): _batch_by_id,
+    ("GET", "/partner/tenants"): _tenants_list("GET"),
+    ("POST", "/partner/tenants"): _tenants_list("POST"),
+    ("GET", "/partner/tenants/{id}"): _tenant_by_id("GET"),
+    ("PATCH", "/partner/tenants/{id}"): _tenant_by_id("PATCH"),
+    ("DELETE", "/partner/tenants/{id}"): _tenant_by_id("DELETE"),
+    ("GET", "/partner/schema-definitions"): _schemas_list("GET"),
+    ("POST", "/partner/schema-definitions"): _schemas_list("POST"),
+    ("GET", "/partner/schema-definitions/{idOrName}"): _schema_by_id("GET"),
+    ("POST", "/partner/schema-definitions/{idOrName}"): _schema_by_id("POST"),
+}
+
+
+def served_routes() -> list[tuple[str, str]]:
+    """(method, path) for every route of the real app; HEAD rides on GET's row."""
+    app = create_app()
+    found: list[tuple[str, str]] = []
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        methods = getattr(route, "methods", None) or {"GET"}
+        found += [(m, path) for m in sorted(methods) if m != "HEAD"]
+    return found
+
+
+def test_every_served_route_has_an_isolation_row() -> None:
+    missing = [
+        (method, path)
+        for method, path in served_routes()
+        if (method, path) not in ATTACKS and path not in PUBLIC
+    ]
+    assert not missing, f"routes with no isolation row in ATTACKS (or PUBLIC): {missing}"
+    stale = set(ATTACKS) - set(served_routes())
+    assert not stale, f"ATTACKS rows for routes the app no longer serves: {stale}"
+
+
+def _make_world(api: Harness) -> World:
+    tag = uuid.uuid4().hex[:10]
+    a, b = api.new_partner(f"attacker-{tag}"), api.new_partner(f"victim-partner-{tag}")
+    w = World(
+        api,
+        a,
+        b,
+        api.new_tenant(a, f"a1-{tag}"),
+        api.new_tenant(a, f"a2-{tag}"),
+        api.new_tenant(b, f"b1-{tag}"),
+    )
+    w.markers = {
+        "b1 record": f"vb-{tag}",
+        "a2 record": f"va-{tag}",
+        "b1 name": f"Tenant b1-{tag}",
+        "a2 name": f"Tenant a2-{tag}",
+        "b schema": f"vault{tag}",
+        "b partner name": f"victim-partner-{tag}",
+        "b data": f"VictimFirst{tag}",
+        "a2 data": f"SiblingFirst{tag}",
+    }
+    for key, partner, tenant in (("a2", a, w.a2), ("b1", b, w.b1)):
+        got = api.client.get(f"/partner/tenants/{tenant}", headers=api.partner_headers(partner))
+        w.ids[key] = got.json()["data"]["id"]
+    schema = {
+        "name": w.markers["b schema"],
+        "pluralName": f"{w.markers['b schema']}s",
+        "category": "custom_schema",
+        "externalIdField": "vaultId",
+        "description": f"victim schema {tag}",
+        "schema": {"type": "object", "properties": {"vaultId": {"type": "string"}}},
+    }
+    made = api.client.post(
+        "/partner/schema-definitions", json=schema, headers=api.partner_headers(b)
+    )
+    assert made.status_code == 200, made.text
+    w.ids["b schema"] = made.json()["data"]["id"]
+    for key, partner, tenant, first in (("b1", b, w.b1, "b data"), ("a2", a, w.a2, "a2 data")):
+        headers = api.tenant_headers(partner, tenant)
+        record = customer(
+            w.markers[f"{key} record"],
+            firstName=w.markers[first],
+            email=f"{tag}-{key}@victim.example",
+        )
+        created = api.client.post(
+            "/api/resources/customers", json={"data": record}, headers=headers
+        )
+        assert created.status_code == 200, created.text
+        w.ids[f"{key} record"] = created.json()["data"]["id"]
+        batch = api.client.post(
+            "/api/resources/customers/batch",
+            json={"resources": [{"data": record}]},
+            headers=headers,
+        )
+        assert batch.status_code == 202, batch.text
+        w.ids[f"{key} batch"] = batch.json()["data"]["batchId"]
+        wait_for_batch(api, headers, w.ids[f"{key} batch"])
+    return w
+
+
+def _victim_state(w: World) -> list[bytes]:
+    api = w.api
+    views = []
+    for partner, tenant, key in ((w.b, w.b1, "b1"), (w.a, w.a2, "a2")):
+        headers = api.tenant_headers(partner, tenant)
+        for path in (
+            f"/api/resources/customers/{w.markers[f'{key} record']}",
+            "/api/resources/customers",
+            f"/api/batches/{w.ids[f'{key} batch']}",
+            f"/partner/tenants/{tenant}",
+        ):
+            h = api.partner_headers(partner) if path.startswith("/partner") else headers
+            response = api.client.get(path, headers=h)
+            assert response.status_code == 200, response.text
+            views.append(response.content)
+    views.append(
+        api.client.get(
+            f"/partner/schema-definitions/{w.ids['b schema']}", headers=api.partner_headers(w.b)
+        ).content
+    )
+    return views
+
+
+def _secrets(w: World, path: str = "") -> list[str]:
+    every = [*w.markers.values(), *w.ids.values(), w.b.id, w.b.secret, w.b1, w.a2]
+    if path.startswith("/partner/"):
+        # Partner A may of course see its own tenant a2 — but none of a2's data.
+        return [s for s in every if s not in (w.markers["a2 name"], w.ids["a2"], w.a2)]
+    return every
+
+
+def _sent(probe: Probe) -> str:
+    return probe.path + orjson.dumps(probe.headers).decode() + orjson.dumps(probe.body).decode()
+
+
+@pytest.fixture(scope="module")
+def world(api: Harness) -> World:
+    return _make_world(api)
+
+
+def test_no_route_lets_anyone_reach_another_tenants_or_partners_data(
+    api: Harness, world: World
+) -> None:
+    w = world
+    before = _victim_state(w)
+    tried = 0
+    for (method, path), attacks in ATTACKS.items():
+        for probe in attacks(w):
+            response = api.client.request(
+                probe.method,
+                probe.path,
+                headers={**probe.headers, "Content-Type": "application/json"},
+                content=None if probe.body is None else orjson.dumps(probe.body),
+            )
+            where = f"{method} {path}: {probe.method} {probe.path} {probe.headers}"
+            assert response.status_code in probe.expect, (where, response.text)
+            # Echoing what the attacker sent is no leak; anything else of a victim's is.
+            sent = _sent(probe)
+            for secret in _secrets(w, probe.path):
+                if secret.lower() not in sent.lower():
+                    assert secret.lower() not in response.text.lower(), (where, secret)
+            if probe.method == "GET" and response.status_code == 200:
+                total = response.json()["data"]
+                if isinstance(total, dict) and "pagination" in total:
+                    assert total["pagination"]["total"] <= 3, (where, total)
+            tried += 1
+    assert tried > 100
+    assert _victim_state(w) == before
+
+
+@pytest.mark.parametrize("path", sorted(p for p in PUBLIC if p != "/docs/assets"))
+def test_public_routes_carry_no_tenant_data(api: Harness, world: World, path: str) -> None:
+    w = world
+    for headers in ({}, api.partner_headers(w.a)):
+        response = api.client.get(path, headers=headers)
+        if response.status_code == 404 and path == "/metrics":
+            continue  # metrics turned off
+        assert response.status_code == 200, response.text
+        text = response.text.lower()
+        for secret in _secrets(w):
+            assert secret.lower() not in text, (path, secret)
