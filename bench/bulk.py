@@ -50,11 +50,21 @@ def _sqlite(path: str, partner_id: str, tenant_id: str, records: int) -> None:
                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
                 [(rid, tenant_id, schema_id, ext, data, at, at) for rid, ext, data in chunk],
             )
+        conn.execute(_RECOUNT, (tenant_id, schema_id))
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.execute("ANALYZE")
     finally:
         conn.close()
+
+
+# Rows loaded behind the server's back must be counted as the server would have counted them.
+_RECOUNT = (
+    "INSERT INTO resource_counts (tenant_id, schema_id, slot, count) "
+    "SELECT tenant_id, schema_id, 0, count(*) FROM resources "
+    "WHERE tenant_id = ? AND schema_id = ? GROUP BY tenant_id, schema_id "
+    "ON CONFLICT (tenant_id, schema_id, slot) DO UPDATE SET count = excluded.count"
+)
 
 
 async def _postgres(url: str, partner_id: str, tenant_id: str, records: int) -> None:
@@ -80,6 +90,9 @@ async def _postgres(url: str, partner_id: str, tenant_id: str, records: int) -> 
                     for rid, ext, data in chunk
                 ],
             )
+        await conn.execute(
+            _RECOUNT.replace("?", "$1", 1).replace("?", "$2", 1), tenant_id, schema_id
+        )
         await conn.execute("ANALYZE resources")
     finally:
         await conn.close()

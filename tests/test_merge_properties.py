@@ -104,7 +104,7 @@ def test_any_patch_sequence_equals_the_merge_patch_model(
     headers = api.tenant_headers(partner, tenant)
 
     @settings(
-        max_examples=30,
+        max_examples=40,
         derandomize=True,
         deadline=None,
         database=None,

@@ -115,10 +115,35 @@ def _refuse_duplicate_keys(raw: bytes, value: Any, colons: int) -> None:
 
 def convert(value: Any, into: type[T], *, where: str = "body") -> T:
     """Turn decoded JSON into a typed struct, with a 400 naming the offending field."""
+    refuse_nul(value)
     try:
         return msgspec.convert(value, into)
     except msgspec.ValidationError as exc:
         raise BadRequest("Validation failed", errors=[describe_msgspec_error(exc, where)]) from None
+
+
+def refuse_nul(value: Any) -> None:
+    """400 if any key or string holds U+0000: PostgreSQL's text and jsonb cannot store it, so
+    it would be a 500 there and stored on SQLite — refused alike on both instead."""
+    from reach.domain.documents import nul_characters
+
+    found = nul_characters(value, "")
+    if found:
+        raise BadRequest(
+            "Validation failed",
+            errors=[f"{path[1:]}: must not contain the NUL character (U+0000)" for path in found],
+        )
+
+
+def refuse_nul_in_url(request: Request) -> None:
+    """The same for path parameters and query values (``%00``); a substring test first, so a
+    normal request pays next to nothing."""
+    if "\x00" not in request.scope["path"] and b"%00" not in request.scope["query_string"]:
+        return
+    named = [*request.path_params.items(), *request.query_params.multi_items()]
+    errors = [f"{n}: must not contain the NUL character (U+0000)" for n, v in named if "\x00" in v]
+    if errors:
+        raise BadRequest("Validation failed", errors=errors)
 
 
 def describe_msgspec_error(exc: msgspec.ValidationError, where: str) -> str:

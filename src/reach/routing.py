@@ -21,7 +21,7 @@ from reach.domain import tenants
 from reach.domain.tenants import Tenant
 from reach.edge import PARTNER_KEY, TENANT_KEY
 from reach.errors import Forbidden, ReachError, ServiceUnavailable
-from reach.http import json_body
+from reach.http import json_body, refuse_nul_in_url
 from reach.ratelimit import Quota
 from reach.services import Services
 from reach.storage.database import Connection
@@ -75,6 +75,7 @@ def route(
             quota.extend([used] if used else [])
         if access == "partner" and not principal.is_partner:
             raise Forbidden("Partner routes need a partner-scoped token (type: partner)")
+        refuse_nul_in_url(request)
         payload = await json_body(request, services.settings.max_body_bytes) if body else None
         async with services.db.transaction(write=write) as conn:
             tenant = _NO_TENANT

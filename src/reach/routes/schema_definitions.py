@@ -13,7 +13,7 @@ from reach.domain import schemas
 from reach.domain.compiled import json_type
 from reach.domain.schemas import SchemaDefinition, SchemaInput
 from reach.errors import BadRequest
-from reach.http import JSONResponse, ok
+from reach.http import JSONResponse, ok, refuse_nul
 from reach.routing import Call, route
 from reach.storage.database import Connection
 
@@ -34,6 +34,7 @@ _KNOWN = {wire for names, _ in _FIELDS.values() for wire in names}
 
 def schema_input(body: Any) -> SchemaInput:
     """Translate a request body (camelCase, with the deprecated snake_case twins)."""
+    refuse_nul(body)
     if not isinstance(body, dict):
         raise BadRequest(
             "Validation failed", errors=[f"body: expected object, got {json_type(body)}"]

@@ -6,6 +6,8 @@ query in the codebase reads or writes resource rows any other way.
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +18,7 @@ from reach.storage.database import Connection, Row
 # (top-level field, "string" | "boolean" | "number", the value to equal)
 Filter = tuple[str, str, Any]
 
+_COUNT_SLOTS = 16
 _COLUMNS = "seq, id, schema_id, external_id, data, version, created_at, updated_at"
 
 
@@ -95,7 +98,10 @@ class TenantResources:
             data,
             at,
         )
-        return None if seq is None else int(seq)
+        if seq is None:
+            return None
+        await self._add_to_count(schema_id, 1)
+        return int(seq)
 
     async def update(self, seq: int, data: str, version: int, at: str) -> None:
         await self.conn.execute(
@@ -109,24 +115,45 @@ class TenantResources:
         )
 
     async def delete(self, schema_id: str, external_id: str) -> Row | None:
-        return await self.conn.fetchrow(
+        row = await self.conn.fetchrow(
             "DELETE FROM resources WHERE tenant_id = $1 AND schema_id = $2 AND external_id = $3 "
             f"RETURNING {_COLUMNS}",
             self.tenant_id,
             schema_id,
             external_id,
         )
+        if row is not None:
+            await self._add_to_count(schema_id, -1)
+        return row
 
     async def delete_seqs(self, seqs: Sequence[int]) -> int:
-        deleted = 0
-        for seq in seqs:
-            deleted += int(
-                await self.conn.execute(
-                    "DELETE FROM resources WHERE tenant_id = $1 AND seq = $2", self.tenant_id, seq
-                )
-                is not None
-            )
-        return deleted
+        return await self.delete_many(seqs)
+
+    async def _add_to_count(self, schema_id: str, delta: int) -> None:
+        """Keep ``resource_counts`` in step, in the same transaction as the rows it counts.
+
+        PostgreSQL spreads concurrent writers over a few slots so creates in one tenant do
+        not queue on a single row lock; SQLite has one writer at a time and uses slot 0.
+        """
+        if not delta:
+            return
+        slot = random.randrange(_COUNT_SLOTS) if self.dialect == "postgresql" else 0  # noqa: S311  # spreads load, not a secret
+        await self.conn.execute(
+            "INSERT INTO resource_counts (tenant_id, schema_id, slot, count) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, schema_id, slot) "
+            "DO UPDATE SET count = resource_counts.count + excluded.count",
+            self.tenant_id,
+            schema_id,
+            slot,
+            delta,
+        )
+
+    async def _subtract_deleted(self, rows: Sequence[Row]) -> int:
+        per_schema = Counter(str(row["schema_id"]) for row in rows)
+        # Sorted, so two transactions decrementing several schemas lock counters in one order.
+        for schema_id in sorted(per_schema):
+            await self._add_to_count(schema_id, -per_schema[schema_id])
+        return len(rows)
 
     def _filters(self, filters: Sequence[Filter], start: int) -> tuple[str, list[Any]]:
         """Equality on top-level fields, compared as JSON values of the given kind.
@@ -168,6 +195,15 @@ class TenantResources:
         )
 
     async def count(self, schema_id: str, filters: Sequence[Filter]) -> int:
+        """The number of records; without filters it is read from ``resource_counts`` (a few
+        rows), not counted, so a list's ``total`` costs the same at any size."""
+        if not filters:
+            total = await self.conn.fetchval(
+                "SELECT sum(count) FROM resource_counts WHERE tenant_id = $1 AND schema_id = $2",
+                self.tenant_id,
+                schema_id,
+            )
+            return int(total or 0)
         where, args = self._filters(filters, 3)
         return int(
             await self.conn.fetchval(
@@ -293,15 +329,18 @@ class TenantResources:
                 [r[2] for r in records],
                 [r[3] for r in records],
             )
-            return len(rows)
-        return int(
-            await self.conn.executemany(
-                "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, version, "
-                "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
-                "ON CONFLICT (tenant_id, schema_id, external_id) DO NOTHING",
-                [(r[0], self.tenant_id, schema_id, r[1], r[2], r[3], at) for r in records],
+            inserted = len(rows)
+        else:
+            inserted = int(
+                await self.conn.executemany(
+                    "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, "
+                    "version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
+                    "ON CONFLICT (tenant_id, schema_id, external_id) DO NOTHING",
+                    [(r[0], self.tenant_id, schema_id, r[1], r[2], r[3], at) for r in records],
+                )
             )
-        )
+        await self._add_to_count(schema_id, inserted)
+        return inserted
 
     async def update_many(self, records: Sequence[tuple[int, str, int, str]]) -> None:
         """Rewrite (seq, data, version, updated_at) rows of this tenant."""
@@ -332,19 +371,18 @@ class TenantResources:
         if self.dialect == "postgresql":
             rows = await self.conn.fetch(
                 "DELETE FROM resources WHERE tenant_id = $1 AND seq = ANY($2::bigint[]) "
-                "RETURNING seq",
+                "RETURNING schema_id",
                 self.tenant_id,
                 list(seqs),
             )
-            return len(rows)
-        return int(
-            await self.conn.execute(
+        else:
+            rows = await self.conn.fetch(
                 "DELETE FROM resources WHERE tenant_id = $1 "
-                "AND seq IN (SELECT value FROM json_each($2))",
+                "AND seq IN (SELECT value FROM json_each($2)) RETURNING schema_id",
                 self.tenant_id,
                 self._list_arg(seqs),
             )
-        )
+        return await self._subtract_deleted(rows)
 
     async def max_seq(self, schema_id: str) -> int:
         found = await self.conn.fetchval(
