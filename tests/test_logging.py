@@ -158,8 +158,8 @@ def test_the_access_log_can_be_switched_off(serve: Any, capfd: pytest.CaptureFix
 def test_a_warning_level_server_writes_no_access_lines(
     serve: Any, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    quiet = serve(log_level="warning")
-    loud = serve(log_level="info")
+    quiet = serve(log_level="warning", access_log=True)
+    loud = serve(log_level="info", access_log=True)
     silent, marker = uuid.uuid4().hex, uuid.uuid4().hex
     assert httpx.get(f"{quiet.base_url}/healthz", headers={"X-Request-Id": silent}).is_success
     assert httpx.get(f"{loud.base_url}/healthz", headers={"X-Request-Id": marker}).is_success

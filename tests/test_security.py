@@ -209,8 +209,7 @@ def test_postgresql_migration_refuses_plaintext_without_a_key_then_encrypts_with
         try:
             at = datetime(2026, 1, 1, tzinfo=UTC)
             await conn.execute(
-                "INSERT INTO partners (id, name, created_at, updated_at) "
-                "VALUES ($1, 'p', $2, $2)",
+                "INSERT INTO partners (id, name, created_at, updated_at) VALUES ($1, 'p', $2, $2)",
                 partner_id,
                 at,
             )

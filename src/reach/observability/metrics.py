@@ -22,6 +22,7 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
     multiprocess,
     values,
 )
@@ -52,6 +53,9 @@ class Metrics:
     """One app's metrics: the registry ``/metrics`` renders and the request observer."""
 
     def __init__(self) -> None:
+        # ``*_created`` series (one per label set) double what is stored and scraped, and
+        # Prometheus does not use them; process-wide, as the client library keeps the switch.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.multiprocess = multiprocess_mode()
         self.registry = CollectorRegistry(auto_describe=True)
         # In multiprocess mode the live objects only write their files; the scrape reads every

@@ -37,6 +37,9 @@ def configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Once a checkpoint has copied the WAL back, a busy server would otherwise keep a WAL as
+    # large as its biggest burst forever.
+    conn.execute("PRAGMA journal_size_limit = 67108864")
 
 
 class SqliteConnection:
