@@ -94,19 +94,25 @@ def route(
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
         quota: list[Quota] = []
-        timeout = services.settings.request_timeout_seconds
+        deadlines = services.deadlines
+        # Around everything, the body read included: a stalled client or a query stuck
+        # behind a lock gives its connection back (the transaction rolls back) in bounded time.
+        task = deadlines.enter()
         try:
-            # Around everything, the body read included: a stalled client or a query stuck
-            # behind a lock gives its connection back (the transaction rolls back) in bounded time.
-            async with asyncio.timeout(timeout):
-                response = await serve(request, services, quota)
-        except TimeoutError:
-            error: ReachError = ServiceUnavailable(f"Request timed out after {timeout:g} s")
+            response = await serve(request, services, quota)
+        except asyncio.CancelledError:
+            if not deadlines.expired(task):
+                raise
+            error: ReachError = ServiceUnavailable(
+                f"Request timed out after {deadlines.seconds:g} s"
+            )
             _add_quota(error.headers, quota)
             raise error from None
         except ReachError as exc:
             _add_quota(exc.headers, quota)
             raise
+        finally:
+            deadlines.leave(task)
         _add_quota(response.headers, quota)
         return response
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from reach.auth import TokenVerifier
 from reach.config import Settings
+from reach.deadlines import Deadlines
 from reach.domain import partners
 from reach.domain.schemas import SchemaRegistry
 from reach.domain.tenants import TenantLookups
@@ -23,8 +24,10 @@ class Services:
     schemas: SchemaRegistry
     box: SecretBox
     limiter: RateLimiter | None
+    deadlines: Deadlines
 
     async def close(self) -> None:
+        await self.deadlines.close()
         if self.limiter is not None:
             await self.limiter.close()
         await self.db.close()
@@ -54,4 +57,5 @@ async def open_services(settings: Settings) -> Services:
         schemas=SchemaRegistry(settings.lookup_cache_seconds),
         box=box,
         limiter=RateLimiter.from_settings(settings),
+        deadlines=Deadlines(settings.request_timeout_seconds),
     )
