@@ -2,40 +2,50 @@
 
 Starlette's router tries routes in order and runs a regex per route. Declared one route per
 (path, method), a PATCH to a record walked twenty routes; grouped by path it walks a handful,
-and the router's own 405 then names every method the path serves in ``Allow``.
+and the router's own 405 then names every method the path serves in ``Allow``. Dispatch is
+between the routes' ASGI apps, so endpoints that are ASGI apps themselves (``reach.routing``)
+skip Starlette's per-request function wrapper.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+
+class ByMethod:
+    """An ASGI app handing the request to the app registered for its method."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, table: dict[str, ASGIApp]) -> None:
+        self.table = table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.table[scope["method"]](scope, receive, send)
 
 
 class PathRoute(Route):
     def __init__(
-        self, path: str, handlers: dict[str, Endpoint], *, include_in_schema: bool = True
+        self, path: str, apps: dict[str, ASGIApp], *, include_in_schema: bool = True
     ) -> None:
-        table = dict(handlers)
+        table = dict(apps)
         if "GET" in table:
             table.setdefault("HEAD", table["GET"])
-
-        async def dispatch(request: Request) -> Response:
-            return await table[request.method](request)
-
         super().__init__(
-            path, dispatch, methods=list(table), name=path, include_in_schema=include_in_schema
+            path,
+            ByMethod(table),
+            methods=list(table),
+            name=path,
+            include_in_schema=include_in_schema,
         )
 
 
 def by_path(routes: list[BaseRoute]) -> list[BaseRoute]:
     """Merge plain function routes that share a path, keeping the first one's position."""
-    grouped: dict[str, dict[str, Endpoint]] = {}
+    grouped: dict[str, dict[str, ASGIApp]] = {}
     documented: dict[str, bool] = {}
     order: list[Any] = []
     for route in routes:
@@ -46,7 +56,7 @@ def by_path(routes: list[BaseRoute]) -> list[BaseRoute]:
                 documented[route.path] = route.include_in_schema
                 order.append(route.path)
             for method in route.methods - {"HEAD"}:
-                handlers[method] = route.endpoint
+                handlers[method] = route.app
         else:
             order.append(route)
     return [

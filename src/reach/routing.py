@@ -15,6 +15,7 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from reach.auth import Principal
 from reach.domain import tenants
@@ -116,7 +117,21 @@ def route(
         _add_quota(response.headers, quota)
         return response
 
-    return Route(path, endpoint, methods=[method], name=name or handler.__name__)
+    return Route(path, _Asgi(endpoint), methods=[method], name=name or handler.__name__)
+
+
+class _Asgi:
+    """An endpoint as a bare ASGI app. Starlette wraps plain functions in a second layer of
+    exception handling on every request; errors here reach the app's one handler anyway."""
+
+    __slots__ = ("endpoint",)
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def _add_quota(headers: Any, quota: list[Quota]) -> None:
