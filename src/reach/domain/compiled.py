@@ -63,8 +63,10 @@ def _split(node: Any, value: Any, path: str, unknown: list[str]) -> Any:
         for key, item in value.items():
             if key not in properties:
                 unknown.append(f"{path}.{key}")
-                continue
-            kept[key] = _split(properties[key], item, f"{path}.{key}", unknown)
+            elif isinstance(item, dict | list):
+                kept[key] = _split(properties[key], item, f"{path}.{key}", unknown)
+            else:  # a scalar has no fields of its own: no path to build, nothing to walk
+                kept[key] = item
         return kept
     if isinstance(value, list) and isinstance(node, dict) and isinstance(node.get("items"), dict):
         return [
