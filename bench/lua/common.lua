@@ -77,8 +77,14 @@ function upsert_request()
   if math.random() < 0.5 then
     body = '{"data":{"customerId":"' .. existing_id() .. '",' .. some_fields() .. '}}'
   else
-    body = '{"data":{"customerId":"' .. new_id() .. '","firstName":"New","lastName":"Customer",'
-      .. '"createdAt":"2026-01-01T00:00:00Z",' .. some_fields() .. '}}'
+    -- The required names go last and only if some_fields() did not pick them: the server
+    -- refuses duplicate keys.
+    local extra = some_fields()
+    local names = ""
+    if not extra:find('"firstName"', 1, true) then names = names .. ',"firstName":"New"' end
+    if not extra:find('"lastName"', 1, true) then names = names .. ',"lastName":"Customer"' end
+    body = '{"data":{"customerId":"' .. new_id() .. '","createdAt":"2026-01-01T00:00:00Z",'
+      .. extra .. names .. '}}'
   end
   return wrk.format("POST", "/api/resources/customers", json_headers, body)
 end
