@@ -24,12 +24,20 @@ from reach.errors import ServiceUnavailable
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _BUSY_TIMEOUT_MS = 10_000
+_WAL_RESTART_BYTES = 16 * 1024 * 1024
 
 
 def sqlite_path(url: str) -> str:
     """``sqlite:///./reach.db`` → ``./reach.db``; ``sqlite:////abs.db`` → ``/abs.db``."""
     path = url.removeprefix("sqlite:").removeprefix("//").removeprefix("/")
     return path or "reach.db"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def configure(conn: sqlite3.Connection) -> None:
@@ -129,10 +137,16 @@ class SqliteDatabase:
     def _checkpoint_loop(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        wal = Path(f"{self.path}-wal")
         try:
             while not self._stop.wait(1.0):
-                # PASSIVE never blocks writers; it copies what it can and returns.
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                # PASSIVE never blocks writers; it copies what it can and returns. Under
+                # steady writes it never catches up, though, and the WAL is only rewound by a
+                # writer after a checkpoint that finished: so once the WAL passes the limit,
+                # RESTART holds new writers off (they retry without blocking their event
+                # loop) for the few milliseconds it takes to finish and rewind it.
+                mode = "RESTART" if _size(wal) > _WAL_RESTART_BYTES else "PASSIVE"
+                conn.execute(f"PRAGMA wal_checkpoint({mode})")
         finally:
             conn.close()
 
