@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from reach.config import load_settings
@@ -79,3 +81,26 @@ def partner(api: Harness) -> PartnerKey:
 @pytest.fixture
 def tenant(api: Harness, partner: PartnerKey) -> str:
     return api.new_tenant(partner)
+
+
+@pytest.fixture
+def scratch_postgres() -> Iterator[str]:
+    """A PostgreSQL database of the test's own, created for it and dropped after it (next to
+    the suite's database); skips when the suite runs without PostgreSQL."""
+    if not PG_URL:
+        pytest.skip("REACH_TEST_DATABASE_URL is not set")
+    name = f"reach_scratch_{uuid.uuid4().hex[:12]}"
+    base, _, _ = PG_URL.rpartition("/")
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(PG_URL)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

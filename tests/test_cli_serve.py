@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -10,12 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 import pytest
@@ -136,39 +133,18 @@ def test_serve_on_an_empty_file_prints_a_demo_that_works(serve: Any) -> None:
     assert "First run" not in second.text()
 
 
-@pytest.fixture
-def unmigrated_postgres() -> Iterator[str]:
-    if not PG_URL:
-        pytest.skip("REACH_TEST_DATABASE_URL is not set")
-    name = f"reach_cli_{uuid.uuid4().hex[:12]}"
-    base, _, _ = PG_URL.rpartition("/")
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(PG_URL)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def test_serve_refuses_an_unmigrated_postgresql_database(unmigrated_postgres: str) -> None:
-    cli = Cli(unmigrated_postgres)
+def test_serve_refuses_an_unmigrated_postgresql_database(scratch_postgres: str) -> None:
+    cli = Cli(scratch_postgres)
     result = cli.run("serve", "--port", str(free_port()))
     assert result.returncode != 0
     assert "reach migrate" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_migrate_then_serve_accepts_postgresql(unmigrated_postgres: str, serve: Any) -> None:
-    cli = Cli(unmigrated_postgres)
+def test_migrate_then_serve_accepts_postgresql(scratch_postgres: str, serve: Any) -> None:
+    cli = Cli(scratch_postgres)
     assert cli.run("migrate").returncode == 0
-    served: Served = serve(unmigrated_postgres, REACH_SECRET_KEY=TEST_SECRET_KEY)
+    served: Served = serve(scratch_postgres, REACH_SECRET_KEY=TEST_SECRET_KEY)
     served.wait_ready()
     ready = httpx.get(f"{served.base_url}/readyz", timeout=30)
     assert ready.json()["data"]["database"] == "postgresql"

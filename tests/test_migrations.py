@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -70,28 +66,6 @@ def test_drift_check_notices_a_column_missing_from_the_migrations(tmp_path: Path
     migrate.upgrade(url)
     _, _, diff = _sqlite_state(url, _with_extra_column())
     assert [(d[0], d[2], d[3].name) for d in diff] == [("add_column", "tenants", "nickname")]
-
-
-@pytest.fixture
-def scratch_postgres() -> Iterator[str]:
-    """A database of our own, created for one test and dropped after it."""
-    if not PG_URL:
-        pytest.skip("REACH_TEST_DATABASE_URL is not set")
-    name = f"reach_migration_{uuid.uuid4().hex[:12]}"
-    base, _, _ = PG_URL.rpartition("/")
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(PG_URL)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _postgres_state(

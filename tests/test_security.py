@@ -8,7 +8,6 @@ import logging
 import os
 import stat
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -175,27 +174,6 @@ def _insert_plaintext(conn: sa.Connection, partner_id: str, secret: str) -> None
         ),
         {"i": str(uuid.uuid4()), "p": partner_id, "s": secret, "a": at},
     )
-
-
-@pytest.fixture
-def scratch_postgres() -> Iterator[str]:
-    if not PG_URL:
-        pytest.skip("REACH_TEST_DATABASE_URL is not set")
-    name = f"reach_security_{uuid.uuid4().hex[:12]}"
-    base, _, _ = PG_URL.rpartition("/")
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(PG_URL)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_postgresql_migration_refuses_plaintext_without_a_key_then_encrypts_with_one(
