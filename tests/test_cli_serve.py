@@ -20,7 +20,6 @@ import pytest
 from tests.harness import TEST_SECRET_KEY, free_port
 from tests.test_cli import Cli, _clean_env, cli
 
-PG_URL = os.environ.get("REACH_TEST_DATABASE_URL")
 __all__ = ["cli"]  # the fixture, re-exported for pytest
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from reach.storage import migrate
 from reach.storage.tables import metadata
 
-PG_URL = os.environ.get("REACH_TEST_DATABASE_URL")
 TABLES = {"partners", "partner_secrets", "tenants", "schema_definitions", "resources"}
 
 

@@ -24,8 +24,6 @@ from reach.storage.database import Connection
 from tests.harness import Harness, PartnerKey
 from tests.test_cli import Cli
 
-PG_URL = os.environ.get("REACH_TEST_DATABASE_URL")
-
 
 def _dump(api: Harness) -> str:
     """Every row of every table, as an attacker with a database dump would see it."""
