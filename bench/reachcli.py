@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import os
 import subprocess
@@ -17,9 +19,17 @@ def command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "reach"]
 
 
+@functools.cache
+def _secret_key() -> str:
+    """One key for the whole bench run: on PostgreSQL the server refuses to start without one
+    (partner secrets are sealed with it), and every CLI call must use the same."""
+    return os.environ.get("REACH_SECRET_KEY") or base64.b64encode(os.urandom(32)).decode()
+
+
 def environment(database_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["REACH_DATABASE_URL"] = database_url
+    env["REACH_SECRET_KEY"] = _secret_key()
     env["REACH_DEMO_ON_FIRST_RUN"] = "0"  # the bench makes its own partner and tenant
     env.update(extra)
     return env
