@@ -1,0 +1,159 @@
+"""``reach token``, ``reach partners …`` and ``reach tenants …``: the operator's administration."""
+
+from __future__ import annotations
+
+import click
+import orjson
+
+from reach import auth
+from reach.cli.common import (
+    _box,
+    _echo_json,
+    _in_transaction,
+    _settings,
+    database_option,
+    main,
+)
+from reach.domain import partners, tenants
+from reach.storage.database import Connection
+
+
+@main.command()
+@database_option
+@click.argument("partner_id")
+@click.option(
+    "--tenant", "tenant_external_id", default=None, help="Tenant external id (tenant token)."
+)
+@click.option("--ttl", type=int, default=3600, show_default=True, help="Lifetime in seconds.")
+def token(
+    database_url: str | None, partner_id: str, tenant_external_id: str | None, ttl: int
+) -> None:
+    """Print a signed JWT for PARTNER_ID (a partner token, or a tenant token with --tenant)."""
+    settings = _settings(database_url=database_url)
+    box = _box(settings)
+
+    async def newest_secret(conn: Connection) -> str:
+        await partners.get(conn, partner_id)
+        secrets = await partners.active_secrets(conn, box, partner_id)
+        return secrets[0]
+
+    secret = _in_transaction(settings, newest_secret)
+    click.echo(auth.mint_token(partner_id, secret, tenant_external_id=tenant_external_id, ttl=ttl))
+
+
+@main.group(name="partners")
+def partners_group() -> None:
+    """Create and list partners, rotate their signing secrets."""
+
+
+@partners_group.command(name="create")
+@database_option
+@click.argument("name")
+def partners_create(database_url: str | None, name: str) -> None:
+    """Create a partner; prints {"id", "name", "secret"} (the only time the secret is shown)."""
+    settings = _settings(database_url=database_url)
+    box = _box(settings)
+    created = _in_transaction(settings, lambda conn: partners.create(conn, box, name))
+    _echo_json({"id": created.id, "name": created.name, "secret": created.secret})
+
+
+@partners_group.command(name="list")
+@database_option
+def partners_list(database_url: str | None) -> None:
+    """List partners as JSON lines (never their secrets)."""
+    settings = _settings(database_url=database_url)
+    for partner in _in_transaction(settings, partners.list_all):
+        click.echo(
+            orjson.dumps(
+                {"id": partner.id, "name": partner.name, "createdAt": partner.created_at}
+            ).decode()
+        )
+
+
+@partners_group.command(name="rotate-secret")
+@database_option
+@click.argument("partner_id")
+def partners_rotate(database_url: str | None, partner_id: str) -> None:
+    """Issue a new secret; the previous one stays valid until the next rotation."""
+    settings = _settings(database_url=database_url)
+    box = _box(settings)
+    rotated = _in_transaction(settings, lambda conn: partners.rotate_secret(conn, box, partner_id))
+    _echo_json({"id": rotated.id, "name": rotated.name, "secret": rotated.secret})
+
+
+@main.group(name="tenants")
+def tenants_group() -> None:
+    """Create and list a partner's tenants."""
+
+
+@tenants_group.command(name="create")
+@database_option
+@click.argument("partner_id")
+@click.argument("external_id")
+@click.option("--name", default=None, help="Display name (defaults to the external id).")
+@click.option("--website", default=None)
+def tenants_create(
+    database_url: str | None,
+    partner_id: str,
+    external_id: str,
+    name: str | None,
+    website: str | None,
+) -> None:
+    """Create tenant EXTERNAL_ID for PARTNER_ID."""
+    settings = _settings(database_url=database_url)
+
+    async def work(conn: Connection) -> tenants.Tenant:
+        await partners.get(conn, partner_id)
+        return await tenants.create(
+            conn,
+            partner_id,
+            external_id=external_id,
+            name=name or external_id,
+            website=website,
+            attributes={"locations": []},
+        )
+
+    tenant = _in_transaction(settings, work)
+    _echo_json({"id": tenant.id, "externalId": tenant.external_id, "name": tenant.name})
+
+
+@tenants_group.command(name="list")
+@database_option
+@click.argument("partner_id")
+@click.option("--include-deleted", is_flag=True, default=False)
+def tenants_list(database_url: str | None, partner_id: str, include_deleted: bool) -> None:
+    """List PARTNER_ID's tenants as JSON lines."""
+    settings = _settings(database_url=database_url)
+
+    async def work(conn: Connection) -> list[tenants.Tenant]:
+        await partners.get(conn, partner_id)
+        found: list[tenants.Tenant] = []
+        cursor = None
+        while True:
+            page = await tenants.page(
+                conn,
+                settings.engine,
+                partner_id,
+                cursor=cursor,
+                limit=1000,
+                search=None,
+                order_by="created_at",
+                descending=False,
+                include_deleted=include_deleted,
+            )
+            found.extend(page.results)
+            if not page.has_next_page:
+                return found
+            cursor = page.cursor
+
+    for tenant in _in_transaction(settings, work):
+        click.echo(
+            orjson.dumps(
+                {
+                    "id": tenant.id,
+                    "externalId": tenant.external_id,
+                    "name": tenant.name,
+                    "deletedAt": tenant.deleted_at,
+                }
+            ).decode()
+        )
