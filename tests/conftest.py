@@ -12,17 +12,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from reach.config import load_settings
-from reach.storage import migrate
 from tests.harness import (
-    TEST_SECRET_KEY,
     Harness,
-    Loop,
     PartnerKey,
-    ServerThread,
-    free_port,
-    open_test_database,
     reset_postgres,
+    served,
 )
 
 PG_URL = os.environ.get("REACH_TEST_DATABASE_URL")
@@ -43,34 +37,8 @@ def api(
 ) -> Iterator[Harness]:
     engine: str = request.param
     url = database_url_for(engine, tmp_path_factory.mktemp(engine))
-    migrate.upgrade(url)
-    settings = load_settings(
-        env={},
-        secret_key=TEST_SECRET_KEY,
-        database_url=url,
-        port=free_port(),
-        demo_on_first_run=False,
-        batch_poll_seconds=0.05,
-    )
-    server = ServerThread(settings)
-    server.start()
-    loop = Loop()
-    db = loop.run(open_test_database(url))
-    harness = Harness(
-        engine=engine,
-        database_url=url,
-        base_url=f"http://127.0.0.1:{settings.port}",
-        settings=settings,
-        loop=loop,
-        db=db,
-    )
-    try:
+    with served(engine, url, batch_poll_seconds=0.05) as harness:
         yield harness
-    finally:
-        harness.client.close()
-        loop.run(db.close())
-        loop.close()
-        server.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,9 +22,10 @@ import jwt
 import uvicorn
 
 from reach.app import create_app
-from reach.config import Settings
+from reach.config import Settings, load_settings
 from reach.domain import partners
 from reach.secretbox import SecretBox, box_for, new_key
+from reach.storage import migrate
 from reach.storage.database import Connection, Database, open_database
 
 T = TypeVar("T")
@@ -171,3 +173,38 @@ async def reset_postgres(url: str) -> None:
 
 async def open_test_database(url: str) -> Database:
     return await open_database(url, pool_size=4)
+
+
+@contextmanager
+def served(engine: str, url: str, **overrides: Any) -> Iterator[Harness]:
+    """Migrate ``url``, serve the app on it over real HTTP, and hand back the harness."""
+    migrate.upgrade(url)
+    settings = load_settings(
+        env={},
+        **{
+            "secret_key": TEST_SECRET_KEY,
+            "database_url": url,
+            "port": free_port(),
+            "demo_on_first_run": False,
+            **overrides,
+        },
+    )
+    server = ServerThread(settings)
+    server.start()
+    loop = Loop()
+    db = loop.run(open_test_database(url))
+    harness = Harness(
+        engine=engine,
+        database_url=url,
+        base_url=f"http://127.0.0.1:{settings.port}",
+        settings=settings,
+        loop=loop,
+        db=db,
+    )
+    try:
+        yield harness
+    finally:
+        harness.client.close()
+        loop.run(db.close())
+        loop.close()
+        server.stop()

@@ -2,13 +2,12 @@
 applies nothing twice — after a restart the batch completes with every item applied once.
 
 These tests run their own server with its in-process worker switched off, on a database of
-their own (a sibling of the PostgreSQL test database, ``<name>_worker``), so the only workers
-are the processes the test starts and kills.
+their own (created and dropped per test), so the only workers are the processes the test
+starts and kills.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -20,78 +19,28 @@ from typing import Any
 
 import pytest
 
-from reach.config import load_settings
-from reach.storage import migrate
 from tests.batch_helpers import batch_status, customer, wait_for_batch
-from tests.conftest import ENGINES, PG_URL
+from tests.conftest import ENGINES
 from tests.harness import (
     TEST_SECRET_KEY,
     Harness,
-    Loop,
     PartnerKey,
-    ServerThread,
-    free_port,
-    open_test_database,
-    reset_postgres,
+    served,
 )
 
 RECORDS = 200
 PATCHES_PER_RECORD = 5
 
 
-async def _sibling_database(url: str, suffix: str) -> str:
-    import asyncpg
-
-    base, _, name = url.rpartition("/")
-    name = name.split("?", 1)[0]
-    sibling = f"{name}_{suffix}"
-    conn = await asyncpg.connect(url)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", sibling):
-            await conn.execute(f'CREATE DATABASE "{sibling}"')
-    finally:
-        await conn.close()
-    sibling_url = f"{base}/{sibling}"
-    await reset_postgres(sibling_url)
-    return sibling_url
-
-
 @pytest.fixture(params=ENGINES)
 def quiet_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     engine: str = request.param
     if engine == "postgresql":
-        assert PG_URL is not None
-        url = asyncio.run(_sibling_database(PG_URL, "worker"))
+        url: str = request.getfixturevalue("scratch_postgres")
     else:
         url = f"sqlite:///{tmp_path / 'worker.db'}"
-    migrate.upgrade(url)
-    settings = load_settings(
-        env={},
-        database_url=url,
-        port=free_port(),
-        demo_on_first_run=False,
-        batch_worker=False,
-        secret_key=TEST_SECRET_KEY,
-    )
-    server = ServerThread(settings)
-    server.start()
-    loop = Loop()
-    db = loop.run(open_test_database(url))
-    harness = Harness(
-        engine=engine,
-        database_url=url,
-        base_url=f"http://127.0.0.1:{settings.port}",
-        settings=settings,
-        loop=loop,
-        db=db,
-    )
-    try:
+    with served(engine, url, batch_worker=False) as harness:
         yield harness
-    finally:
-        harness.client.close()
-        loop.run(db.close())
-        loop.close()
-        server.stop()
 
 
 def start_worker(url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
