@@ -10,7 +10,6 @@ answered is legitimate) — never an older one, never a mix of two.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -23,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 import pytest
 
 from reach import auth
 from reach.secretbox import new_key
-from tests.conftest import ENGINES, PG_URL
+from tests.conftest import ENGINES
 from tests.harness import free_port
 
 THREADS = 4
@@ -52,22 +50,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'crash.db'}"
         return
-    assert PG_URL is not None
-    name = f"reach_crash_{uuid.uuid4().hex[:12]}"
-    base, _, _ = PG_URL.rpartition("/")
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(PG_URL)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield request.getfixturevalue("scratch_postgres")
 
 
 class Server:

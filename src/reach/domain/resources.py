@@ -261,7 +261,7 @@ async def delete(scope: Scope, external_id: str, *, cascade: bool) -> tuple[Reco
                 "delete with cascade=true to delete them too"
             )
     taken = await references.cascade(scope, external_id, int(row["seq"])) if cascade else []
-    cascaded = await scope.rows.delete_seqs([r.seq for r in taken])
+    cascaded = await scope.rows.delete_many([r.seq for r in taken])
     await scope.rows.delete(scope.schema.id, external_id)
     return scope.record(row), cascaded
 

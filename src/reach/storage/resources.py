@@ -126,9 +126,6 @@ class TenantResources:
             await self._add_to_count(schema_id, -1)
         return row
 
-    async def delete_seqs(self, seqs: Sequence[int]) -> int:
-        return await self.delete_many(seqs)
-
     async def _add_to_count(self, schema_id: str, delta: int) -> None:
         """Keep ``resource_counts`` in step, in the same transaction as the rows it counts.
 
