@@ -1,12 +1,16 @@
-"""The outermost layer of every response: request id, security headers, observers.
+"""The outermost layer of every response: request id, security headers, errors, observers.
 
 A pure ASGI middleware, one wrapper for all of it, because everything here runs on every
-request including ``/healthz``. Observers (access log, metrics) get one
-:class:`Exchange` after the response is sent.
+request including ``/healthz``; it is the app's whole middleware stack (see
+:class:`reach.app.ReachApp`). It is also the one place errors become responses: a
+:class:`~reach.errors.ReachError` renders as its own status in the Reach envelope, the
+router's 404/405 likewise, and anything else is logged and answered with a 500 envelope.
+Observers (access log, metrics) get one :class:`Exchange` after the response is sent.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -14,7 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reach.errors import MethodNotAllowed, NotFound, ReachError
+from reach.http import JSONResponse
+
+log = logging.getLogger("reach")
 
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -69,7 +80,10 @@ class Edge:
         started = time.perf_counter()
         request_id = _incoming_request_id(scope) or os.urandom(16).hex().encode()
         scope.setdefault("state", {})["request_id"] = request_id.decode()
-        status = 500
+        # Starlette's function endpoints look their error handlers up here: with none, every
+        # error comes back to this one place.
+        scope["starlette.exception_handlers"] = _NO_HANDLERS
+        status = 0
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -85,20 +99,51 @@ class Edge:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            try:
+                await self.app(scope, receive, send_with_headers)
+            except Exception as exc:
+                if status:  # too late for an error response; the server drops the connection
+                    raise
+                await error_response(exc, scope)(scope, receive, send_with_headers)
         finally:
             if self.observers:
                 exchange = Exchange(
                     request_id=request_id.decode(),
                     method=scope["method"],
                     route=route_template(scope),
-                    status=status,
+                    status=status or 500,
                     duration=time.perf_counter() - started,
                     partner_id=_get(scope, PARTNER_KEY),
                     tenant_id=_get(scope, TENANT_KEY),
                 )
                 for observe in self.observers:
                     observe(exchange)
+
+
+_NO_HANDLERS: tuple[dict[Any, Any], dict[int, Any]] = ({}, {})
+
+
+def render(error: ReachError) -> Response:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+def error_response(exc: Exception, scope: Scope) -> Response:
+    if isinstance(exc, ReachError):
+        return render(exc)
+    if isinstance(exc, HTTPException):
+        # The router's own: no such route, or not this method on it.
+        if exc.status_code == 404:
+            return render(NotFound("No such route"))
+        if exc.status_code == 405:
+            error = MethodNotAllowed("Method not allowed on this route")
+            if exc.headers and "Allow" in exc.headers:
+                error.headers["Allow"] = exc.headers["Allow"]
+            return render(error)
+        generic = ReachError(str(exc.detail))
+        generic.status = exc.status_code
+        return render(generic)
+    log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+    return render(ReachError())
 
 
 def _incoming_request_id(scope: Scope) -> bytes | None:

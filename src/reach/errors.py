@@ -1,4 +1,4 @@
-"""Domain errors. Each carries its HTTP status; one handler in :mod:`reach.app` renders them.
+"""Domain errors. Each carries its HTTP status; one handler in :mod:`reach.edge` renders them.
 
 The wire shapes come from the published contract and DESIGN.md:
 

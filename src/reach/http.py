@@ -8,8 +8,10 @@ from typing import Any, TypeVar
 
 import msgspec
 import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.datastructures import QueryParams
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 
 from reach.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -30,20 +32,19 @@ def ok(data: Any, message: str = "OK", status: int = 200) -> JSONResponse:
     return JSONResponse({"success": True, "message": message, "data": data}, status_code=status)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(receive: Receive, content_length: str | None, limit: int) -> bytes:
     """The raw body, refusing anything over ``limit`` bytes before reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
+    if content_length is not None:
+        if not content_length.isdigit():
             raise BadRequest("Invalid Content-Length header")
-        if int(declared) > limit:
+        if int(content_length) > limit:
             raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
     # Straight from ASGI receive: Starlette's stream() generator costs more than a small
     # body's whole read.
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await request.receive()
+        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect
         chunk: bytes = message.get("body", b"")
@@ -55,14 +56,15 @@ async def read_body(request: Request, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def json_body(request: Request, limit: int) -> Any:
+async def json_body(
+    receive: Receive, content_type: str, content_length: str | None, limit: int
+) -> Any:
     """The decoded JSON body; 415 for another content type, 400 for malformed JSON."""
-    content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() not in _JSON_TYPES:
         raise UnsupportedMediaType(
             "Content-Type must be application/json", errors=[f"got {content_type or 'none'!r}"]
         )
-    raw = await read_body(request, limit)
+    raw = await read_body(receive, content_length, limit)
     if not raw.strip():
         raise BadRequest("Request body is empty; expected a JSON object")
     return decode_json(raw)
@@ -135,12 +137,23 @@ def refuse_nul(value: Any) -> None:
         )
 
 
-def refuse_nul_in_url(request: Request) -> None:
+def query_params(query_string: bytes) -> QueryParams:
+    """The parsed query string; requests without one (most) share one empty instance."""
+    return QueryParams(query_string) if query_string else _NO_QUERY
+
+
+_NO_QUERY = QueryParams()
+
+
+def refuse_nul_in_url(scope: Scope) -> None:
     """The same for path parameters and query values (``%00``); a substring test first, so a
     normal request pays next to nothing."""
-    if "\x00" not in request.scope["path"] and b"%00" not in request.scope["query_string"]:
+    if "\x00" not in scope["path"] and b"%00" not in scope["query_string"]:
         return
-    named = [*request.path_params.items(), *request.query_params.multi_items()]
+    named = [
+        *scope.get("path_params", {}).items(),
+        *query_params(scope["query_string"]).multi_items(),
+    ]
     errors = [f"{n}: must not contain the NUL character (U+0000)" for n, v in named if "\x00" in v]
     if errors:
         raise BadRequest("Validation failed", errors=errors)
@@ -158,8 +171,8 @@ def describe_msgspec_error(exc: msgspec.ValidationError, where: str) -> str:
     return f"{path}: {text[:1].lower()}{text[1:]}"
 
 
-def query_bool(request: Request, name: str, default: bool = False) -> bool:
-    raw = request.query_params.get(name)
+def query_bool(query: QueryParams, name: str, default: bool = False) -> bool:
+    raw = query.get(name)
     if raw is None or raw == "" or raw == "null":
         return default
     lowered = raw.lower()
@@ -170,8 +183,8 @@ def query_bool(request: Request, name: str, default: bool = False) -> bool:
     raise BadRequest(f"Invalid query parameter {name}", errors=[f"{name}: expected true or false"])
 
 
-def query_int(request: Request, name: str, default: int, *, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
+def query_int(query: QueryParams, name: str, default: int, *, low: int, high: int) -> int:
+    raw = query.get(name)
     if raw is None or raw == "" or raw == "null":
         return default
     try:
@@ -188,8 +201,8 @@ def query_int(request: Request, name: str, default: int, *, low: int, high: int)
     return value
 
 
-def query_choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
-    raw = request.query_params.get(name) or default
+def query_choice(query: QueryParams, name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = query.get(name) or default
     if raw not in choices:
         raise BadRequest(
             f"Invalid query parameter {name}",

@@ -43,7 +43,7 @@ def _accepted(call: Call, accepted: accept.Accepted, what: str) -> Response:
 
 
 def _ignore_unknown(call: Call) -> bool:
-    return parse_flag(call.request.query_params.get("ignoreUnknownFields"), "ignoreUnknownFields")
+    return parse_flag(call.query.get("ignoreUnknownFields"), "ignoreUnknownFields")
 
 
 async def _writes(
@@ -55,9 +55,9 @@ async def _writes(
     if batch_type == INGEST:
         options = Options(
             ignore_unknown=ignore_unknown,
-            on_conflict=query_choice(call.request, "onconflict", ("upsert", "reject"), "upsert"),
+            on_conflict=query_choice(call.query, "onconflict", ("upsert", "reject"), "upsert"),
             wait_seconds=query_int(
-                call.request, "dependencyWaitTimeout", 0, low=0, high=MAX_WAIT_SECONDS
+                call.query, "dependencyWaitTimeout", 0, low=0, high=MAX_WAIT_SECONDS
             ),
         )
     items = accept.resources_of(call.body, ignore_unknown=ignore_unknown)
@@ -87,9 +87,7 @@ async def delete_batch(call: Call, conn: Connection) -> Response:
 
 
 async def get_batch(call: Call, conn: Connection) -> Response:
-    include_pending = parse_flag(
-        call.request.query_params.get("includePendingDetails"), "includePendingDetails"
-    )
+    include_pending = parse_flag(call.query.get("includePendingDetails"), "includePendingDetails")
     found = await status.get(
         conn, call.dialect, call.tenant, call.path("batchId"), include_pending=include_pending
     )
@@ -97,16 +95,16 @@ async def get_batch(call: Call, conn: Connection) -> Response:
 
 
 async def list_batches(call: Call, conn: Connection) -> Response:
-    request = call.request
-    query_choice(request, "sortBy", ("createdAt",), "createdAt")
-    order = query_choice(request, "sortOrder", ("desc", "asc"), "desc")
+    query = call.query
+    query_choice(query, "sortBy", ("createdAt",), "createdAt")
+    order = query_choice(query, "sortOrder", ("desc", "asc"), "desc")
     found = await status.page(
         conn,
         call.dialect,
         call.tenant,
-        cursor=request.query_params.get("cursor"),
-        limit=query_int(request, "limit", 20, low=1, high=1000),
-        batch_type=request.query_params.get("batchType") or None,
+        cursor=query.get("cursor"),
+        limit=query_int(query, "limit", 20, low=1, high=1000),
+        batch_type=query.get("batchType") or None,
         descending=order == "desc",
     )
     return ok(found)

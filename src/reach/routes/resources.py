@@ -48,14 +48,12 @@ async def scope_of(call: Call, conn: Connection) -> Scope:
 
 
 def _fields(call: Call, scope: Scope) -> dict[str, Any]:
-    ignore = documents.parse_flag(
-        call.request.query_params.get("ignoreUnknownFields"), "ignoreUnknownFields"
-    )
+    ignore = documents.parse_flag(call.query.get("ignoreUnknownFields"), "ignoreUnknownFields")
     return documents.unwrap(call.body, scope.compiled, ignore_unknown=ignore)
 
 
 def _on_conflict(call: Call) -> str:
-    return query_choice(call.request, "onconflict", ("upsert", "reject"), "upsert")
+    return query_choice(call.query, "onconflict", ("upsert", "reject"), "upsert")
 
 
 async def create_resource(call: Call, conn: Connection) -> Response:
@@ -88,7 +86,7 @@ async def patch_resource(call: Call, conn: Connection) -> Response:
 
 def _include(call: Call) -> list[str]:
     names: list[str] = []
-    for value in call.request.query_params.getlist("include"):
+    for value in call.query.getlist("include"):
         names.extend(part.strip() for part in value.split(",") if part.strip())
     return list(dict.fromkeys(names))
 
@@ -101,7 +99,7 @@ async def get_resource(call: Call, conn: Connection) -> Response:
 
 async def delete_resource(call: Call, conn: Connection) -> Response:
     scope = await scope_of(call, conn)
-    cascade = query_bool(call.request, "cascade")
+    cascade = query_bool(call.query, "cascade")
     record, cascaded = await resources.delete(scope, call.path("externalId"), cascade=cascade)
     message = "Resource deleted" + (f" with {cascaded} referencing records" if cascaded else "")
     return ok(record_wire(record), message)
@@ -109,7 +107,7 @@ async def delete_resource(call: Call, conn: Connection) -> Response:
 
 def _filters(call: Call) -> dict[str, str]:
     filters: dict[str, str] = {}
-    for key, value in call.request.query_params.multi_items():
+    for key, value in call.query.multi_items():
         if key.startswith("filter[") and key.endswith("]"):
             field = key[7:-1]
             if field in filters:
@@ -122,8 +120,8 @@ async def list_resources(call: Call, conn: Connection) -> Response:
     scope = await scope_of(call, conn)
     result = await resources.page(
         scope,
-        cursor=call.request.query_params.get("cursor"),
-        limit=query_int(call.request, "limit", 100, low=1, high=1000),
+        cursor=call.query.get("cursor"),
+        limit=query_int(call.query, "limit", 100, low=1, high=1000),
         filters=_filters(call),
     )
     return ok(

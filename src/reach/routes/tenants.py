@@ -117,19 +117,19 @@ async def create_tenant(call: Call, conn: Connection) -> Response:
 
 
 async def list_tenants(call: Call, conn: Connection) -> Response:
-    request = call.request
-    order_by = query_choice(request, "orderBy", ("created_at", "name", "updated_at"), "created_at")
-    direction = query_choice(request, "orderDirection", ("asc", "desc"), "asc")
+    query = call.query
+    order_by = query_choice(query, "orderBy", ("created_at", "name", "updated_at"), "created_at")
+    direction = query_choice(query, "orderDirection", ("asc", "desc"), "asc")
     result = await tenants.page(
         conn,
         call.dialect,
         call.partner_id,
-        cursor=request.query_params.get("cursor"),
-        limit=query_int(request, "limit", 100, low=1, high=1000),
-        search=request.query_params.get("search") or None,
+        cursor=query.get("cursor"),
+        limit=query_int(query, "limit", 100, low=1, high=1000),
+        search=query.get("search") or None,
         order_by=order_by,
         descending=direction == "desc",
-        include_deleted=query_bool(request, "includeDeleted"),
+        include_deleted=query_bool(query, "includeDeleted"),
     )
     return ok(
         {
@@ -144,7 +144,7 @@ async def list_tenants(call: Call, conn: Connection) -> Response:
 
 
 async def get_tenant(call: Call, conn: Connection) -> Response:
-    include_deleted = query_bool(call.request, "includeDeleted")
+    include_deleted = query_bool(call.query, "includeDeleted")
     tenant = await tenants.get(
         conn, call.partner_id, call.path("id"), include_deleted=include_deleted
     )
