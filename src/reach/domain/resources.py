@@ -1,8 +1,13 @@
 """Resources: single-record create/upsert, patch, get (with includes), list and delete.
 
-Every write is read-merge-validate-write inside the request's transaction, with the record
-locked first (``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite), so
-concurrent patches to one record never lose an update.
+A merge (PATCH, upsert into an existing record) is optimistic: read the record without
+beginning the transaction, merge and validate, then write it back only if its version is still
+the one read (compare-and-set, the request's final write). When nothing else begins the
+transaction that is one read and one autocommit write. A lost race reads again; after
+:data:`_OPTIMISTIC_ATTEMPTS` the record is locked first (``SELECT ... FOR UPDATE`` on
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), which cannot lose. Either way concurrent patches
+never lose an update. Reference checks and inserts are ordinary statements: they begin the
+transaction, and the write joins it.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
 from reach.errors import BadRequest, Conflict, NotFound
 from reach.storage.database import Connection, Row
-from reach.storage.resources import Filter, TenantResources
+from reach.storage.json_filters import Filter
+from reach.storage.resources import TenantResources
 
 MAX_EXTERNAL_ID_LENGTH = 255
-_INSERT_ATTEMPTS = 3
+# Compare-and-set attempts before the record is locked; the locked attempt always lands.
+_OPTIMISTIC_ATTEMPTS = 3
 
 
 class Record(msgspec.Struct, frozen=True):
@@ -138,19 +145,23 @@ async def upsert(
             )
         external_id = check_external_id(body_key, f"data.{key_field}")
     refuse_required_nulls(fields, scope.compiled)
-    for _ in range(_INSERT_ATTEMPTS):
-        row = await scope.rows.get(scope.schema.id, external_id, for_update=True)
+    for attempt in range(_OPTIMISTIC_ATTEMPTS + 1):
+        row = await _read(scope, external_id, locked=attempt == _OPTIMISTIC_ATTEMPTS)
         if row is not None:
             if on_conflict == "reject":
                 raise Conflict(
                     f"A {scope.schema.name} record with external id {external_id!r} already exists"
                 )
-            return await _merge_into(scope, row, fields), False
+            merged = await _merge_into(scope, row, fields)
+            if merged is not None:
+                return merged, False
+            continue  # another write came first: read again
         defaults = {k: v for k, v in scope.compiled.defaults.items() if k not in fields}
         document = strip_nulls({**fields, **defaults})
         await _validate(scope, document, fields)
         at = clock.now()
         record_id = clock.new_id()
+        # An ordinary statement: it begins the transaction, so the count moves with the row.
         seq = await scope.rows.insert(
             record_id, scope.schema.id, external_id, orjson.dumps(document).decode(), at
         )
@@ -168,7 +179,7 @@ async def upsert(
             )
             return record, True
         # Another transaction created the key between our read and insert: merge into it.
-    raise Conflict("The record is being created concurrently; retry the request")
+    raise Conflict("The record is being written concurrently; retry the request")
 
 
 async def patch(scope: Scope, external_id: str, fields: dict[str, Any]) -> Record:
@@ -180,13 +191,27 @@ async def patch(scope: Scope, external_id: str, fields: dict[str, Any]) -> Recor
             errors=[f"data.{key_field}: must equal the externalId in the path"],
         )
     refuse_required_nulls(fields, scope.compiled)
-    row = await scope.rows.get(scope.schema.id, external_id, for_update=True)
-    if row is None:
-        raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
-    return await _merge_into(scope, row, fields)
+    for attempt in range(_OPTIMISTIC_ATTEMPTS + 1):
+        row = await _read(scope, external_id, locked=attempt == _OPTIMISTIC_ATTEMPTS)
+        if row is None:
+            # Also when a concurrent delete won the race: the record is gone.
+            raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
+        merged = await _merge_into(scope, row, fields)
+        if merged is not None:
+            return merged
+    # Unreachable: the locked attempt holds the row (or SQLite's write lock), so it lands.
+    raise Conflict("The record is being written concurrently; retry the request")
 
 
-async def _merge_into(scope: Scope, row: Row, fields: dict[str, Any]) -> Record:
+async def _read(scope: Scope, external_id: str, *, locked: bool) -> Row | None:
+    if locked:
+        return await scope.rows.get(scope.schema.id, external_id, for_update=True)
+    return await scope.rows.get_standalone(scope.schema.id, external_id)
+
+
+async def _merge_into(scope: Scope, row: Row, fields: dict[str, Any]) -> Record | None:
+    """Merge ``fields`` into the record as ``row`` read it and store the result if the record
+    is still that version; None when another write came first (the caller reads again)."""
     current = orjson.loads(row["data"])
     merged = merge_patch(current, fields)
     # Validated even when nothing changes: after a schema update, a record stored under an
@@ -197,10 +222,14 @@ async def _merge_into(scope: Scope, row: Row, fields: dict[str, Any]) -> Record:
     if merged == current:
         # Nothing changes: no write, no new version, updatedAt stays (idempotent PATCH).
         return scope.record(row, current)
+    # Ordinary reads that begin the transaction (on PostgreSQL they hold key-share locks on
+    # the targets until commit), so the write below joins it rather than running alone.
     await _check_references(scope, merged, fields)
     at = later_than(row["updated_at"])
-    version = int(row["version"]) + 1
-    await scope.rows.update(int(row["seq"]), orjson.dumps(merged).decode(), version, at)
+    version = int(row["version"])
+    seq = int(row["seq"])
+    if not await scope.rows.update_if_version(seq, orjson.dumps(merged).decode(), at, version):
+        return None
     return Record(
         id=str(row["id"]),
         schema_id=scope.schema.id,
@@ -210,7 +239,7 @@ async def _merge_into(scope: Scope, row: Row, fields: dict[str, Any]) -> Record:
         data=merged,
         created_at=row["created_at"],
         updated_at=at,
-        version=version,
+        version=version + 1,
     )
 
 
@@ -236,7 +265,8 @@ async def _check_references(
 
 async def get(scope: Scope, external_id: str, include: list[str]) -> tuple[Record, list[Record]]:
     check_external_id(external_id, "externalId")
-    row = await scope.rows.get(scope.schema.id, external_id)
+    # One statement, begun by nothing: a GET without includes sends no BEGIN/COMMIT at all.
+    row = await scope.rows.get_standalone(scope.schema.id, external_id)
     if row is None:
         raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
     record = scope.record(row)

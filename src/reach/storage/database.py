@@ -5,7 +5,10 @@ rewrites them to its numbered ``?1`` form. Where the dialects really differ, the
 SQL by :attr:`Database.dialect`. Rows support access by column name on both engines.
 
 The transaction belongs to the request: routes open one with :meth:`Database.transaction`
-and hand the connection to domain code, which never commits by itself.
+and hand the connection to domain code, which never commits by itself. ``BEGIN`` is sent lazily,
+right before the first ordinary statement, so a request that needs one statement can skip the
+transaction altogether through the two opt-outs on :class:`Connection` (docs/decisions.md,
+*Transactions*).
 """
 
 from __future__ import annotations
@@ -20,8 +23,30 @@ class Row(Protocol):
     def __getitem__(self, key: str | int, /) -> Any: ...
 
 
+# Where a request's connection is in its transaction (bits; 1 alone is the hot path).
+IDLE = 0  # nothing has run: no BEGIN sent yet, nothing to commit
+BEGUN = 1  # BEGIN sent: COMMIT or ROLLBACK at exit
+SEALED = 2  # a final write changed rows: nothing may follow it
+CLOSED = 4  # the transaction has ended
+
+
+def misuse(state: int) -> RuntimeError:
+    """The error for a statement the connection's state forbids: a programming error."""
+    if state & CLOSED:
+        return RuntimeError("connection used after its transaction ended")
+    return RuntimeError(
+        "statement after execute_final(): the final write may already be committed on its own, "
+        "so nothing can join its transaction"
+    )
+
+
 class Connection(Protocol):
-    """The subset of asyncpg's connection API that storage code uses."""
+    """The subset of asyncpg's connection API that storage code uses, plus two opt-outs.
+
+    Ordinary statements (``fetch`` … ``executemany``) begin the transaction if it has not
+    begun. The opt-outs run *before* it, alone, when nothing has begun it yet; they are for
+    the few places where that is provably the same as running inside (see each).
+    """
 
     async def fetch(self, query: str, *args: Any) -> Sequence[Row]: ...
 
@@ -33,6 +58,29 @@ class Connection(Protocol):
 
     async def executemany(self, query: str, args: Iterable[Sequence[Any]]) -> Any: ...
 
+    async def fetchrow_standalone(self, query: str, *args: Any) -> Row | None:
+        """``fetchrow`` that does not begin the transaction. Before ``BEGIN`` it runs alone in
+        autocommit, on its own snapshot — what it would have read had ``BEGIN`` been sent right
+        then (READ COMMITTED; SQLite's deferred snapshot); afterwards it runs inside as usual.
+
+        Only for a read that is all the request reads, or that the write relying on it
+        re-checks (a compare-and-set): it takes no lock, not even SQLite's write lock.
+        """
+        ...
+
+    async def execute_final(self, query: str, *args: Any) -> int:
+        """The transaction's last statement, a write; returns how many rows it changed.
+
+        Before ``BEGIN`` it runs alone in autocommit: one statement is atomic by itself, and
+        its commit is as durable as ``COMMIT`` (SQLite retries a busy write lock without
+        blocking, then 503s, as ``BEGIN IMMEDIATE`` does). Afterwards it runs inside and
+        ``COMMIT`` follows at exit. Once it has changed a row the connection is sealed: any
+        further statement raises ``RuntimeError``. One that matched no row changed nothing
+        and leaves the connection usable, so a compare-and-set that lost can read again.
+        Refused in a read transaction, as PostgreSQL's ``READ ONLY`` refuses the write.
+        """
+        ...
+
 
 class Database(Protocol):
     dialect: str
@@ -40,8 +88,12 @@ class Database(Protocol):
     def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Connection]:
         """A connection inside one transaction; committed on success, rolled back on error.
 
-        ``write=True`` takes the write lock up front on SQLite (``BEGIN IMMEDIATE``) so a
-        read-merge-write can never lose an update to another process.
+        ``BEGIN`` is sent right before the first ordinary statement (never, if none runs), and
+        ``COMMIT``/``ROLLBACK`` at exit only if it was. ``write=True`` begins with
+        ``BEGIN IMMEDIATE`` on SQLite, taking the write lock before the first read, so a
+        read-merge-write can never lose an update to another process; ``write=False`` begins
+        ``READ ONLY`` on PostgreSQL. SQLite runs one transaction at a time per process: the
+        whole block holds the connection, begun or not.
         """
         ...
 

@@ -14,17 +14,13 @@ from typing import Any
 import orjson
 
 from reach.storage.database import Connection, Row
-
-# (top-level field, "string" | "boolean" | "number", the value to equal)
-Filter = tuple[str, str, Any]
+from reach.storage.json_filters import Filter, field_arg, filter_clause
 
 _COUNT_SLOTS = 16
 _COLUMNS = "seq, id, schema_id, external_id, data, version, created_at, updated_at"
-
-
-def _field_arg(dialect: str, field: str) -> str:
-    """The argument that names a top-level JSON field for ``data ->> $n``."""
-    return field if dialect == "postgresql" else f'$."{field}"'
+_GET = (
+    f"SELECT {_COLUMNS} FROM resources WHERE tenant_id = $1 AND schema_id = $2 AND external_id = $3"
+)
 
 
 class TenantResources:
@@ -40,12 +36,16 @@ class TenantResources:
         """One record; ``for_update`` locks the row until the transaction ends (PostgreSQL —
         a SQLite write transaction already holds the database write lock)."""
         return await self.conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
-            f"AND external_id = $3{self._lock_clause if for_update else ''}",
+            f"{_GET}{self._lock_clause if for_update else ''}",
             self.tenant_id,
             schema_id,
             external_id,
         )
+
+    async def get_standalone(self, schema_id: str, external_id: str) -> Row | None:
+        """One record, read without beginning the transaction (no lock; a snapshot of its own
+        if it has not begun): for a lone read, or one :meth:`update_if_version` re-checks."""
+        return await self.conn.fetchrow_standalone(_GET, self.tenant_id, schema_id, external_id)
 
     async def get_many(self, schema_id: str, external_ids: Sequence[str]) -> list[Row]:
         if not external_ids:
@@ -103,16 +103,27 @@ class TenantResources:
         await self._add_to_count(schema_id, 1)
         return int(seq)
 
-    async def update(self, seq: int, data: str, version: int, at: str) -> None:
-        await self.conn.execute(
+    async def update_if_version(self, seq: int, data: str, at: str, read_version: int) -> bool:
+        """Compare-and-set, as the request's final write: store ``data`` as version
+        ``read_version + 1`` if the record still is at ``read_version``. False when another
+        write (or a delete) came first: nothing changed, and the caller reads again.
+
+        Every write moves the version on and a seq is never reused, so an unchanged version
+        means an unchanged record. PostgreSQL re-checks the condition on the newest row
+        version after waiting for a concurrent writer's lock, so this holds under READ
+        COMMITTED too.
+        """
+        changed = await self.conn.execute_final(
             "UPDATE resources SET data = $3, version = $4, updated_at = $5 "
-            "WHERE tenant_id = $1 AND seq = $2",
+            "WHERE tenant_id = $1 AND seq = $2 AND version = $6",
             self.tenant_id,
             seq,
             data,
-            version,
+            read_version + 1,
             at,
+            read_version,
         )
+        return changed > 0
 
     async def delete(self, schema_id: str, external_id: str) -> Row | None:
         row = await self.conn.fetchrow(
@@ -152,34 +163,10 @@ class TenantResources:
             await self._add_to_count(schema_id, -per_schema[schema_id])
         return len(rows)
 
-    def _filters(self, filters: Sequence[Filter], start: int) -> tuple[str, list[Any]]:
-        """Equality on top-level fields, compared as JSON values of the given kind.
-
-        PostgreSQL compares jsonb values (numbers numerically, so ``10`` matches ``10.0``).
-        SQLite's ``->`` yields JSON *text*, where ``10`` and ``10.0`` differ, so it compares
-        the SQL value of ``->>`` guarded by ``json_type`` instead — the same answers.
-        """
-        clause = ""
-        args: list[Any] = []
-        for field, kind, value in filters:
-            n = start + len(args)
-            path = _field_arg(self.dialect, field)
-            if self.dialect == "postgresql":
-                clause += f" AND data -> ${n} = ${n + 1}::jsonb"
-                args.extend((path, orjson.dumps(value).decode()))
-            elif kind == "boolean":
-                clause += f" AND json_type(data, ${n}) = ${n + 1}"
-                args.extend((path, "true" if value else "false"))
-            else:
-                types = "'integer', 'real'" if kind == "number" else "'text'"
-                clause += f" AND json_type(data, ${n}) IN ({types}) AND data ->> ${n} = ${n + 1}"
-                args.extend((path, value))
-        return clause, args
-
     async def page(
         self, schema_id: str, *, after_seq: int | None, limit: int, filters: Sequence[Filter]
     ) -> list[Row]:
-        where, args = self._filters(filters, 4)
+        where, args = filter_clause(self.dialect, filters, 4)
         return list(
             await self.conn.fetch(
                 f"SELECT {_COLUMNS} FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
@@ -201,7 +188,7 @@ class TenantResources:
                 schema_id,
             )
             return int(total or 0)
-        where, args = self._filters(filters, 3)
+        where, args = filter_clause(self.dialect, filters, 3)
         return int(
             await self.conn.fetchval(
                 f"SELECT count(*) FROM resources WHERE tenant_id = $1 AND schema_id = $2{where}",
@@ -224,7 +211,7 @@ class TenantResources:
                 f"AND data ->> $3 IN ({marks})",
                 self.tenant_id,
                 schema_id,
-                _field_arg(self.dialect, field),
+                field_arg(self.dialect, field),
                 *external_ids,
             )
         )

@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from reach.errors import ServiceUnavailable
+from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, misuse
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _BUSY_TIMEOUT_MS = 10_000
 _WAL_RESTART_BYTES = 16 * 1024 * 1024
+_BEGIN_WRITE = "BEGIN IMMEDIATE"
 
 
 def sqlite_path(url: str) -> str:
@@ -51,9 +53,17 @@ def configure(conn: sqlite3.Connection) -> None:
 
 
 class SqliteConnection:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._sql: dict[str, str] = {}
+    """One transaction's view of the process's connection: begins it at the first ordinary
+    statement (see :class:`reach.storage.database.Connection`)."""
+
+    __slots__ = ("_begin", "_db", "_raw", "_sql", "state")
+
+    def __init__(self, db: SqliteDatabase, begin: str) -> None:
+        self._db = db
+        self._raw = db._raw
+        self._sql = db._sql
+        self._begin = begin
+        self.state = IDLE
 
     def _q(self, query: str) -> str:
         sql = self._sql.get(query)
@@ -61,50 +71,86 @@ class SqliteConnection:
             sql = self._sql[query] = _PLACEHOLDER.sub(r"?\1", query)
         return sql
 
+    async def _start(self) -> None:
+        if self.state != IDLE:
+            raise misuse(self.state)
+        await self._db._execute_waiting(self._begin)
+        self.state = BEGUN
+
     async def fetch(self, query: str, *args: Any) -> Sequence[sqlite3.Row]:
-        return self._conn.execute(self._q(query), args).fetchall()
+        if self.state != BEGUN:
+            await self._start()
+        return self._raw.execute(self._q(query), args).fetchall()
 
     async def fetchrow(self, query: str, *args: Any) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._conn.execute(self._q(query), args).fetchone()
+        if self.state != BEGUN:
+            await self._start()
+        row: sqlite3.Row | None = self._raw.execute(self._q(query), args).fetchone()
         return row
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        row = self._conn.execute(self._q(query), args).fetchone()
+        if self.state != BEGUN:
+            await self._start()
+        row = self._raw.execute(self._q(query), args).fetchone()
         return None if row is None else row[0]
 
     async def execute(self, query: str, *args: Any) -> int:
-        return self._conn.execute(self._q(query), args).rowcount
+        if self.state != BEGUN:
+            await self._start()
+        return self._raw.execute(self._q(query), args).rowcount
 
     async def executemany(self, query: str, args: Iterable[Sequence[Any]]) -> int:
-        return self._conn.executemany(self._q(query), args).rowcount
+        if self.state != BEGUN:
+            await self._start()
+        return self._raw.executemany(self._q(query), args).rowcount
+
+    async def fetchrow_standalone(self, query: str, *args: Any) -> sqlite3.Row | None:
+        if self.state & ~BEGUN:
+            raise misuse(self.state)
+        # Outside a transaction this is an autocommit read: a snapshot of its own and no lock
+        # beyond it (WAL readers never wait for writers).
+        row: sqlite3.Row | None = self._raw.execute(self._q(query), args).fetchone()
+        return row
+
+    async def execute_final(self, query: str, *args: Any) -> int:
+        if self.state & ~BEGUN:
+            raise misuse(self.state)
+        if self._begin != _BEGIN_WRITE:
+            raise RuntimeError("execute_final() in a read transaction (write=False)")
+        if self.state == BEGUN:
+            changed = self._raw.execute(self._q(query), args).rowcount
+        else:
+            # Autocommit: the statement takes the write lock itself, so another process
+            # holding it is waited out the way BEGIN IMMEDIATE is.
+            changed = (await self._db._execute_waiting(self._q(query), args)).rowcount
+        if changed:
+            self.state |= SEALED
+        return changed
 
 
 class _Transaction:
     """``async with db.transaction():`` — a plain class, because on this hot path the
     generator machinery of ``asynccontextmanager`` costs more than the SQL it wraps."""
 
-    __slots__ = ("_begin", "_db")
+    __slots__ = ("_conn", "_db")
 
     def __init__(self, db: SqliteDatabase, begin: str) -> None:
         self._db = db
-        self._begin = begin
+        self._conn = SqliteConnection(db, begin)
 
     async def __aenter__(self) -> SqliteConnection:
-        db = self._db
-        await db._lock.acquire()
-        try:
-            await db._begin(self._begin)
-        except BaseException:
-            db._lock.release()
-            raise
-        return db._conn
+        # Held whether or not the transaction begins: the connection serves one at a time.
+        await self._db._lock.acquire()
+        return self._conn
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        db = self._db
+        conn = self._conn
         try:
-            db._raw.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            if conn.state & BEGUN:
+                self._db._raw.execute("COMMIT" if exc_type is None else "ROLLBACK")
         finally:
-            db._lock.release()
+            conn.state = CLOSED
+            self._db._lock.release()
 
 
 class SqliteDatabase:
@@ -120,7 +166,7 @@ class SqliteDatabase:
         conn.execute("PRAGMA busy_timeout = 0")
         conn.row_factory = sqlite3.Row
         self._raw = conn
-        self._conn = SqliteConnection(conn)
+        self._sql: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self._stop = threading.Event()
         self._checkpointer = threading.Thread(
@@ -150,15 +196,16 @@ class SqliteDatabase:
         finally:
             conn.close()
 
-    async def _begin(self, statement: str) -> None:
-        """Start a transaction; while another process holds the write lock, yield to the event
-        loop and retry (from 100 µs, doubling to 5 ms) for up to the busy timeout."""
+    async def _execute_waiting(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run a statement that takes the write lock (``BEGIN IMMEDIATE``, an autocommit write);
+        while another process holds it, yield to the event loop and retry (from 100 µs,
+        doubling to 5 ms) for up to the busy timeout. A busy statement did nothing, so the
+        retry is safe."""
         delay = 0.0001
         deadline = 0.0
         while True:
             try:
-                self._raw.execute(statement)
-                return
+                return self._raw.execute(sql, args)
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
@@ -174,7 +221,7 @@ class SqliteDatabase:
             delay = min(delay * 2, 0.005)
 
     def transaction(self, *, write: bool = True) -> _Transaction:
-        return _Transaction(self, "BEGIN IMMEDIATE" if write else "BEGIN")
+        return _Transaction(self, _BEGIN_WRITE if write else "BEGIN")
 
     async def ping(self) -> None:
         async with self._lock:
