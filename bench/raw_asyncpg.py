@@ -6,6 +6,9 @@
 WHERE tenant_id = $2 AND seq = $3`` against random seeded rows. Each is a durable commit, as a
 PATCH is. PATCH ÷ this is the share of the database's own update rate the server reaches.
 
+The pool is configured as the server's is: no reset query when a connection goes back (asyncpg's
+default sends one, a second round trip per update, which would flatter the server).
+
 Run as ``python -m bench.raw_asyncpg --url postgresql://... --tenant-id ID --seconds S``;
 prints one JSON object (a :class:`bench.stats.LoadResult`).
 """
@@ -30,10 +33,16 @@ UPDATE = (
 )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """As ``reach.storage.postgres``: nothing to reset on release."""
+
+
 async def loop(
     url: str, tenant_id: str, seconds: float, tasks: int, pool_size: int
 ) -> dict[str, object]:
-    pool = await asyncpg.create_pool(url, min_size=pool_size, max_size=pool_size)
+    pool = await asyncpg.create_pool(
+        url, min_size=pool_size, max_size=pool_size, reset=_keep_session
+    )
     try:
         rows = await pool.fetch(
             "SELECT seq, external_id FROM resources WHERE tenant_id = $1", tenant_id

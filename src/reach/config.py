@@ -36,6 +36,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_token_bytes: int = 8 * 1024
     token_cache_size: int = 10_000
     lookup_cache_seconds: float = 5.0
+    record_hints: int = 10_000
     db_pool_size: int = 10
     batch_worker: bool = True
     batch_poll_seconds: float = 0.5
@@ -78,6 +79,9 @@ FIELD_DOCS: dict[str, str] = {
     "token_cache_size": "Verified tokens kept in memory per process (each only until its `exp`).",
     "lookup_cache_seconds": "How long a process may reuse a tenant or schema definition it "
     "looked up; writes through the same process invalidate at once.",
+    "record_hints": "Records a process remembers as it last read or wrote them, so a PATCH "
+    "can skip its read while the version it saw is current (the write checks it); 0 turns "
+    "this off.",
     "db_pool_size": "PostgreSQL connections per process.",
     "batch_worker": "Run a batch worker inside each `reach serve` process.",
     "batch_poll_seconds": "How often an idle batch worker looks for new work.",

@@ -8,6 +8,7 @@ from reach.auth import TokenVerifier
 from reach.config import Settings
 from reach.deadlines import Deadlines
 from reach.domain import partners
+from reach.domain.recent import RecentRecords
 from reach.domain.schemas import SchemaRegistry
 from reach.domain.tenants import TenantLookups
 from reach.ratelimit import RateLimiter
@@ -22,6 +23,7 @@ class Services:
     tokens: TokenVerifier
     tenants: TenantLookups
     schemas: SchemaRegistry
+    records: RecentRecords
     box: SecretBox
     limiter: RateLimiter | None
     deadlines: Deadlines
@@ -55,6 +57,7 @@ async def open_services(settings: Settings) -> Services:
         tokens=tokens,
         tenants=TenantLookups(settings.lookup_cache_seconds),
         schemas=SchemaRegistry(settings.lookup_cache_seconds),
+        records=RecentRecords(settings.record_hints),
         box=box,
         limiter=RateLimiter.from_settings(settings),
         deadlines=Deadlines(settings.request_timeout_seconds),

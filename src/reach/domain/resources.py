@@ -25,6 +25,7 @@ from reach.cursors import decode_cursor, encode_cursor
 from reach.domain import references
 from reach.domain.compiled import CompiledSchema, json_type
 from reach.domain.documents import merge_patch, refuse_required_nulls, strip_nulls
+from reach.domain.recent import RecentRecords, snapshot
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
 from reach.errors import BadRequest, Conflict, NotFound
@@ -66,6 +67,7 @@ class Scope:
         tenant: Tenant,
         schema: SchemaDefinition,
         registry: SchemaRegistry,
+        recent: RecentRecords | None = None,
     ) -> None:
         self.conn = conn
         self.tenant = tenant
@@ -73,8 +75,28 @@ class Scope:
         self.registry = registry
         self.compiled: CompiledSchema = registry.compiled(schema)
         self.rows = TenantResources(conn, dialect, tenant.id)
+        # Hints only where a merge needs nothing else read: a reference check would begin
+        # the transaction anyway, and its outcome must not rest on a possibly stale document.
+        self.recent = recent if not self.compiled.references else None
 
-    def record(self, row: Row, data: Any = None, schema_id: str | None = None) -> Record:
+    def hint(self, external_id: str) -> dict[str, Any] | None:
+        """What this process last saw of the record (see :mod:`reach.domain.recent`)."""
+        if self.recent is None:
+            return None
+        return self.recent.get((self.tenant.id, self.schema.id, external_id))
+
+    def remember(self, row: Row | dict[str, Any]) -> None:
+        if self.recent is not None:
+            key = (self.tenant.id, self.schema.id, row["external_id"])
+            self.recent.put(key, snapshot(row))
+
+    def forget(self, external_id: str) -> None:
+        if self.recent is not None:
+            self.recent.forget((self.tenant.id, self.schema.id, external_id))
+
+    def record(
+        self, row: Row | dict[str, Any], data: Any = None, schema_id: str | None = None
+    ) -> Record:
         return Record(
             id=str(row["id"]),
             schema_id=schema_id or str(row["schema_id"]),
@@ -145,17 +167,20 @@ async def upsert(
             )
         external_id = check_external_id(body_key, f"data.{key_field}")
     refuse_required_nulls(fields, scope.compiled)
+    # A hint says the record existed, not that it still does: "reject" must read to refuse.
+    hint = scope.hint(external_id) if on_conflict == "upsert" else None
     for attempt in range(_OPTIMISTIC_ATTEMPTS + 1):
-        row = await _read(scope, external_id, locked=attempt == _OPTIMISTIC_ATTEMPTS)
+        row = hint or await _read(scope, external_id, locked=attempt == _OPTIMISTIC_ATTEMPTS)
         if row is not None:
             if on_conflict == "reject":
                 raise Conflict(
                     f"A {scope.schema.name} record with external id {external_id!r} already exists"
                 )
-            merged = await _merge_into(scope, row, fields)
+            merged = await _merge_into(scope, row, fields, hinted=hint is not None)
             if merged is not None:
                 return merged, False
-            continue  # another write came first: read again
+            hint = None
+            continue  # another write came first (or the hint was stale): read again
         defaults = {k: v for k, v in scope.compiled.defaults.items() if k not in fields}
         document = strip_nulls({**fields, **defaults})
         await _validate(scope, document, fields)
@@ -166,6 +191,18 @@ async def upsert(
             record_id, scope.schema.id, external_id, orjson.dumps(document).decode(), at
         )
         if seq is not None:
+            scope.remember(
+                {
+                    "seq": seq,
+                    "id": record_id,
+                    "schema_id": scope.schema.id,
+                    "external_id": external_id,
+                    "data": orjson.dumps(document).decode(),
+                    "version": 1,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            )
             record = Record(
                 id=record_id,
                 schema_id=scope.schema.id,
@@ -191,14 +228,16 @@ async def patch(scope: Scope, external_id: str, fields: dict[str, Any]) -> Recor
             errors=[f"data.{key_field}: must equal the externalId in the path"],
         )
     refuse_required_nulls(fields, scope.compiled)
+    hint = scope.hint(external_id)
     for attempt in range(_OPTIMISTIC_ATTEMPTS + 1):
-        row = await _read(scope, external_id, locked=attempt == _OPTIMISTIC_ATTEMPTS)
+        row = hint or await _read(scope, external_id, locked=attempt == _OPTIMISTIC_ATTEMPTS)
         if row is None:
             # Also when a concurrent delete won the race: the record is gone.
             raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
-        merged = await _merge_into(scope, row, fields)
+        merged = await _merge_into(scope, row, fields, hinted=hint is not None)
         if merged is not None:
             return merged
+        hint = None
     # Unreachable: the locked attempt holds the row (or SQLite's write lock), so it lands.
     raise Conflict("The record is being written concurrently; retry the request")
 
@@ -209,18 +248,27 @@ async def _read(scope: Scope, external_id: str, *, locked: bool) -> Row | None:
     return await scope.rows.get_standalone(scope.schema.id, external_id)
 
 
-async def _merge_into(scope: Scope, row: Row, fields: dict[str, Any]) -> Record | None:
+async def _merge_into(
+    scope: Scope, row: Row | dict[str, Any], fields: dict[str, Any], *, hinted: bool = False
+) -> Record | None:
     """Merge ``fields`` into the record as ``row`` read it and store the result if the record
-    is still that version; None when another write came first (the caller reads again)."""
+    is still that version; None when another write came first (the caller reads again).
+    ``hinted``: ``row`` is this process's last sight of the record, not a read, so an answer
+    that would rest on it being current (invalid, or unchanged) waits for a read instead."""
     current = orjson.loads(row["data"])
     merged = merge_patch(current, fields)
     # Validated even when nothing changes: after a schema update, a record stored under an
     # older version must satisfy the new one at its next write, no-op or not.
     errors = scope.compiled.errors(merged)
     if errors:
+        if hinted:
+            return None
         raise BadRequest("Validation failed", errors=errors)
     if merged == current:
+        if hinted:
+            return None
         # Nothing changes: no write, no new version, updatedAt stays (idempotent PATCH).
+        scope.remember(row)
         return scope.record(row, current)
     # Ordinary reads that begin the transaction (on PostgreSQL they hold key-share locks on
     # the targets until commit), so the write below joins it rather than running alone.
@@ -228,8 +276,10 @@ async def _merge_into(scope: Scope, row: Row, fields: dict[str, Any]) -> Record 
     at = later_than(row["updated_at"])
     version = int(row["version"])
     seq = int(row["seq"])
-    if not await scope.rows.update_if_version(seq, orjson.dumps(merged).decode(), at, version):
+    text = orjson.dumps(merged).decode()
+    if not await scope.rows.update_if_version(seq, text, at, version):
         return None
+    scope.remember({**snapshot(row), "data": text, "version": version + 1, "updated_at": at})
     return Record(
         id=str(row["id"]),
         schema_id=scope.schema.id,
@@ -269,6 +319,7 @@ async def get(scope: Scope, external_id: str, include: list[str]) -> tuple[Recor
     row = await scope.rows.get_standalone(scope.schema.id, external_id)
     if row is None:
         raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
+    scope.remember(row)
     record = scope.record(row)
     if not include:
         return record, []
@@ -293,6 +344,7 @@ async def delete(scope: Scope, external_id: str, *, cascade: bool) -> tuple[Reco
     taken = await references.cascade(scope, external_id, int(row["seq"])) if cascade else []
     cascaded = await scope.rows.delete_many([r.seq for r in taken])
     await scope.rows.delete(scope.schema.id, external_id)
+    scope.forget(external_id)
     return scope.record(row), cascaded
 
 

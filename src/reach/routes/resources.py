@@ -44,7 +44,8 @@ def record_wire(record: Record) -> dict[str, Any]:
 
 async def scope_of(call: Call, conn: Connection) -> Scope:
     schema = await call.services.schemas.resolve(conn, call.partner_id, call.path("schema"))
-    return Scope(conn, call.dialect, call.tenant, schema, call.services.schemas)
+    services = call.services
+    return Scope(conn, call.dialect, call.tenant, schema, services.schemas, services.records)
 
 
 def _fields(call: Call, scope: Scope) -> dict[str, Any]:
