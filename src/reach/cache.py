@@ -38,9 +38,7 @@ class TTLCache(Generic[K, V]):
         self._entries.clear()
 
     def _evict(self) -> None:
-        now = time.monotonic()
-        for key in [k for k, (until, _) in self._entries.items() if until < now]:
-            del self._entries[key]
-        while len(self._entries) >= self.max_size:
-            # Dicts keep insertion order: drop the oldest entry.
-            del self._entries[next(iter(self._entries))]
+        # The oldest entry, in O(1): dicts keep insertion order, and entries share one TTL (or
+        # a shorter one), so the front is also about the first to expire. Scanning for expired
+        # entries instead cost O(size) on every insert into a full cache.
+        del self._entries[next(iter(self._entries))]
