@@ -49,6 +49,7 @@ class PathRoute(Route):
         """Starlette's matching, minus the work for paths that cannot match."""
         if scope["type"] != "http":
             return Match.NONE, {}
+        # Starlette's own helper: a mounted root_path is stripped exactly as Route.matches does.
         path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         if not path.startswith(self.literal_prefix):
             return Match.NONE, {}
