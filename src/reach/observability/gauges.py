@@ -121,23 +121,11 @@ class PoolGauges:
         self._idle = self.connections.labels("idle")
 
     def sample(self, db: Database) -> None:
-        pool = getattr(db, "pool", None)
-        if pool is not None:  # asyncpg
-            size = pool.get_size()
-            idle = pool.get_idle_size()
-            self._in_use.set(size - idle)
-            self._idle.set(idle)
-            self.limit.set(pool.get_max_size())
-            self.waiters.set(0)
-            return
-        # SQLite: one connection behind an asyncio.Lock. Its queue is private to asyncio;
-        # read defensively so a change there costs a metric, never a scrape.
-        lock = getattr(db, "_lock", None)
-        busy = bool(lock is not None and lock.locked())
-        self._in_use.set(1 if busy else 0)
-        self._idle.set(0 if busy else 1)
-        self.limit.set(1)
-        self.waiters.set(len(getattr(lock, "_waiters", None) or ()))
+        usage = db.usage()
+        self._in_use.set(usage.in_use)
+        self._idle.set(usage.idle)
+        self.limit.set(usage.limit)
+        self.waiters.set(usage.waiting)
 
 
 class PoolSampler:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 class Row(Protocol):
@@ -82,6 +82,15 @@ class Connection(Protocol):
         ...
 
 
+class Usage(NamedTuple):
+    """How a process's database connections are used right now (for the pool gauges)."""
+
+    in_use: int
+    idle: int
+    limit: int
+    waiting: int
+
+
 class Database(Protocol):
     dialect: str
 
@@ -98,6 +107,8 @@ class Database(Protocol):
         ...
 
     async def ping(self) -> None: ...
+
+    def usage(self) -> Usage: ...
 
     async def close(self) -> None: ...
 

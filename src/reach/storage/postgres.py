@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, misuse
+from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, Usage, misuse
 
 _BEGIN_WRITE = "BEGIN"
 
@@ -161,13 +161,14 @@ class PostgresDatabase:
     def transaction(self, *, write: bool = True) -> _Transaction:
         return _Transaction(self._pool, _BEGIN_WRITE if write else "BEGIN READ ONLY")
 
+    def usage(self) -> Usage:
+        pool = self._pool
+        idle = pool.get_idle_size()
+        return Usage(in_use=pool.get_size() - idle, idle=idle, limit=pool.get_max_size(), waiting=0)
+
     async def ping(self) -> None:
         async with self._pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
 
     async def close(self) -> None:
         await self._pool.close()
-
-    @property
-    def pool(self) -> asyncpg.Pool[Any]:
-        return self._pool

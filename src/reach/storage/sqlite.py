@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reach.errors import ServiceUnavailable
-from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, misuse
+from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, Usage, misuse
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _BUSY_TIMEOUT_MS = 10_000
@@ -222,6 +222,14 @@ class SqliteDatabase:
 
     def transaction(self, *, write: bool = True) -> _Transaction:
         return _Transaction(self, _BEGIN_WRITE if write else "BEGIN")
+
+    def usage(self) -> Usage:
+        """One connection, busy while a request's block holds it; the others queue."""
+        lock = self._lock
+        busy = int(lock.locked())
+        # asyncio keeps a lock's queue private; read it defensively (a metric, never an error).
+        waiting = len(getattr(lock, "_waiters", None) or ())
+        return Usage(in_use=busy, idle=1 - busy, limit=1, waiting=waiting)
 
     async def ping(self) -> None:
         async with self._lock:
