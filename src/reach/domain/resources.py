@@ -1,4 +1,4 @@
-"""Resources: single-record create/upsert, patch, get (with includes), list and delete.
+"""Resources: single-record create/upsert, patch, get (with includes) and delete.
 
 A merge (PATCH, upsert into an existing record) is optimistic: read the record without
 beginning the transaction, merge and validate, then write it back only if its version is still
@@ -12,8 +12,6 @@ transaction, and the write joins it.
 
 from __future__ import annotations
 
-import math
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +19,6 @@ import msgspec
 import orjson
 
 from reach import clock
-from reach.cursors import decode_cursor, encode_cursor
 from reach.domain import references
 from reach.domain.compiled import CompiledSchema, json_type
 from reach.domain.documents import merge_patch, refuse_required_nulls, strip_nulls
@@ -30,7 +27,6 @@ from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
 from reach.errors import BadRequest, Conflict, NotFound
 from reach.storage.database import Connection, Row
-from reach.storage.json_filters import Filter
 from reach.storage.resources import TenantResources
 
 MAX_EXTERNAL_ID_LENGTH = 255
@@ -48,13 +44,6 @@ class Record(msgspec.Struct, frozen=True):
     created_at: str
     updated_at: str
     version: int
-
-
-class RecordPage(msgspec.Struct, frozen=True):
-    results: list[Record]
-    has_next_page: bool
-    total: int
-    cursor: str | None
 
 
 class Scope:
@@ -186,35 +175,22 @@ async def upsert(
         await _validate(scope, document, fields)
         at = clock.now()
         record_id = clock.new_id()
+        text = orjson.dumps(document).decode()
         # An ordinary statement: it begins the transaction, so the count moves with the row.
-        seq = await scope.rows.insert(
-            record_id, scope.schema.id, external_id, orjson.dumps(document).decode(), at
-        )
+        seq = await scope.rows.insert(record_id, scope.schema.id, external_id, text, at)
         if seq is not None:
-            scope.remember(
-                {
-                    "seq": seq,
-                    "id": record_id,
-                    "schema_id": scope.schema.id,
-                    "external_id": external_id,
-                    "data": orjson.dumps(document).decode(),
-                    "version": 1,
-                    "created_at": at,
-                    "updated_at": at,
-                }
-            )
-            record = Record(
-                id=record_id,
-                schema_id=scope.schema.id,
-                partner_id=scope.tenant.partner_id,
-                tenant_id=scope.tenant.id,
-                external_id=external_id,
-                data=document,
-                created_at=at,
-                updated_at=at,
-                version=1,
-            )
-            return record, True
+            created = {
+                "seq": seq,
+                "id": record_id,
+                "schema_id": scope.schema.id,
+                "external_id": external_id,
+                "data": text,
+                "version": 1,
+                "created_at": at,
+                "updated_at": at,
+            }
+            scope.remember(created)
+            return scope.record(created, document), True
         # Another transaction created the key between our read and insert: merge into it.
     raise Conflict("The record is being written concurrently; retry the request")
 
@@ -279,18 +255,9 @@ async def _merge_into(
     text = orjson.dumps(merged).decode()
     if not await scope.rows.update_if_version(seq, text, at, version):
         return None
-    scope.remember({**snapshot(row), "data": text, "version": version + 1, "updated_at": at})
-    return Record(
-        id=str(row["id"]),
-        schema_id=scope.schema.id,
-        partner_id=scope.tenant.partner_id,
-        tenant_id=scope.tenant.id,
-        external_id=row["external_id"],
-        data=merged,
-        created_at=row["created_at"],
-        updated_at=at,
-        version=version + 1,
-    )
+    written = {**snapshot(row), "data": text, "version": version + 1, "updated_at": at}
+    scope.remember(written)
+    return scope.record(written, merged)
 
 
 async def _validate(scope: Scope, document: dict[str, Any], changed: dict[str, Any]) -> None:
@@ -346,77 +313,3 @@ async def delete(scope: Scope, external_id: str, *, cascade: bool) -> tuple[Reco
     await scope.rows.delete(scope.schema.id, external_id)
     scope.forget(external_id)
     return scope.record(row), cascaded
-
-
-async def page(
-    scope: Scope, *, cursor: str | None, limit: int, filters: dict[str, str]
-) -> RecordPage:
-    kind = f"resources:{scope.schema.id}"
-    after = decode_cursor(cursor, kind, 1)
-    after_seq = after[0] if after else None
-    if after_seq is not None and not (isinstance(after_seq, int) and 0 <= after_seq < _INT64):
-        raise BadRequest("Invalid cursor", errors=["cursor: not a cursor for this list"])
-    json_filters = _filters(scope, filters)
-    rows = await scope.rows.page(
-        scope.schema.id, after_seq=after_seq, limit=limit + 1, filters=json_filters
-    )
-    total = await scope.rows.count(scope.schema.id, json_filters)
-    has_next = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(kind, [int(rows[-1]["seq"])]) if has_next else None
-    return RecordPage(
-        results=[scope.record(row) for row in rows],
-        has_next_page=has_next,
-        total=total,
-        cursor=next_cursor,
-    )
-
-
-_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-_INT64 = 2**63
-
-
-def _filters(scope: Scope, filters: dict[str, str]) -> list[Filter]:
-    """``filter[field]=text`` → equality filters typed by the schema's property type."""
-    properties = scope.schema.json_schema.get("properties", {})
-    out: list[Filter] = []
-    errors: list[str] = []
-    for field, text in filters.items():
-        spec = properties.get(field)
-        if not isinstance(spec, dict) or '"' in field or "\\" in field:
-            errors.append(f"filter[{field}]: not a top-level field of {scope.schema.name}")
-            continue
-        kind = "string" if "$ref" in spec else spec.get("type", "string")
-        try:
-            out.append(_typed_filter(field, kind, text))
-        except ValueError as exc:
-            errors.append(f"filter[{field}]: {exc}")
-    if errors:
-        raise BadRequest("Invalid filter", errors=errors)
-    return out
-
-
-def _typed_filter(field: str, kind: Any, text: str) -> Filter:
-    if kind == "string":
-        if "\x00" in text:
-            raise ValueError("must not contain the NUL character (U+0000)")
-        return (field, "string", text)
-    if kind == "boolean":
-        if text not in ("true", "false"):
-            raise ValueError("expected true or false")
-        return (field, "boolean", text == "true")
-    if kind in ("integer", "number"):
-        if not _JSON_NUMBER.fullmatch(text):
-            raise ValueError(f"expected a JSON {kind}")
-        approximate = float(text)
-        if not math.isfinite(approximate):
-            raise ValueError(f"{text!r} is out of range")
-        if kind == "integer" and not approximate.is_integer():
-            raise ValueError("expected an integer")
-        number: int | float = approximate
-        if approximate.is_integer() and not any(c in text for c in ".eE"):
-            # Exact for whole numbers; beyond 64 bits stored values are floats anyway.
-            whole = int(text)
-            number = whole if -_INT64 <= whole < _INT64 else approximate
-        return (field, "number", number)
-    raise ValueError(f"cannot filter on a field of type {kind}")

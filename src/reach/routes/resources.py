@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from reach.domain import documents, resources
+from reach.domain import documents, listing, resources
 from reach.domain.resources import Record, Scope
 from reach.errors import BadRequest
 from reach.http import ok, query_bool, query_choice, query_int
@@ -119,7 +119,7 @@ def _filters(call: Call) -> dict[str, str]:
 
 async def list_resources(call: Call, conn: Connection) -> Response:
     scope = await scope_of(call, conn)
-    result = await resources.page(
+    result = await listing.page(
         scope,
         cursor=call.query.get("cursor"),
         limit=query_int(call.query, "limit", 100, low=1, high=1000),
