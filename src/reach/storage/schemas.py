@@ -106,9 +106,7 @@ async def hold_against_new_records(conn: Connection, dialect: str, schema_id: st
     began before is committed and counted. SQLite's write transaction already excludes them.
     """
     if dialect == "postgresql":
-        await conn.execute(
-            "SELECT id FROM schema_definitions WHERE id = $1 FOR UPDATE", schema_id
-        )
+        await conn.execute("SELECT id FROM schema_definitions WHERE id = $1 FOR UPDATE", schema_id)
 
 
 async def live_record_count(conn: Connection, partner_id: str, schema_id: str) -> int:
