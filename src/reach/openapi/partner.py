@@ -138,17 +138,22 @@ def _definition_input(*, creating: bool) -> dict[str, Schema]:
     """The fields of a create or update body. No ``default`` anywhere: a generated client
     sends a field's default whenever the caller leaves it out, and on an update that would
     "change" a field that cannot change (``category: custom_schema`` on a built-in schema)."""
-    fixed = "" if creating else "; may only be repeated unchanged"
-    category = "Defaults to custom_schema" if creating else "Cannot change"
+    if creating:
+        name = "Unique among the partner's active schemas (names and plural names, ignoring case)"
+        plural, category = "Defaults to name", "custom_schema if not sent"
+        key, fixed = "A string property of schema, the record key", "; cannot change later"
+    else:
+        name = plural = category = key = "Cannot change"
+        fixed = "; may be repeated unchanged"
     return {
-        "name": {**_NAME, "description": f"Unique per partner ignoring case; cannot change{fixed}"},
-        **_twins("pluralName", {**_NAME, "description": f"Defaults to name; cannot change{fixed}"}),
+        "name": {**_NAME, "description": f"{name}{fixed}"},
+        **_twins("pluralName", {**_NAME, "description": f"{plural}{fixed}"}),
         "description": _nullable(STRING),
         "category": {**_CATEGORY, "description": f"{category}{fixed}"},
         "schema": _SCHEMA_FIELD,
         **_twins(
             "externalIdField",
-            {**STRING, "description": f"A string property of schema, the record key{fixed}"},
+            {**STRING, "description": f"{key}{fixed}"},
         ),
         **_OPTIONS,
     }
