@@ -266,6 +266,7 @@ ATTACKS: dict[tuple[str, str], Callable[[World], list[Probe]]] = {
     ("POST", "/partner/schema-definitions"): _schemas_list("POST"),
     ("GET", "/partner/schema-definitions/{idOrName}"): _schema_by_id("GET"),
     ("POST", "/partner/schema-definitions/{idOrName}"): _schema_by_id("POST"),
+    ("DELETE", "/partner/schema-definitions/{idOrName}"): _schema_by_id("DELETE"),
 }
 
 

@@ -14,8 +14,9 @@ and its cells are read according to that property's ``type`` in the schema defin
 
 A property with several types tries them in the order integer, number, boolean, object/array,
 string. A cell none of them accepts is a reject naming the column and what was expected.
-Columns the schema does not declare are sent as text; the server decides (400 unless
-``--ignore-unknown-fields``).
+A column the schema does not declare stops the import before anything is sent (the server
+would refuse every row for it); with ``--ignore-unknown-fields`` its cells are sent as text
+and the server drops them.
 """
 
 from __future__ import annotations
@@ -130,7 +131,9 @@ class RowCoercer:
     def __call__(self, cells: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
         record: dict[str, Any] = {}
         errors: list[str] = []
-        if len(cells) > len(self.header):
+        if len(cells) != len(self.header):
+            # A short row is most often a file cut mid-line: sending what is there would apply
+            # the cut-off cell (and leave the missing ones alone) as if it were the whole value.
             errors.append(f"row has {len(cells)} values but the header {len(self.header)} columns")
         for name, convert, cell in zip(self.header, self._converters, cells, strict=False):
             if cell == "":

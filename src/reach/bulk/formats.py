@@ -50,16 +50,37 @@ def count_lines(path: Path) -> int:
     return count + (last != b"\n")
 
 
+def _columns(path: Path, header: list[str] | None) -> list[str]:
+    if not header:
+        raise FormatError(f"{path}: no header row")
+    names = [name.strip() for name in header]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates or "" in names:
+        raise FormatError(f"{path}: empty or duplicate column names: {duplicates or ['']}")
+    return names
+
+
+def csv_columns(path: Path) -> list[str]:
+    """The header of a CSV file (its column names)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return _columns(path, next(csv.reader(handle), None))
+
+
+def unknown_columns(columns: Sequence[str], json_schema: Mapping[str, Any]) -> list[str]:
+    """Columns the schema does not declare, when it refuses undeclared fields (the server's
+    rule for a record's top level: declared ``properties``, ``additionalProperties`` not
+    true or a schema)."""
+    properties = json_schema.get("properties")
+    extra = json_schema.get("additionalProperties", False)
+    if not isinstance(properties, Mapping) or extra is True or isinstance(extra, Mapping):
+        return []
+    return [name for name in columns if name not in properties]
+
+
 def read_csv(path: Path, properties: Mapping[str, Any]) -> Iterator[Row]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise FormatError(f"{path}: no header row")
-        names = [name.strip() for name in header]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates or "" in names:
-            raise FormatError(f"{path}: empty or duplicate column names: {duplicates or ['']}")
+        names = _columns(path, next(reader, None))
         coerce = RowCoercer(names, properties)
         end = reader.line_num
         for cells in reader:

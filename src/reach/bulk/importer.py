@@ -27,7 +27,14 @@ from typing import IO, Any
 import msgspec
 import orjson
 
-from reach.bulk.formats import Row, count_lines, read_rows
+from reach.bulk.formats import (
+    FormatError,
+    Row,
+    count_lines,
+    csv_columns,
+    read_rows,
+    unknown_columns,
+)
 from reach.bulk.progress import Progress
 from reach.client import BadRequestError, Client, PayloadTooLargeError
 
@@ -134,6 +141,8 @@ class Importer:
         started = time.monotonic()
         definition = self.client.get_schema(self.schema)
         self._key = definition.external_id_field
+        if self.fmt == "csv" and not self.ignore_unknown_fields:
+            self._refuse_unknown_columns(definition.name, definition.schema)
         state, resumed_from = self._initial_state()
         rows_before = state.rows
         total = count_lines(self.path) - (1 if self.fmt == "csv" else 0)
@@ -171,6 +180,16 @@ class Importer:
             "seconds": round(seconds, 3),
             "recordsPerSecond": round(done / seconds) if seconds > 0 else None,
         }
+
+    def _refuse_unknown_columns(self, name: str, json_schema: dict[str, Any]) -> None:
+        """Stop before sending anything: the server would refuse every row for the column."""
+        unknown = unknown_columns(csv_columns(self.path), json_schema)
+        if unknown:
+            raise FormatError(
+                f"{self.path}: {'columns' if len(unknown) > 1 else 'column'} "
+                f"{', '.join(map(repr, unknown))} not in schema {name!r}; nothing was sent. "
+                "Fix the header, or pass --ignore-unknown-fields to import the other columns"
+            )
 
     def _initial_state(self) -> tuple[State, int | None]:
         stat = self.path.stat()

@@ -49,11 +49,21 @@ def partners_group() -> None:
 @partners_group.command(name="create")
 @database_option
 @click.argument("name")
-def partners_create(database_url: str | None, name: str) -> None:
+@click.option(
+    "--no-default-schemas",
+    "no_default_schemas",
+    is_flag=True,
+    default=False,
+    help="Start without the built-in customers, locations and transactions schemas.",
+)
+def partners_create(database_url: str | None, name: str, no_default_schemas: bool) -> None:
     """Create a partner; prints {"id", "name", "secret"} (the only time the secret is shown)."""
     settings = _settings(database_url=database_url)
     box = _box(settings)
-    created = _in_transaction(settings, lambda conn: partners.create(conn, box, name))
+    created = _in_transaction(
+        settings,
+        lambda conn: partners.create(conn, box, name, default_schemas=not no_default_schemas),
+    )
     _echo_json({"id": created.id, "name": created.name, "secret": created.secret})
 
 

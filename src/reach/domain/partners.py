@@ -1,4 +1,5 @@
-"""Partners: creation (with a signing secret and the default schemas) and secret rotation."""
+"""Partners: creation (with a signing secret and, by default, the default schemas) and secret
+rotation."""
 
 from __future__ import annotations
 
@@ -35,13 +36,18 @@ def _new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def create(conn: Connection, box: SecretBox, name: str) -> NewSecret:
+async def create(
+    conn: Connection, box: SecretBox, name: str, *, default_schemas: bool = True
+) -> NewSecret:
+    """A new partner with its first secret and, unless told otherwise, the built-in schemas
+    (customers, locations, transactions): zero setup by default, a clean slate on request."""
     at = clock.now()
     partner_id = clock.new_id()
     secret = _new_secret()
     await store.insert_partner(conn, partner_id, name, at)
     await store.insert_secret(conn, clock.new_id(), partner_id, box.seal(partner_id, secret), at)
-    await schemas.install_defaults(conn, partner_id, at)
+    if default_schemas:
+        await schemas.install_defaults(conn, partner_id, at)
     return NewSecret(id=partner_id, name=name, secret=secret)
 
 

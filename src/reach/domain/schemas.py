@@ -271,6 +271,42 @@ async def update(
     return updated
 
 
+async def deactivate(
+    conn: Connection, dialect: str, registry: SchemaRegistry, partner_id: str, name_or_id: str
+) -> SchemaDefinition:
+    """Deactivate a definition nothing depends on; its name and plural name are then free.
+
+    In use (409): records in any of the partner's live tenants (a deleted tenant's records are
+    unreachable and stay as they are), an unfinished batch writing to it, or another active
+    definition whose ``reach:schemas/`` reference points at it. The version is bumped, so a
+    write validated against the last version is recognisably stale.
+    """
+    await store.lock_partner(conn, partner_id)
+    current = await get(conn, partner_id, name_or_id)
+    await store.hold_against_new_records(conn, dialect, current.id)
+    in_use: list[str] = []
+    records = await store.live_record_count(conn, partner_id, current.id)
+    if records:
+        in_use.append(f"{records} record(s) in the partner's tenants; delete them first")
+    batches = await store.unfinished_batches(conn, partner_id, current.id)
+    if batches:
+        in_use.append(f"{batches} unfinished batch(es) write to it; wait for them to finish")
+    in_use.extend(
+        f"schema {other.name!r} references it ($ref); change or delete that schema first"
+        for other in await list_active(conn, partner_id)
+        if other.id != current.id and current.id in other.references.values()
+    )
+    if in_use:
+        raise Conflict(f"Schema definition {current.name!r} is in use", errors=in_use)
+    at = clock.now()
+    deactivated = msgspec.structs.replace(
+        current, version_number=current.version_number + 1, updated_at=at, deactivated_at=at
+    )
+    await store.deactivate(conn, partner_id, current.id, deactivated.version_number, at)
+    registry.forget(partner_id)
+    return deactivated
+
+
 def _options(given: SchemaInput, current: dict[str, Any], refs: dict[str, str]) -> dict[str, Any]:
     options = {**current, "references": refs}
     if not isinstance(given.fields_to_expose, msgspec.UnsetType):

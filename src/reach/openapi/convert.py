@@ -9,7 +9,8 @@ Three views of one schema are needed:
 
 * ``full`` — a stored document (responses): ``required`` kept, ``default`` dropped (a stored
   record has its values; a default would only mislead).
-* ``create`` — a create/upload body: ``required`` and ``default`` kept (defaults apply on create).
+* ``create`` — a create/upload body: ``required`` kept; a ``default`` is stated in the
+  description (it applies when a record is created, not when an upsert merges into one).
 * ``partial`` — a PATCH body: ``required`` and ``default`` dropped on every object level
   (absent means unchanged), but kept inside array items, which are replaced whole.
 """
@@ -19,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import orjson
 
 from reach.domain.compiled import REF_PREFIX
 
@@ -90,7 +93,12 @@ class Converter:
         if isinstance(examples, list) and examples:
             out["example"] = examples[0]
         if "default" in node and self.view == "create":
-            out["default"] = node["default"]
+            # Told in words, not as ``default``: a create body is also an upsert body (merged
+            # into an existing record), and generated clients send every ``default`` whenever
+            # the caller leaves a field out, which would overwrite the stored value.
+            told = f"Default when a record is created: {orjson.dumps(node['default']).decode()}"
+            described = out.get("description")
+            out["description"] = f"{described.rstrip('.')}. {told}" if described else told
         required = node.get("required")
         if isinstance(required, list) and required and (self.view != "partial" or in_items):
             out["required"] = list(required)

@@ -122,35 +122,58 @@ _FIELD_TO_EXPOSE = obj(
 )
 _NAME = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$"}
 _CATEGORY: Schema = {"type": "string", "enum": list(CATEGORIES)}
-_DEFINITION_INPUT: dict[str, Schema] = {
-    "name": {**_NAME, "description": "Unique per partner ignoring case; cannot change"},
-    **_twins("pluralName", {**_NAME, "description": "Defaults to name; cannot change"}),
-    "description": _nullable(STRING),
-    "category": {**_CATEGORY, "default": "custom_schema", "description": "Cannot change"},
-    "schema": {
-        "type": "object",
-        "additionalProperties": True,
-        "description": "JSON Schema (draft-07) of the resource's data; an object schema. "
-        'Reference other schemas with {"$ref": "reach:schemas/<nameOrId>"}',
-    },
-    **_twins(
-        "externalIdField",
-        {**STRING, "description": "A string property of schema, the record key; cannot change"},
-    ),
+_SCHEMA_FIELD: Schema = {
+    "type": "object",
+    "additionalProperties": True,
+    "description": "JSON Schema (draft-07) of the resource's data; an object schema. "
+    'Reference other schemas with {"$ref": "reach:schemas/<nameOrId>"}',
+}
+_OPTIONS: dict[str, Schema] = {
     "fieldsToExpose": _nullable(array(_FIELD_TO_EXPOSE)),
     "exposeNameJsonPath": _nullable(STRING),
 }
+
+
+def _definition_input(*, creating: bool) -> dict[str, Schema]:
+    """The fields of a create or update body. No ``default`` anywhere: a generated client
+    sends a field's default whenever the caller leaves it out, and on an update that would
+    "change" a field that cannot change (``category: custom_schema`` on a built-in schema)."""
+    if creating:
+        name = "Unique among the partner's active schemas (names and plural names, ignoring case)"
+        plural, category = "Defaults to name", "custom_schema if not sent"
+        key, fixed = "A string property of schema, the record key", "; cannot change later"
+    else:
+        name = plural = category = key = "Cannot change"
+        fixed = "; may be repeated unchanged"
+    return {
+        "name": {**_NAME, "description": f"{name}{fixed}"},
+        **_twins("pluralName", {**_NAME, "description": f"{plural}{fixed}"}),
+        "description": _nullable(STRING),
+        "category": {**_CATEGORY, "description": f"{category}{fixed}"},
+        "schema": _SCHEMA_FIELD,
+        **_twins(
+            "externalIdField",
+            {**STRING, "description": f"{key}{fixed}"},
+        ),
+        **_OPTIONS,
+    }
+
+
+# A plain object with ``required``: a top-level anyOf of two required lists (externalIdField
+# or its snake_case twin) made generators give up on a typed model. The twin is still accepted
+# in place of externalIdField; the server enforces "one of them" (400) and the text says so.
 DEFINITION_CREATE = obj(
-    _DEFINITION_INPUT,
-    ["name", "schema"],
+    _definition_input(creating=True),
+    ["name", "schema", "externalIdField"],
     additionalProperties=False,
-    anyOf=[{"required": ["externalIdField"]}, {"required": ["external_id_field"]}],
+    description="A new schema definition. external_id_field (deprecated) is accepted in place "
+    "of externalIdField; one of the two is required.",
 )
 DEFINITION_UPDATE = obj(
-    _DEFINITION_INPUT,
+    _definition_input(creating=False),
     additionalProperties=False,
-    description="Fields sent replace the stored ones; name, pluralName, category and "
-    "externalIdField may only be repeated unchanged. Every update bumps versionNumber.",
+    description="Only the fields sent change; name, pluralName, category and externalIdField "
+    "may only be repeated unchanged. Every update bumps versionNumber.",
 )
 DEFINITION = obj(
     {
@@ -309,5 +332,18 @@ OPERATIONS: list[Operation] = [
         "rewritten; the next write to a record is validated against the new version.",
         parameters=(_SCHEMA_ID,),
         body=schema_ref("SchemaDefinitionUpdate"),
+    ),
+    Operation(
+        "DELETE",
+        "/partner/schema-definitions/{idOrName}",
+        "deleteSchemaDefinition",
+        "Delete schema",
+        SCHEMAS_TAG,
+        {**_DEFINITION_OK, **errors("401", "403", "404", "409")},
+        "Deactivates a schema definition (built-in ones too) and returns it with deactivatedAt "
+        "set; its name and plural name are then free for a new schema. 409 while any of the "
+        "partner's live tenants holds a record of it, an unfinished batch writes to it, or "
+        "another active schema references it.",
+        parameters=(_SCHEMA_ID,),
     ),
 ]

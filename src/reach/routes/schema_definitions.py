@@ -1,4 +1,5 @@
-"""``/partner/schema-definitions`` — the partner's resource schemas."""
+"""``/partner/schema-definitions`` — the partner's resource schemas (list, create, get, update,
+delete = deactivate)."""
 
 from __future__ import annotations
 
@@ -143,6 +144,17 @@ async def update_schema_definition(call: Call, conn: Connection) -> Response:
     return _changed(call, definition, "Schema definition updated")
 
 
+async def delete_schema_definition(call: Call, conn: Connection) -> Response:
+    definition = await schemas.deactivate(
+        conn,
+        call.services.db.dialect,
+        call.services.schemas,
+        call.partner_id,
+        call.path("idOrName"),
+    )
+    return _changed(call, definition, "Schema definition deleted")
+
+
 ROUTES: list[Route] = [
     route("/partner/schema-definitions", "GET", list_schema_definitions, access="partner"),
     route(
@@ -161,5 +173,12 @@ ROUTES: list[Route] = [
         access="partner",
         write=True,
         body=True,
+    ),
+    route(
+        "/partner/schema-definitions/{idOrName}",
+        "DELETE",
+        delete_schema_definition,
+        access="partner",
+        write=True,
     ),
 ]

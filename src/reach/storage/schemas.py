@@ -63,10 +63,15 @@ async def update(conn: Connection, partner_id: str, schema_id: str, values: dict
 
 
 async def find(conn: Connection, partner_id: str, key: str, *, by_id: bool) -> Row | None:
-    """By id, or by name or plural name ignoring case."""
+    """An active definition by id, or by name or plural name ignoring case.
+
+    Deactivated definitions are never found: their names may belong to a newer schema, and
+    nothing may be read, written or referenced through them.
+    """
     if by_id:
         row = await conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM schema_definitions WHERE partner_id = $1 AND id = $2",
+            f"SELECT {_COLUMNS} FROM schema_definitions WHERE partner_id = $1 AND id = $2 "
+            "AND deactivated_at IS NULL",
             partner_id,
             key,
         )
@@ -75,7 +80,8 @@ async def find(conn: Connection, partner_id: str, key: str, *, by_id: bool) -> R
     lowered = key.lower()
     return await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM schema_definitions WHERE partner_id = $1 "
-        "AND (name_key = $2 OR plural_key = $2) ORDER BY (name_key = $2) DESC LIMIT 1",
+        "AND (name_key = $2 OR plural_key = $2) AND deactivated_at IS NULL "
+        "ORDER BY (name_key = $2) DESC LIMIT 1",
         partner_id,
         lowered,
     )
@@ -83,11 +89,59 @@ async def find(conn: Connection, partner_id: str, key: str, *, by_id: bool) -> R
 
 async def names_in_use(conn: Connection, partner_id: str, keys: list[str]) -> list[str]:
     rows = await conn.fetch(
-        "SELECT name_key, plural_key FROM schema_definitions WHERE partner_id = $1",
+        "SELECT name_key, plural_key FROM schema_definitions WHERE partner_id = $1 "
+        "AND deactivated_at IS NULL",
         partner_id,
     )
     used = {row["name_key"] for row in rows} | {row["plural_key"] for row in rows}
     return [key for key in keys if key.lower() in used]
+
+
+async def hold_against_new_records(conn: Connection, dialect: str, schema_id: str) -> None:
+    """Wait for the record writes of this schema that are under way, and hold off new ones,
+    until the transaction ends.
+
+    A resource insert holds a ``FOR KEY SHARE`` lock on its schema row (the foreign key) until
+    it commits; ``FOR UPDATE`` conflicts with it, so once this returns every record write that
+    began before is committed and counted. SQLite's write transaction already excludes them.
+    """
+    if dialect == "postgresql":
+        await conn.execute("SELECT id FROM schema_definitions WHERE id = $1 FOR UPDATE", schema_id)
+
+
+async def live_record_count(conn: Connection, partner_id: str, schema_id: str) -> int:
+    """Records of the schema in the partner's live tenants (from ``resource_counts``, kept in
+    step with the rows in the same transactions, so it costs a few rows at any size)."""
+    count = await conn.fetchval(
+        "SELECT sum(c.count) FROM resource_counts c JOIN tenants t ON t.id = c.tenant_id "
+        "WHERE t.partner_id = $1 AND t.deleted_at IS NULL AND c.schema_id = $2",
+        partner_id,
+        schema_id,
+    )
+    return int(count or 0)
+
+
+async def unfinished_batches(conn: Connection, partner_id: str, schema_id: str) -> int:
+    count = await conn.fetchval(
+        "SELECT count(*) FROM batches WHERE partner_id = $1 AND schema_id = $2 "
+        "AND completed_at IS NULL",
+        partner_id,
+        schema_id,
+    )
+    return int(count or 0)
+
+
+async def deactivate(
+    conn: Connection, partner_id: str, schema_id: str, version_number: int, at: str
+) -> None:
+    await conn.execute(
+        "UPDATE schema_definitions SET deactivated_at = $3, updated_at = $3, "
+        "version_number = $4 WHERE partner_id = $1 AND id = $2 AND deactivated_at IS NULL",
+        partner_id,
+        schema_id,
+        at,
+        version_number,
+    )
 
 
 async def list_active(conn: Connection, partner_id: str) -> list[Row]:

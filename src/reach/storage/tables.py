@@ -72,8 +72,23 @@ schema_definitions = sa.Table(
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
     sa.Column("deactivated_at", TIMESTAMP, nullable=True),
-    sa.UniqueConstraint("partner_id", "name_key", name="uq_schema_definitions_name"),
-    sa.UniqueConstraint("partner_id", "plural_key", name="uq_schema_definitions_plural"),
+    # Unique among active definitions only: a deactivated schema's names are free (0006).
+    sa.Index(
+        "uq_schema_definitions_name",
+        "partner_id",
+        "name_key",
+        unique=True,
+        sqlite_where=sa.text("deactivated_at IS NULL"),
+        postgresql_where=sa.text("deactivated_at IS NULL"),
+    ),
+    sa.Index(
+        "uq_schema_definitions_plural",
+        "partner_id",
+        "plural_key",
+        unique=True,
+        sqlite_where=sa.text("deactivated_at IS NULL"),
+        postgresql_where=sa.text("deactivated_at IS NULL"),
+    ),
 )
 
 resources = sa.Table(
