@@ -31,7 +31,6 @@ from reach.errors import Unauthorized
 
 SecretLoader = Callable[[str], Awaitable[list[str]]]
 
-_REVALIDATE_SECONDS = 60.0
 # 9999-12-31T23:59:59Z: past it a timestamp means nothing, and 10**400 would overflow a float.
 _LATEST_SECONDS = 253_402_300_799
 _TIME_CLAIMS = ("exp", "iat", "nbf")
@@ -64,12 +63,15 @@ class TokenVerifier:
         cache_size: int,
         secret_ttl: float,
         max_lifetime: int = 0,
+        revalidate_seconds: float = 60.0,
     ) -> None:
         self._load_secrets = load_secrets
         self._leeway = leeway
         self._max_lifetime = max_lifetime
         self._max_token_bytes = max_token_bytes
-        self._verified: TTLCache[str, Principal] = TTLCache(_REVALIDATE_SECONDS, cache_size)
+        # A revoked secret keeps working for tokens verified within this horizon (0 = none).
+        self._revalidate = revalidate_seconds if cache_size > 0 else 0.0
+        self._verified: TTLCache[str, Principal] = TTLCache(self._revalidate, max(1, cache_size))
         self._secrets: TTLCache[str, list[str]] = TTLCache(secret_ttl, 10_000)
 
     def forget_partner(self, partner_id: str) -> None:
@@ -85,7 +87,8 @@ class TokenVerifier:
         issued_at = self._issued_at(claims)
         principal = _principal(claims, issued_at)
         remaining = float(claims["exp"]) + self._leeway - time.time()
-        self._verified.put(token, principal, ttl=min(_REVALIDATE_SECONDS, remaining))
+        if self._revalidate > 0:
+            self._verified.put(token, principal, ttl=min(self._revalidate, remaining))
         return principal
 
     def _issued_at(self, claims: dict[str, Any]) -> float | None:

@@ -49,6 +49,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str = ""
     max_token_lifetime_seconds: int = 0
     metrics_token: str = ""
+    token_cache_seconds: float = 60.0
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
@@ -106,6 +107,9 @@ FIELD_DOCS: dict[str, str] = {
     "long a leaked token works. See docs/security.md.",
     "metrics_token": "When set, `GET /metrics` needs `Authorization: Bearer <this value>` "
     "(401 otherwise); empty = `/metrics` is public (keep it off the internet at the proxy).",
+    "token_cache_seconds": "How long a process reuses a token it verified (never past its "
+    "`exp`): a token signed with a secret revoked meanwhile keeps working that long; 0 = "
+    "verify every request (tens of µs each).",
 }
 
 
@@ -141,6 +145,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_WORKERS must be at least 1")
     if settings.request_timeout_seconds <= 0:
         raise ConfigError("REACH_REQUEST_TIMEOUT_SECONDS must be positive")
+    if settings.token_cache_seconds < 0:
+        raise ConfigError("REACH_TOKEN_CACHE_SECONDS must be 0 (no cache) or positive")
     if settings.max_token_lifetime_seconds < 0:
         raise ConfigError("REACH_MAX_TOKEN_LIFETIME_SECONDS must be 0 (no limit) or positive")
     _check_rate_limit_settings(settings)
