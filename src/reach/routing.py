@@ -154,7 +154,8 @@ class Endpoint:
             tenant = await _tenant(services, principal, headers.tenant, quota)
             state[TENANT_KEY] = tenant.id
         if limiter is not None:
-            quota.extend(await limiter.charge(principal.partner_id, tenant and tenant.id))
+            tenant_id = None if tenant is _NO_TENANT else tenant.id
+            quota.extend(await limiter.charge(principal.partner_id, tenant_id))
         if self.access == "partner" and not principal.is_partner:
             raise Forbidden("Partner routes need a partner-scoped token (type: partner)")
         refuse_nul_in_url(scope)
