@@ -14,7 +14,9 @@ import httpx
 import pytest
 
 from reach import clock
+from reach.config import load_settings
 from reach.domain import partners
+from reach.errors import ConfigError
 from reach.storage.database import Connection
 from tests.contract.resources import create, customer
 from tests.harness import Harness, PartnerKey
@@ -197,3 +199,9 @@ def test_with_both_caches_off_a_revoked_secret_stops_working_at_once(
         _assert_401(_get(api, base, token), "signature")
         # With the defaults the verified token is reused: the window docs/security.md states.
         assert _get(api, cached, token).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["REACH_MAX_TOKEN_LIFETIME_SECONDS", "REACH_TOKEN_CACHE_SECONDS"])
+def test_negative_token_settings_are_refused_at_start(name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(env={name: "-1"})
