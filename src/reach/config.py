@@ -15,6 +15,7 @@ import msgspec
 from reach.errors import ConfigError
 
 ENV_PREFIX = "REACH_"
+_SECRET_FIELDS = frozenset({"secret_key", "metrics_token"})
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,11 +47,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tenant_rate_limit: str = ""
     rate_limit_storage: str = "memory://"
     secret_key: str = ""
+    max_token_lifetime_seconds: int = 0
+    metrics_token: str = ""
+    token_cache_seconds: float = 60.0
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
         shown = ", ".join(
-            f"{name}={'<redacted>' if name == 'secret_key' else repr(getattr(self, name))}"
+            f"{name}={'<redacted>' if name in _SECRET_FIELDS else repr(getattr(self, name))}"
             for name in self.__struct_fields__
         )
         return f"Settings({shown})"
@@ -98,6 +102,14 @@ FIELD_DOCS: dict[str, str] = {
     "secret_key": "Base64 of 32 random bytes (`reach keygen`) that encrypts partner secrets at "
     "rest. Required on PostgreSQL; on SQLite, when empty, a key file `<database>.key` (0600) "
     "is created beside the database.",
+    "max_token_lifetime_seconds": "Longest a bearer token may live: `exp - iat` at most this, "
+    "and a token without `iat` may expire at most this far from now; 0 = no limit. Bounds how "
+    "long a leaked token works. See docs/security.md.",
+    "metrics_token": "When set, `GET /metrics` needs `Authorization: Bearer <this value>` "
+    "(401 otherwise); empty = `/metrics` is public (keep it off the internet at the proxy).",
+    "token_cache_seconds": "How long a process reuses a token it verified (never past its "
+    "`exp`): a token signed with a secret revoked meanwhile keeps working that long; 0 = "
+    "verify every request (tens of µs each).",
 }
 
 
@@ -133,6 +145,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_WORKERS must be at least 1")
     if settings.request_timeout_seconds <= 0:
         raise ConfigError("REACH_REQUEST_TIMEOUT_SECONDS must be positive")
+    if settings.token_cache_seconds < 0:
+        raise ConfigError("REACH_TOKEN_CACHE_SECONDS must be 0 (no cache) or positive")
+    if settings.max_token_lifetime_seconds < 0:
+        raise ConfigError("REACH_MAX_TOKEN_LIFETIME_SECONDS must be 0 (no limit) or positive")
     _check_rate_limit_settings(settings)
     if not settings.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
         scheme = settings.database_url.split(":", 1)[0]

@@ -50,6 +50,8 @@ async def open_services(settings: Settings) -> Services:
         max_token_bytes=settings.max_token_bytes,
         cache_size=settings.token_cache_size,
         secret_ttl=settings.lookup_cache_seconds,
+        max_lifetime=settings.max_token_lifetime_seconds,
+        revalidate_seconds=settings.token_cache_seconds,
     )
     return Services(
         settings=settings,

@@ -7,7 +7,8 @@ from typing import Any
 from reach.storage.database import Connection, DuplicateKey, Row, is_unique_violation
 
 _COLUMNS = (
-    "id, partner_id, external_id, name, website, attributes, created_at, updated_at, deleted_at"
+    "id, partner_id, external_id, name, website, attributes, created_at, updated_at, deleted_at, "
+    "external_id_changed_at"
 )
 ORDER_COLUMNS = {"name": "name", "created_at": "created_at", "updated_at": "updated_at"}
 
@@ -57,6 +58,13 @@ async def external_id_taken(conn: Connection, partner_id: str, external_id: str)
     return found is not None
 
 
+async def id_taken(conn: Connection, partner_id: str, tenant_id: str) -> bool:
+    found = await conn.fetchval(
+        "SELECT 1 FROM tenants WHERE partner_id = $1 AND id = $2", partner_id, tenant_id
+    )
+    return found is not None
+
+
 async def update(conn: Connection, partner_id: str, tenant_id: str, values: dict[str, Any]) -> None:
     """Raises :class:`DuplicateKey` when the new external id is another tenant's."""
     try:
@@ -72,7 +80,8 @@ async def _update(
 ) -> None:
     await conn.execute(
         "UPDATE tenants SET external_id = $3, name = $4, website = $5, attributes = $6, "
-        "updated_at = $7, deleted_at = $8 WHERE partner_id = $1 AND id = $2",
+        "updated_at = $7, deleted_at = $8, external_id_changed_at = $9 "
+        "WHERE partner_id = $1 AND id = $2",
         partner_id,
         tenant_id,
         values["external_id"],
@@ -81,6 +90,7 @@ async def _update(
         values["attributes"],
         values["updated_at"],
         values["deleted_at"],
+        values["external_id_changed_at"],
     )
 
 
