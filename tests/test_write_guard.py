@@ -146,6 +146,12 @@ def test_a_batch_applies_the_schema_version_current_when_it_writes(
     definition = _gadgets(api, partner)
     headers = api.tenant_headers(partner, tenant)
     stored = create(api, headers, "gadgets", {"gadgetId": "g-1", "size": "big"})
+    # A first batch: the worker has now looked the schema up (by id) under version 1.
+    first = api.client.post(
+        url("gadgets") + "/batch", json={"resources": [{"gadgetId": "g-0"}]}, headers=headers
+    )
+    assert first.status_code == 202, first.text
+    assert wait_for_batch(api, headers, first.json()["data"]["batchId"])["status"] == "success"
     _change_schema_behind_the_back(api, definition["id"], GADGET_V2)
 
     accepted = api.client.post(
@@ -158,7 +164,7 @@ def test_a_batch_applies_the_schema_version_current_when_it_writes(
 
     assert batch["progress"]["successfulRecords"] == 1, batch
     assert batch["progress"]["failedRecords"] == 1, batch
-    assert [key for key, _, _ in _rows(api, stored["businessId"])] == ["g-1", "g-3"]
+    assert [key for key, _, _ in _rows(api, stored["businessId"])] == ["g-0", "g-1", "g-3"]
 
 
 def test_batch_writes_through_a_stale_scope_raise_and_store_nothing(
