@@ -271,7 +271,9 @@ def test_no_node_accepts_a_write_into_a_tenant_another_node_deleted(cluster: Clu
     writers.start()
     time.sleep(0.3)  # writes landing before the delete
 
-    deleted = cluster.a.client.delete(f"/partner/tenants/{tenant}", headers=cluster.partner_headers())
+    deleted = cluster.a.client.delete(
+        f"/partner/tenants/{tenant}", headers=cluster.partner_headers()
+    )
     acked = time.monotonic()
     assert deleted.status_code == 200, deleted.text
     after_ack = cluster.rows(tenant)
@@ -405,7 +407,10 @@ def test_a_node_that_lost_its_listener_connection_reconnects_and_hears_again(
 ) -> None:
     tenant = cluster.new_tenant()
     headers = cluster.tenant_headers(tenant)
-    listeners = "SELECT pid FROM pg_stat_activity WHERE application_name = 'reach-listener' AND datname = current_database()"
+    listeners = (
+        "SELECT pid FROM pg_stat_activity "
+        "WHERE application_name = 'reach-listener' AND datname = current_database()"
+    )
     old = {r["pid"] for r in cluster.query(listeners)}
     assert len(old) == 2, old
     cluster.query(
@@ -421,7 +426,9 @@ def test_a_node_that_lost_its_listener_connection_reconnects_and_hears_again(
         time.sleep(0.05)
     assert cluster.b.client.get("/api/resources/customers", headers=headers).status_code == 200
 
-    deleted = cluster.a.client.delete(f"/partner/tenants/{tenant}", headers=cluster.partner_headers())
+    deleted = cluster.a.client.delete(
+        f"/partner/tenants/{tenant}", headers=cluster.partner_headers()
+    )
     assert deleted.status_code == 200, deleted.text
     # Reads are not guarded: only the notification makes B forget its cached tenant before
     # the cache's 5 s are up.

@@ -32,7 +32,9 @@ from tests.contract.resources import (
 from tests.harness import Harness, PartnerKey
 from tests.test_deferred_transactions import _until_the_patch_waits
 
-GADGET_V1 = object_schema({"gadgetId": {"type": "string"}, "size": {"type": "string"}}, ["gadgetId"])
+GADGET_V1 = object_schema(
+    {"gadgetId": {"type": "string"}, "size": {"type": "string"}}, ["gadgetId"]
+)
 # The change another node made: ``size`` is now required, and an integer.
 GADGET_V2 = object_schema(
     {"gadgetId": {"type": "string"}, "size": {"type": "integer"}}, ["gadgetId", "size"]
@@ -62,7 +64,9 @@ def _execute(api: Harness, sql: str, *args: Any) -> None:
 
 def _delete_tenant_behind_the_back(api: Harness, tenant_id: str) -> None:
     at = clock.now()
-    _execute(api, "UPDATE tenants SET deleted_at = $2, updated_at = $2 WHERE id = $1", tenant_id, at)
+    _execute(
+        api, "UPDATE tenants SET deleted_at = $2, updated_at = $2 WHERE id = $1", tenant_id, at
+    )
 
 
 def _change_schema_behind_the_back(api: Harness, schema_id: str, json_schema: Any) -> None:
@@ -136,7 +140,9 @@ def test_writes_validated_against_a_schema_replaced_behind_the_cache_are_judged_
     assert any("size" in e for e in errors_of(wrong_type)), wrong_type.text
     assert any("size" in e for e in errors_of(patched)), patched.text
     assert _rows(api, tenant_id) == before
-    valid = api.client.post(url("gadgets"), json={"data": {"gadgetId": "g-4", "size": 4}}, headers=headers)
+    valid = api.client.post(
+        url("gadgets"), json={"data": {"gadgetId": "g-4", "size": 4}}, headers=headers
+    )
     assert valid.status_code == 200, valid.text
 
 

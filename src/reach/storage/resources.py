@@ -42,7 +42,9 @@ class TenantResources:
         self.tenant_id = tenant_id
         self._lock_clause = " FOR UPDATE" if dialect == "postgresql" else ""
         self.guard = Guard(dialect, tenant_id, schema)
-        self._insert, self._update, self._delete = guarded_writes(dialect, schema is not None, _COLUMNS)
+        self._insert, self._update, self._delete = guarded_writes(
+            dialect, schema is not None, _COLUMNS
+        )
 
     async def get(
         self, schema_id: str, external_id: str, *, for_update: bool = False
