@@ -288,11 +288,16 @@ def test_no_node_accepts_a_write_into_a_tenant_another_node_deleted(cluster: Clu
             "/api/resources/widgets/late-2", json={"data": {"itemId": "late-2"}}, headers=headers
         ),
         cluster.b.client.delete("/api/resources/widgets/seed-3", headers=headers),
+        cluster.b.client.post(
+            "/api/resources/widgets/batch",
+            json={"resources": [{"itemId": "late-3"}]},
+            headers=headers,
+        ),
     ]
     time.sleep(0.5)
     writers.stop()
 
-    assert [r.status_code for r in right_after] == [404] * 4, [r.text for r in right_after]
+    assert [r.status_code for r in right_after] == [404] * 5, [r.text for r in right_after]
     before = [s for s in writers.sent if s.at < acked]
     late = [s for s in writers.sent if s.at > acked]
     assert any(s.status == 200 for s in before), "nothing was written before the delete"

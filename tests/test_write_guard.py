@@ -97,6 +97,8 @@ WRITES = {
     "legacy create": ("POST", url("customers", "c-new"), {"data": customer("c-new")}),
     "patch": ("PATCH", url("customers", "c-1"), {"data": {"firstName": "Changed"}}),
     "delete": ("DELETE", url("customers", "c-1"), None),
+    "batch upload": ("POST", url("customers") + "/batch", {"resources": [customer("c-new")]}),
+    "batch delete": ("DELETE", url("customers") + "/batch", {"externalIds": ["c-1"]}),
 }
 
 
