@@ -16,10 +16,11 @@ from reach.secretbox import SecretBox, box_for
 from reach.storage import notify
 from reach.storage.database import Database, open_database
 
-# Without cross-process notifications (SQLite), how long a process may trust the partner
-# secrets it read: a secret revoked by another process stops signing new tokens here in at
-# most this long. Re-reading costs one indexed query, and only for a token not yet verified.
-_UNNOTIFIED_SECRET_SECONDS = 1.0
+# How long a process may trust the partner secrets it read, notification or not (SQLite has
+# none; a PostgreSQL listener may be reconnecting): a secret revoked by another process stops
+# signing new tokens here within this bound. A re-read is one indexed query, and only for a
+# token not yet in the verified cache.
+_SECRET_TRUST_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -81,9 +82,7 @@ async def open_services(settings: Settings) -> Services:
         leeway=settings.jwt_leeway_seconds,
         max_token_bytes=settings.max_token_bytes,
         cache_size=settings.token_cache_size,
-        secret_ttl=settings.lookup_cache_seconds
-        if db.dialect == "postgresql"
-        else min(settings.lookup_cache_seconds, _UNNOTIFIED_SECRET_SECONDS),
+        secret_ttl=min(settings.lookup_cache_seconds, _SECRET_TRUST_SECONDS),
     )
     return Services(
         settings=settings,
