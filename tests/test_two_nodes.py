@@ -441,3 +441,26 @@ def test_a_node_that_lost_its_listener_connection_reconnects_and_hears_again(
     while cluster.b.client.get("/api/resources/customers", headers=headers).status_code != 404:
         assert time.monotonic() < deadline, "node B still serves the deleted tenant"
         time.sleep(0.01)
+
+
+def test_a_node_forgets_its_caches_when_its_listener_connection_is_lost(cluster: Cluster) -> None:
+    """Messages sent while no connection listened are lost: the node must not trust what it
+    cached before the loss."""
+    tenant = cluster.new_tenant()
+    headers = cluster.tenant_headers(tenant)
+    assert cluster.b.client.get("/api/resources/customers", headers=headers).status_code == 200
+    # Deleted without a notification, as if it had been sent while nobody listened.
+    cluster.query(
+        "UPDATE tenants SET deleted_at = now() WHERE partner_id = $1 AND external_id = $2",
+        cluster.partner_id,
+        tenant,
+    )
+    assert cluster.b.client.get("/api/resources/customers", headers=headers).status_code == 200
+    cluster.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = 'reach-listener' AND datname = current_database()"
+    )
+    deadline = time.monotonic() + 1.0  # the cache alone would keep the tenant for 5 s
+    while cluster.b.client.get("/api/resources/customers", headers=headers).status_code != 404:
+        assert time.monotonic() < deadline, "node B still serves its cached tenant"
+        time.sleep(0.01)
