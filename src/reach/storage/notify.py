@@ -34,6 +34,9 @@ TENANT = "tenant"  # key: the tenant's id
 SCHEMAS = "schemas"  # every definition of the partner
 SECRETS = "secrets"  # the partner's signing secrets
 
+# What an unreachable or restarting database raises (ConnectionError is an OSError).
+_LOST = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
 
 async def announce(conn: Connection, topic: str, partner_id: str, key: str = "") -> None:
     """Tell every process, once this transaction commits, that ``topic`` changed."""
@@ -94,7 +97,7 @@ class Listener:
                     timeout=5,
                     server_settings={"application_name": "reach-listener"},
                 )
-            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            except _LOST as exc:
                 log.warning("invalidation listener cannot connect (%s); retrying", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -102,7 +105,7 @@ class Listener:
             delay = 0.1
             try:
                 await self._listen(conn)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except _LOST as exc:
                 log.warning(
                     "invalidation listener lost its connection (%s); "
                     "forgetting cached tenants, schemas and secrets",
