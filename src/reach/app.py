@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         services = await open_services(settings)
         app.state.services = services
+        await services.listen()  # cross-node cache invalidation (PostgreSQL)
         worker = run_in_background(services) if settings.batch_worker else None
         observe.start(services)
         try:

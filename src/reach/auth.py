@@ -75,8 +75,16 @@ class TokenVerifier:
         self._secrets: TTLCache[str, list[str]] = TTLCache(secret_ttl, 10_000)
 
     def forget_partner(self, partner_id: str) -> None:
-        """Called after a local secret rotation so the new secret is seen at once."""
+        """The partner's secrets changed (a rotation here, or announced by another process):
+        re-read them, and verify the partner's tokens again — one signed with a secret just
+        revoked must stop working now, not when its verified-cache entry expires."""
         self._secrets.invalidate(partner_id)
+        self._verified.drop_if(lambda _, principal: principal.partner_id == partner_id)
+
+    def forget_all(self) -> None:
+        """Rotations may have been missed (no notification arrived for a while)."""
+        self._secrets.clear()
+        self._verified.clear()
 
     async def verify(self, authorization: str | None) -> Principal:
         token = _bearer_token(authorization, self._max_token_bytes)

@@ -97,3 +97,14 @@ class TooManyRequests(ReachError):
 class ServiceUnavailable(ReachError):
     status = 503
     default_message = "Service unavailable"
+
+
+class StaleScope(Conflict):
+    """A resource write found its tenant deleted, or its schema definition changed, after this
+    process cached them (through another node, or by an operator): nothing was written. The
+    route reads both again and retries once (:mod:`reach.routing`), so a client sees this only
+    if they change again in between."""
+
+    default_message = (
+        "The tenant or schema definition changed while the request ran; retry the request"
+    )

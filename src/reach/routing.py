@@ -26,7 +26,7 @@ from reach.auth import Principal
 from reach.domain import tenants
 from reach.domain.tenants import Tenant
 from reach.edge import PARTNER_KEY, TENANT_KEY
-from reach.errors import Forbidden, ReachError, ServiceUnavailable
+from reach.errors import Forbidden, ReachError, ServiceUnavailable, StaleScope
 from reach.http import json_body, query_params, refuse_nul_in_url
 from reach.ratelimit import Quota
 from reach.services import Services
@@ -168,7 +168,25 @@ class Endpoint:
                 services.settings.max_body_bytes,
             )
         async with services.db.transaction(write=self.write) as conn:
-            return await self.handler(Call(scope, services, principal, payload, tenant), conn)
+            try:
+                return await self.handler(Call(scope, services, principal, payload, tenant), conn)
+            except StaleScope:
+                if tenant is _NO_TENANT:
+                    raise
+                # A write found the tenant or schema changed behind this process's caches
+                # (another node): nothing was written. Read both again and retry once, which
+                # answers as the change requires (404 for a deleted tenant, 400 for a record
+                # the new schema refuses).
+                services.tenants.forget(tenant)
+                services.schemas.forget(principal.partner_id)
+                tenant = await tenants.resolve_for_call(
+                    conn,
+                    services.tenants,
+                    principal,
+                    headers.tenant,
+                    leeway=services.settings.jwt_leeway_seconds,
+                )
+                return await self.handler(Call(scope, services, principal, payload, tenant), conn)
 
 
 async def _tenant(

@@ -91,6 +91,13 @@ class TenantLookups:
         self._cache.invalidate((tenant.partner_id, False, tenant.id))
         self._cache.invalidate((tenant.partner_id, False, tenant.external_id))
 
+    def forget_id(self, tenant_id: str) -> None:
+        """Another process changed this tenant: drop it under whatever keys it is cached by."""
+        self._cache.drop_if(lambda _, tenant: tenant.id == tenant_id)
+
+    def clear(self) -> None:
+        self._cache.clear()
+
 
 def _check_external_id(external_id: str, field: str) -> None:
     if not external_id.strip():

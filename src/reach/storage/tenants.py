@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reach.storage import notify
 from reach.storage.database import Connection, DuplicateKey, Row, is_unique_violation
 
 _COLUMNS = (
@@ -73,6 +74,8 @@ async def update(conn: Connection, partner_id: str, tenant_id: str, values: dict
         if is_unique_violation(exc):
             raise DuplicateKey(values["external_id"]) from exc
         raise
+    # Other processes cache tenants: tell them when (and only if) this commits.
+    await notify.announce(conn, notify.TENANT, partner_id, tenant_id)
 
 
 async def _update(
