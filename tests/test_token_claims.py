@@ -197,8 +197,16 @@ def test_with_both_caches_off_a_revoked_secret_stops_working_at_once(
         api.transaction(lambda conn: partners.rotate_secret(conn, api.box, partner.id))
         api.transaction(lambda conn: partners.rotate_secret(conn, api.box, partner.id))
         _assert_401(_get(api, base, token), "signature")
-        # With the defaults the verified token is reused: the window docs/security.md states.
-        assert _get(api, cached, token).status_code == 200
+        if api.engine == "sqlite":
+            # With the defaults the verified token is reused: the window docs/security.md states.
+            assert _get(api, cached, token).status_code == 200
+        else:
+            # On PostgreSQL the rotation's notification makes every node drop the partner's
+            # verified tokens as well: the window closes as soon as it is heard.
+            deadline = time.monotonic() + 1.0
+            while _get(api, cached, token).status_code == 200 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            _assert_401(_get(api, cached, token), "signature")
 
 
 @pytest.mark.parametrize("name", ["REACH_MAX_TOKEN_LIFETIME_SECONDS", "REACH_TOKEN_CACHE_SECONDS"])
