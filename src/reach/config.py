@@ -46,6 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tenant_rate_limit: str = ""
     rate_limit_storage: str = "memory://"
     secret_key: str = ""
+    db_acquire_timeout_seconds: float = 5.0
+    db_lock_timeout_seconds: float = 5.0
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
@@ -98,6 +100,13 @@ FIELD_DOCS: dict[str, str] = {
     "secret_key": "Base64 of 32 random bytes (`reach keygen`) that encrypts partner secrets at "
     "rest. Required on PostgreSQL; on SQLite, when empty, a key file `<database>.key` (0600) "
     "is created beside the database.",
+    "db_acquire_timeout_seconds": "Longest a request waits for a free database connection (the "
+    "PostgreSQL pool, or SQLite's one connection per process) and for a new one to open; past "
+    "it the request is answered 503 with `Retry-After` instead of queueing for its whole "
+    "request timeout.",
+    "db_lock_timeout_seconds": "Longest a statement waits for a lock another transaction holds "
+    "(PostgreSQL `lock_timeout`; on SQLite, another process's write lock); past it the request "
+    "is answered 503 with `Retry-After`, and a batch chunk is retried.",
 }
 
 
@@ -133,6 +142,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_WORKERS must be at least 1")
     if settings.request_timeout_seconds <= 0:
         raise ConfigError("REACH_REQUEST_TIMEOUT_SECONDS must be positive")
+    for name in ("db_acquire_timeout_seconds", "db_lock_timeout_seconds"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
     _check_rate_limit_settings(settings)
     if not settings.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
         scheme = settings.database_url.split(":", 1)[0]
