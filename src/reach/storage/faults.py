@@ -39,9 +39,19 @@ def is_transient(exc: BaseException) -> bool:
         state = exc.sqlstate or ""
         return state in _TRANSIENT_STATES or state.startswith(_TRANSIENT_CLASSES)
     if isinstance(exc, asyncpg.InterfaceError):
-        # "connection is closed", "connection was closed in the middle of operation"; the
-        # others ("another operation is in progress", "released back to the pool") are bugs.
-        return "closed" in str(exc)
+        # "connection is closed", "… was closed in the middle of operation", and "… has been
+        # released back to the pool": asyncpg hands a connection that died back to the pool
+        # at once, so a request's next statement on it says so (our own use after release is
+        # refused earlier, by the transaction's state). "Another operation is in progress" is
+        # a bug, not a fault.
+        text = str(exc)
+        return "closed" in text or "released back to the pool" in text
+    if isinstance(exc, asyncpg.InternalClientError):
+        # "cannot switch to state 15; another operation (2) is in progress": the protocol was
+        # left mid-exchange by a server that ended the session (pg_terminate_backend) between
+        # two statements. Using one connection twice at once is refused before this, with an
+        # InterfaceError, so here it means a dead connection.
+        return "cannot switch to state" in str(exc)
     if isinstance(exc, sqlite3.OperationalError):
         text = str(exc)
         return "locked" in text or "busy" in text
