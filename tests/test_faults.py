@@ -570,18 +570,14 @@ def _seconds_after(moment: datetime, stamp: str) -> float:
 
 
 def test_writes_and_batches_survive_a_database_outage_under_load(
-    fresh: tuple[str, str], capsys: pytest.CaptureFixture[str]
+    fresh: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     engine, url = fresh
+    timeouts = {"db_acquire_timeout_seconds": 0.5, "db_lock_timeout_seconds": 1.0}
+    worker_log = tmp_path / "worker.log"
     with (
         reach_log() as log,
-        served(
-            engine,
-            url,
-            batch_poll_seconds=0.05,  # the real in-process worker
-            db_acquire_timeout_seconds=0.5,
-            db_lock_timeout_seconds=1.0,
-        ) as api,
+        served(engine, url, batch_worker=False, **timeouts) as api,
     ):
         partner = api.new_partner()
         tenant = api.new_tenant(partner)
@@ -616,10 +612,32 @@ def test_writes_and_batches_survive_a_database_outage_under_load(
                 assert made.status_code == 202, made.text
                 big.append(made.json()["data"]["batchId"])
             load.batches.extend(big)
+            # A real `reach worker`, with small chunks. On PostgreSQL the outage cuts it off
+            # mid-batch. On SQLite it starts inside the outage: its chunks leave no gap another
+            # process could take the write lock in, so there the lock comes first.
+            cut = Outage(engine, url)
+            if engine == "sqlite":
+                cut.begin()
+            worker = start_worker(
+                url,
+                worker_log,
+                "--chunk-size",
+                "100",
+                **{f"REACH_{k.upper()}": str(v) for k, v in timeouts.items()},
+            )
+            wait_started(worker, worker_log)
+            if engine == "postgresql":
+                deadline = time.monotonic() + 60
+                while batch_status(api, headers, big[0])["progress"]["processedRecords"] == 0:
+                    assert time.monotonic() < deadline, worker_log.read_text()
+                    time.sleep(0.01)
+                cut.begin()
             cut_stamp = clock.format_timestamp(datetime.now(UTC))
-            with outage(engine, url):
-                cut_at = time.monotonic()
+            cut_at = time.monotonic()
+            try:
                 time.sleep(OUTAGE_SECONDS)
+            finally:
+                cut.end()
             restored_at = time.monotonic()
             restored = datetime.now(UTC)
             time.sleep(3)  # the load goes on after the outage
@@ -627,7 +645,12 @@ def test_writes_and_batches_survive_a_database_outage_under_load(
             done.set()
             for thread in threads:
                 thread.join(timeout=60)
-        finished = {b: wait_for_batch(api, headers, b, deadline_seconds=60) for b in load.batches}
+        try:
+            finished = {
+                b: wait_for_batch(api, headers, b, deadline_seconds=60) for b in load.batches
+            }
+        finally:
+            stop(worker, worker_log)
         settled = list(finished.values())
         # When the batches the outage interrupted were done, counted from its end.
         resumed_in = max(_seconds_after(restored, finished[b]["completedAt"]) for b in big)
@@ -651,6 +674,7 @@ def test_writes_and_batches_survive_a_database_outage_under_load(
         ),
         "failed_items": failed,
         "first_200_after_s": round(recovered_in, 2),
+        "chunk_retries": worker_log.read_text().count("retrying the same chunk"),
         "interrupted_batches_done_after_s": round(resumed_in, 1),
     }
     with capsys.disabled():
@@ -675,3 +699,5 @@ def test_writes_and_batches_survive_a_database_outage_under_load(
     # A surviving worker resumes at once, not when a lease runs out (30 s).
     assert 0 < resumed_in < 15, figures
     assert log.tracebacks() == []
+    assert "Traceback" not in worker_log.read_text(), worker_log.read_text()
+    assert "Traceback" not in worker_log.read_text()

@@ -15,9 +15,27 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from reach.errors import DatabaseUnavailable
+from reach.storage import faults
 from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, Usage, misuse
 
 log = logging.getLogger("reach.storage")
+
+
+class _OneLine(logging.Filter):
+    """asyncpg logs each failed attempt to refill its pool with a full traceback — during an
+    outage, one a second for a fault the requests already name. Keep the line, name the
+    error, drop the trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()}: {faults.cause(record.exc_info[1])}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_OneLine())
 
 _BEGIN_WRITE = "BEGIN"
 
@@ -153,7 +171,7 @@ async def _rollback(conn: PoolConnectionProxy[Any]) -> None:
     ended the block is the one that says what happened."""
     try:
         await conn.execute("ROLLBACK")
-    except (Exception, asyncio.CancelledError) as exc:  # the pool discards a broken connection
+    except Exception as exc:  # the pool discards a connection that broke
         log.debug("ROLLBACK failed after an error (%r); the original error stands", exc)
 
 
