@@ -106,7 +106,7 @@ class Database(Protocol):
         """
         ...
 
-    async def ping(self, within: float) -> None:
+    async def ping(self, within: float = 1.0) -> None:
         """``SELECT 1`` on a connection of the pool, all within ``within`` seconds; raises
         :class:`~reach.errors.DatabaseUnavailable` past it or when the database fails."""
         ...

@@ -256,7 +256,7 @@ class PostgresDatabase:
             waiting=self._waiting,
         )
 
-    async def ping(self, within: float) -> None:
+    async def ping(self, within: float = 1.0) -> None:
         try:
             async with asyncio.timeout(within):
                 conn = await self.acquire(within)

@@ -265,7 +265,7 @@ class SqliteDatabase:
         waiting = len(getattr(lock, "_waiters", None) or ())
         return Usage(in_use=busy, idle=1 - busy, limit=1, waiting=waiting)
 
-    async def ping(self, within: float) -> None:
+    async def ping(self, within: float = 1.0) -> None:
         await self.acquire(within)
         try:
             self._raw.execute("SELECT 1").fetchone()
