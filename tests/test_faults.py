@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 from reach import clock
+from reach.storage import faults
 from reach.storage.database import Database, open_database
 from reach.storage.sqlite import sqlite_path
 from tests.batch_helpers import batch_status, customer, wait_for_batch
@@ -701,3 +702,39 @@ def test_writes_and_batches_survive_a_database_outage_under_load(
     assert log.tracebacks() == []
     assert "Traceback" not in worker_log.read_text(), worker_log.read_text()
     assert "Traceback" not in worker_log.read_text()
+
+
+# -- the classification itself --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (asyncpg.exceptions.LockNotAvailableError("lock timeout"), True),
+        (asyncpg.exceptions.SerializationError("could not serialize"), True),
+        (asyncpg.exceptions.DeadlockDetectedError("deadlock"), True),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
+        (asyncpg.exceptions.CannotConnectNowError("starting up"), True),
+        (asyncpg.exceptions.TooManyConnectionsError("too many clients"), True),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("closed mid-operation"), True),
+        (asyncpg.exceptions.DiskFullError("no space left"), True),
+        (asyncpg.InterfaceError("connection is closed"), True),
+        (asyncpg.InterfaceError("cannot call execute(): released back to the pool"), True),
+        (sqlite3.OperationalError("database is locked"), True),
+        (ConnectionRefusedError(111, "refused"), True),
+        (TimeoutError(), True),
+        # The request's or the data's: a 500 (a bug) or a failed batch item, never retried.
+        (asyncpg.exceptions.UniqueViolationError("duplicate key"), False),
+        (asyncpg.exceptions.UntranslatableCharacterError("\\u0000"), False),
+        (asyncpg.exceptions.UndefinedColumnError("no such column"), False),
+        (asyncpg.InterfaceError("another operation is in progress"), False),
+        (sqlite3.OperationalError("no such table: resources"), False),
+        (sqlite3.IntegrityError("UNIQUE constraint failed"), False),
+        (ValueError("bad"), False),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
+)
+def test_faults_are_told_from_errors_of_the_request_or_its_data(
+    error: BaseException, transient: bool
+) -> None:
+    assert faults.is_transient(error) is transient
