@@ -40,7 +40,8 @@ LEASE_SECONDS = 30.0
 CHUNK_SIZE = 500
 _ATTEMPTS = 3  # consecutive failures of a step before the chunk is narrowed
 # Retrying after a fault: exponential from 50 ms, capped at 1 s (so a batch resumes within a
-# second of the database answering again), with full jitter so workers do not retry in step.
+# second of the database answering again), jittered (half to all of it) so workers do not
+# retry in step.
 _BACKOFF_FIRST = 0.05
 _BACKOFF_CAP = 1.0
 
