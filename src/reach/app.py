@@ -22,6 +22,7 @@ from reach.http import ok
 from reach.observability.wiring import setup as setup_observability
 from reach.routes import batches, docs, resources, schema_definitions, tenants
 from reach.services import Services, open_services
+from reach.storage import faults
 
 log = logging.getLogger("reach")
 
@@ -33,12 +34,17 @@ async def healthz(_: Request) -> Response:
     return Response(_HEALTHY, media_type="application/json")
 
 
+# A probe must answer before the orchestrator's own probe timeout (often 1 s): a database
+# that cannot hand out a connection and answer SELECT 1 within this is "not ready".
+READY_TIMEOUT_SECONDS = 0.8
+
+
 async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
     try:
-        await services.db.ping()
+        await services.db.ping(READY_TIMEOUT_SECONDS)
     except Exception as exc:
-        log.warning("readiness check failed: %s", exc)
+        log.warning("readiness check failed: %s", faults.cause(exc))
         return render(ServiceUnavailable("Database unreachable"))
     return ok({"status": "ready", "database": services.db.dialect})
 

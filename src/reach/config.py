@@ -50,6 +50,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_token_lifetime_seconds: int = 0
     metrics_token: str = ""
     token_cache_seconds: float = 60.0
+    db_acquire_timeout_seconds: float = 5.0
+    db_lock_timeout_seconds: float = 5.0
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
@@ -110,6 +112,13 @@ FIELD_DOCS: dict[str, str] = {
     "token_cache_seconds": "How long a process reuses a token it verified (never past its "
     "`exp`): a token signed with a secret revoked meanwhile keeps working that long; 0 = "
     "verify every request (tens of µs each).",
+    "db_acquire_timeout_seconds": "Longest a request waits for a free database connection (the "
+    "PostgreSQL pool, or SQLite's one connection per process) and for a new one to open; past "
+    "it the request is answered 503 with `Retry-After` instead of queueing for its whole "
+    "request timeout.",
+    "db_lock_timeout_seconds": "Longest a statement waits for a lock another transaction holds "
+    "(PostgreSQL `lock_timeout`; on SQLite, another process's write lock); past it the request "
+    "is answered 503 with `Retry-After`, and a batch chunk is retried.",
 }
 
 
@@ -149,6 +158,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_TOKEN_CACHE_SECONDS must be 0 (no cache) or positive")
     if settings.max_token_lifetime_seconds < 0:
         raise ConfigError("REACH_MAX_TOKEN_LIFETIME_SECONDS must be 0 (no limit) or positive")
+    for name in ("db_acquire_timeout_seconds", "db_lock_timeout_seconds"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
     _check_rate_limit_settings(settings)
     if not settings.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
         scheme = settings.database_url.split(":", 1)[0]
