@@ -52,6 +52,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     token_cache_seconds: float = 60.0
     db_acquire_timeout_seconds: float = 5.0
     db_lock_timeout_seconds: float = 5.0
+    idempotency_retention_seconds: int = 86_400
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
@@ -119,6 +120,9 @@ FIELD_DOCS: dict[str, str] = {
     "db_lock_timeout_seconds": "Longest a statement waits for a lock another transaction holds "
     "(PostgreSQL `lock_timeout`; on SQLite, another process's write lock); past it the request "
     "is answered 503 with `Retry-After`, and a batch chunk is retried.",
+    "idempotency_retention_seconds": "How long the first response to a write sent with an "
+    "`Idempotency-Key` is kept and replayed to retries with that key (default 24 h); the "
+    "batch worker deletes expired keys.",
 }
 
 
@@ -161,6 +165,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     for name in ("db_acquire_timeout_seconds", "db_lock_timeout_seconds"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    if settings.idempotency_retention_seconds < 1:
+        raise ConfigError("REACH_IDEMPOTENCY_RETENTION_SECONDS must be at least 1")
     _check_rate_limit_settings(settings)
     if not settings.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
         scheme = settings.database_url.split(":", 1)[0]
