@@ -367,12 +367,28 @@ def test_expired_keys_are_not_replayed_and_the_worker_prunes_them_in_chunks(
     assert stored_keys(api, tenant) == sorted([keys[0], keys[3]])
 
 
-def test_the_served_openapi_documents_the_header(api: Harness) -> None:
+def test_the_served_openapi_documents_the_header_and_its_answers(api: Harness) -> None:
     spec = api.client.get("/openapi.json").json()
-    operation = spec["paths"]["/api/resources/{schema}/{externalId}"]["patch"]
-    names = [p.get("name") or p.get("$ref", "") for p in operation["parameters"]]
-    assert any("Idempotency" in name for name in names), names
-    assert {"409", "422"} <= set(operation["responses"])
-    assert REPLAYED.title() in str(operation["responses"]["200"]) or "Idempotent-Replayed" in str(
-        operation["responses"]["200"]
+    components = spec["components"]
+    assert components["parameters"]["IdempotencyKey"]["name"] == "Idempotency-Key"
+    writes = [
+        ("/api/resources/{schemaDefinitionNameOrId}", "post"),
+        ("/api/resources/{schemaDefinitionNameOrId}/{externalId}", "patch"),
+        ("/api/resources/{schemaDefinitionNameOrId}/{externalId}", "post"),
+        ("/api/resources/{schemaDefinitionNameOrId}/{externalId}", "delete"),
+        ("/api/resources/customers/batch", "post"),
+        ("/api/resources/customers/batch", "patch"),
+        ("/api/resources/customers/batch", "delete"),
+    ]
+    for path, method in writes:
+        operation = spec["paths"][path][method]
+        assert {"$ref": "#/components/parameters/IdempotencyKey"} in operation["parameters"]
+        assert {"409", "422"} <= set(operation["responses"]), (path, method)
+        success = [a for s, a in operation["responses"].items() if s.startswith("2")]
+        assert all("Idempotent-Replayed" in a["headers"] for a in success), (path, method)
+    reads = spec["paths"]["/api/resources/customers/{externalId}"]["get"]
+    assert {"$ref": "#/components/parameters/IdempotencyKey"} not in reads["parameters"]
+    assert "Idempotent-Replayed" in components["headers"]["IdempotentReplayed"]["description"] or (
+        components["headers"]["IdempotentReplayed"]["schema"]
+        == {"type": "string", "enum": ["true"]}
     )
