@@ -25,6 +25,8 @@ import asyncpg
 import httpx
 import pytest
 
+from reach.config import load_settings
+from reach.errors import ConfigError
 from tests.batch_helpers import customer
 from tests.conftest import ENGINES
 from tests.harness import TEST_SECRET_KEY, Harness, free_port, served
@@ -305,3 +307,20 @@ def test_worker_stops_within_its_shutdown_bound_with_a_chunk_in_flight(
         time.sleep(1.0)  # it has claimed the batch (PostgreSQL) or is waiting to (SQLite)
         elapsed = _exit_time(worker)
     assert elapsed < BOUND + SLACK, f"{elapsed:.1f} s\n{log.read_text()}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REACH_HTTP_IDLE_TIMEOUT_SECONDS", "0"),
+        ("REACH_HTTP_IDLE_TIMEOUT_SECONDS", "61"),
+        ("REACH_MAX_CONNECTIONS", "0"),
+        ("REACH_SHUTDOWN_TIMEOUT_SECONDS", "0"),
+        ("REACH_SHUTDOWN_TIMEOUT_SECONDS", "1801"),
+    ],
+)
+def test_server_settings_outside_what_granian_accepts_are_refused_by_name(
+    variable: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(env={variable: value})
