@@ -6,6 +6,7 @@ lock new clients out, the response names no server software, and SIGTERM respect
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -82,7 +83,15 @@ def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Node]:
             yield made
         finally:
             for served_node in made.started:
-                served_node.stop(signal.SIGKILL)
+                served_node.stop(signal.SIGTERM)
+                _kill_group(served_node.process)
+
+
+def _kill_group(process: subprocess.Popen[Any]) -> None:
+    """Whatever is left of a process started in its own session (granian's workers outlive
+    a main process that was killed): the group is ours alone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _host_port(base_url: str) -> tuple[str, int]:
@@ -306,6 +315,7 @@ def test_worker_stops_within_its_shutdown_bound_with_a_chunk_in_flight(
             time.sleep(0.05)
         time.sleep(1.0)  # it has claimed the batch (PostgreSQL) or is waiting to (SQLite)
         elapsed = _exit_time(worker)
+        _kill_group(worker)
     assert elapsed < BOUND + SLACK, f"{elapsed:.1f} s\n{log.read_text()}"
 
 
