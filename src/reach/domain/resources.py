@@ -33,6 +33,10 @@ from reach.storage.resources import TenantResources
 MAX_EXTERNAL_ID_LENGTH = 255
 # Unicode's control characters (category Cc): C0, DEL and C1.
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTER_RULE = (
+    "must not contain control characters (U+0000-U+001F, U+007F-U+009F) in a new record's "
+    "external id"
+)
 # Compare-and-set attempts before the record is locked; the locked attempt always lands.
 _OPTIMISTIC_ATTEMPTS = 3
 
@@ -126,20 +130,11 @@ def refuse_control_characters(external_id: str, field: str) -> None:
     stored must still be typed into URLs, logs and CSV files. Records stored before this rule
     stay addressable and writable; see docs/decisions.md."""
     if has_control_character(external_id):
-        raise BadRequest(
-            "Validation failed",
-            errors=[f"{field}: {CONTROL_CHARACTER_RULE}"],
-        )
+        raise BadRequest("Validation failed", errors=[f"{field}: {CONTROL_CHARACTER_RULE}"])
 
 
 def has_control_character(external_id: str) -> bool:
     return _CONTROL_CHARACTER.search(external_id) is not None
-
-
-CONTROL_CHARACTER_RULE = (
-    "must not contain control characters (U+0000-U+001F, U+007F-U+009F) in a new record's "
-    "external id"
-)
 
 
 def later_than(previous: str) -> str:
