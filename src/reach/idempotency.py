@@ -16,8 +16,8 @@ Requests without the header never reach this module: they pay no statement and n
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -73,6 +73,22 @@ def request_hash(scope: Scope, body: Any) -> str:
     if body is not None:
         digest.update(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
     return digest.hexdigest()
+
+
+_last_expiry: tuple[int, str] = (-1, "")
+
+
+def _expiry(retention: int) -> str:
+    """Now + ``retention`` seconds, RFC 3339 like :func:`reach.clock.now` (whose strftime per
+    second is the costly part, so it is cached here the same way)."""
+    global _last_expiry
+    moment = time.time() + retention
+    second = int(moment)
+    cached, text = _last_expiry
+    if second != cached:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _last_expiry = (second, text)
+    return f"{text}.{int((moment - second) * 1000):03d}Z"
 
 
 def _stored(response: Response, digest: str) -> store.Stored:
@@ -136,16 +152,13 @@ async def serve(
                 raise KeyInUse
             response = await handle(conn)
             if 200 <= response.status_code < 300:
-                expires = datetime.now(UTC) + timedelta(
-                    seconds=services.settings.idempotency_retention_seconds
-                )
                 saved = await store.save(
                     conn,
                     tenant_id,
                     key,
                     _stored(response, digest),
                     now=now,
-                    expires_at=clock.format_timestamp(expires),
+                    expires_at=_expiry(services.settings.idempotency_retention_seconds),
                 )
                 if not saved:
                     raise KeyInUse  # a duplicate committed first: roll this one back
