@@ -160,9 +160,18 @@ class Worker:
         return True
 
     async def prune_idempotency_keys(self, now: datetime, limit: int = PRUNE_CHUNK) -> int:
-        """Delete up to ``limit`` expired idempotency keys; how many went."""
-        async with self.services.db.transaction(write=True) as conn:
-            return await idempotency_keys.prune(conn, _stamp(now), limit)
+        """Delete up to ``limit`` expired idempotency keys; how many went. A failure is logged
+        and left to the next prune: it must not hold up the batches."""
+        db = self.services.db
+        try:
+            async with db.transaction(write=False) as conn:
+                if not await idempotency_keys.any_expired(conn, _stamp(now)):
+                    return 0
+            async with db.transaction(write=True) as conn:
+                return await idempotency_keys.prune(conn, _stamp(now), limit)
+        except Exception as exc:
+            log.warning("pruning expired idempotency keys failed: %s", faults.cause(exc))
+            return 0
 
     async def _wake_waiting(self, now: datetime) -> None:
         db = self.services.db

@@ -57,6 +57,8 @@ _SAVE = (
     "RETURNING 1"
 )
 
+_ANY_EXPIRED = "SELECT 1 FROM idempotency_keys WHERE expires_at <= $1 LIMIT 1"
+
 _PRUNE = (
     "DELETE FROM idempotency_keys WHERE (tenant_id, idem_key) IN "
     "(SELECT tenant_id, idem_key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)"
@@ -109,6 +111,11 @@ async def save(
         expires_at,
     )
     return inserted is not None
+
+
+async def any_expired(conn: Connection, now: str) -> bool:
+    """Whether there is anything to prune (a read: an idle SQLite worker takes no write lock)."""
+    return await conn.fetchval(_ANY_EXPIRED, now) is not None
 
 
 async def prune(conn: Connection, now: str, limit: int) -> int:
