@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from reach.batches.worker import run_in_background
 from reach.config import Settings, load_settings
 from reach.dispatch import by_path
+from reach.domain.schemas import unsafe_stored
 from reach.edge import Edge, Observer, render
 from reach.errors import ServiceUnavailable
 from reach.http import ok
@@ -41,6 +42,27 @@ async def readyz(request: Request) -> Response:
         log.warning("readiness check failed: %s", exc)
         return render(ServiceUnavailable("Database unreachable"))
     return ok({"status": "ready", "database": services.db.dialect})
+
+
+async def scan_schema_definitions(services: Services) -> None:
+    """Warn about stored definitions that name URLs. They cannot fire (every validator
+    refuses to fetch, and such a definition refuses writes with the reason), but their
+    partners need telling. Only a warning: start-up never depends on it."""
+    try:
+        async with services.db.transaction(write=False) as conn:
+            unsafe = await unsafe_stored(conn)
+    except Exception as exc:
+        log.warning("schema definition scan skipped: %s", exc)
+        return
+    for definition, problems in unsafe:
+        log.warning(
+            "schema definition %s (%s) of partner %s names URLs; writes to its records are "
+            "refused until it is updated: %s",
+            definition.name,
+            definition.id,
+            definition.partner_id,
+            "; ".join(problems),
+        )
 
 
 def routes() -> list[BaseRoute]:
@@ -84,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         services = await open_services(settings)
         app.state.services = services
+        await scan_schema_definitions(services)
         worker = run_in_background(services) if settings.batch_worker else None
         observe.start(services)
         try:

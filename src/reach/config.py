@@ -46,6 +46,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tenant_rate_limit: str = ""
     rate_limit_storage: str = "memory://"
     secret_key: str = ""
+    max_schema_bytes: int = 512 * 1024
+    max_schema_depth: int = 32
+    max_schema_nodes: int = 10_000
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
@@ -98,6 +101,13 @@ FIELD_DOCS: dict[str, str] = {
     "secret_key": "Base64 of 32 random bytes (`reach keygen`) that encrypts partner secrets at "
     "rest. Required on PostgreSQL; on SQLite, when empty, a key file `<database>.key` (0600) "
     "is created beside the database.",
+    "max_schema_bytes": "Largest JSON Schema a schema definition may carry (its compact JSON); "
+    "larger is a 400. Compiling a validator holds the interpreter lock, so this bounds how long "
+    "a definition write or the first write after a restart can pause the process.",
+    "max_schema_depth": "Deepest JSON nesting allowed inside a definition's JSON Schema "
+    "(levels of objects and arrays); deeper is a 400.",
+    "max_schema_nodes": "Most JSON values (objects, arrays, keys' values) a definition's JSON "
+    "Schema may hold, a regular expression counting as 20; more is a 400.",
 }
 
 
@@ -134,6 +144,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     if settings.request_timeout_seconds <= 0:
         raise ConfigError("REACH_REQUEST_TIMEOUT_SECONDS must be positive")
     _check_rate_limit_settings(settings)
+    for name in ("max_schema_bytes", "max_schema_depth", "max_schema_nodes"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be at least 1")
     if not settings.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
         scheme = settings.database_url.split(":", 1)[0]
         raise ConfigError(

@@ -1,6 +1,7 @@
 """What makes a JSON Schema acceptable as a resource schema.
 
-Draft-07 only (and never fetched from anywhere), an object schema whose ``externalIdField`` is
+Draft-07 only, never fetching anything and bounded in size (:mod:`reach.domain.schema_safety`:
+no keyword anywhere may name a URL), an object schema whose ``externalIdField`` is
 a string property, ``$ref`` only local or ``reach:schemas/<nameOrId>`` of the same partner,
 ``required`` naming declared properties, and defaults that satisfy their own property. Every
 problem is reported with its path inside the definition (``schema.properties.a.pattern: ...``).
@@ -8,12 +9,16 @@ problem is reported with its path inside the definition (``schema.properties.a.p
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jsonschema_rs
 
+from reach.domain import schema_safety
 from reach.domain.compiled import REF_PREFIX, CompiledSchema
+from reach.domain.schema_safety import DRAFT_07_URIS as DRAFT_07_URIS
+from reach.domain.schema_safety import SchemaLimits
 from reach.errors import BadRequest
 
 CATEGORIES = (
@@ -24,12 +29,6 @@ CATEGORIES = (
     "locations_schema",
     "customer_fields",
 )
-DRAFT_07_URIS = (
-    "http://json-schema.org/draft-07/schema#",
-    "http://json-schema.org/draft-07/schema",
-    "https://json-schema.org/draft-07/schema#",
-    "https://json-schema.org/draft-07/schema",
-)
 
 
 async def check(
@@ -39,6 +38,7 @@ async def check(
     *,
     self_names: tuple[str, str, str],
     find_target: Callable[[str], Awaitable[str | None]],
+    limits: SchemaLimits,
 ) -> dict[str, str]:
     """Validate a JSON Schema as a resource schema; returns its resolved references
     (top-level field → target schema id). 400 naming every problem otherwise.
@@ -49,18 +49,14 @@ async def check(
     errors: list[str] = []
     if category not in CATEGORIES:
         errors.append(f"category: must be one of {', '.join(CATEGORIES)}")
-    dialect = json_schema.get("$schema", DRAFT_07_URIS[0])
-    if dialect not in DRAFT_07_URIS:
-        # Checked before anything reads the schema: an unknown meta-schema URI would make
-        # the validator library fetch it over the network.
-        errors.append(f"schema.$schema: must be {DRAFT_07_URIS[0]!r} (JSON Schema draft-07)")
-    else:
-        try:
-            jsonschema_rs.meta.validate(json_schema)
-        except jsonschema_rs.ValidationError as exc:
-            errors.append(_schema_error(exc))
-        except jsonschema_rs.ReferencingError as exc:
-            errors.append(f"schema: {_first_line(str(exc))}")
+    # Before anything else reads the schema: caps and URL-naming keywords at any depth.
+    unsafe = schema_safety.inspect(json_schema, limits)
+    if unsafe:
+        raise BadRequest("Invalid schema definition", errors=errors + unsafe)
+    # The library's own work (meta-validation, compiling) runs in a thread: the Python parts
+    # around it then share the loop; the compile itself holds the GIL, bounded by the caps.
+    problems, compiled = await asyncio.to_thread(_compile, json_schema)
+    errors.extend(problems)
     if errors:
         raise BadRequest("Invalid schema definition", errors=errors)
     properties = json_schema.get("properties")
@@ -74,11 +70,8 @@ async def check(
         errors.append(f"externalIdField: {external_id_field!r} must name a string property")
     references: dict[str, str] = {}
     for path, ref in _refs(json_schema, "schema"):
-        if ref.startswith("#"):
-            continue
         if not ref.startswith(REF_PREFIX):
-            errors.append(f"{path}: only local and reach:schemas/<nameOrId> references are allowed")
-            continue
+            continue  # local: anything else was refused by schema_safety.inspect
         target_key = ref.removeprefix(REF_PREFIX)
         if target_key.lower() in {n.lower() for n in self_names}:
             target_id = self_names[2]
@@ -97,16 +90,8 @@ async def check(
         for name in required
         if name not in properties
     )
-    if errors:
+    if errors or compiled is None:  # None comes with its problems
         raise BadRequest("Invalid schema definition", errors=errors)
-    try:
-        compiled = CompiledSchema(json_schema, references)
-    except jsonschema_rs.ValidationError as exc:
-        raise BadRequest("Invalid schema definition", errors=[_schema_error(exc)]) from None
-    except (jsonschema_rs.ReferencingError, ValueError) as exc:
-        raise BadRequest(
-            "Invalid schema definition", errors=[f"schema: {_first_line(str(exc))}"]
-        ) from None
     # A default that breaks its own property would make every create fail on a field the
     # client never sent.
     bad_defaults: list[str] = []
@@ -119,6 +104,23 @@ async def check(
     if bad_defaults:
         raise BadRequest("Invalid schema definition", errors=bad_defaults)
     return references
+
+
+def _compile(json_schema: dict[str, Any]) -> tuple[list[str], CompiledSchema | None]:
+    """Meta-validate and compile (references do not matter to the validator: they are
+    validated as strings). The problems, or the compiled schema."""
+    try:
+        schema_safety.meta_validate(json_schema)
+    except jsonschema_rs.ValidationError as exc:
+        return [_schema_error(exc)], None
+    except jsonschema_rs.ReferencingError as exc:
+        return [f"schema: {_first_line(str(exc))}"], None
+    try:
+        return [], CompiledSchema(json_schema, {})
+    except jsonschema_rs.ValidationError as exc:
+        return [_schema_error(exc)], None
+    except (jsonschema_rs.ReferencingError, ValueError) as exc:
+        return [f"schema: {_first_line(str(exc))}"], None
 
 
 def _schema_error(exc: jsonschema_rs.ValidationError) -> str:

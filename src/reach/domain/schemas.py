@@ -22,6 +22,7 @@ from reach.domain import schema_rules as rules
 from reach.domain.compiled import CompiledSchema
 from reach.domain.default_schemas import DEFAULT_SCHEMAS
 from reach.domain.schema_rules import CATEGORIES as CATEGORIES
+from reach.domain.schema_safety import SchemaLimits, remote_references
 from reach.errors import BadRequest, Conflict, NotFound
 from reach.storage import schemas as store
 from reach.storage.database import Connection, Row
@@ -86,7 +87,8 @@ class SchemaDefinition(msgspec.Struct, frozen=True):
 class SchemaRegistry:
     """Per-process lookups by name or id, and compiled validators per schema version."""
 
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, limits: SchemaLimits | None = None) -> None:
+        self.limits = limits or SchemaLimits()
         self._lookups: TTLCache[tuple[str, str], SchemaDefinition] = TTLCache(ttl)
         self._compiled: dict[tuple[str, int], CompiledSchema] = {}
         # Bumped by forget(): a lookup that straddles a forget() may have read the old row,
@@ -136,6 +138,19 @@ async def list_active(conn: Connection, partner_id: str) -> list[SchemaDefinitio
     return [SchemaDefinition.from_row(row) for row in await store.list_active(conn, partner_id)]
 
 
+async def unsafe_stored(conn: Connection) -> list[tuple[SchemaDefinition, list[str]]]:
+    """Stored definitions naming URLs (written before such definitions were refused), with
+    what is wrong in each. They stay readable; writes to their records are refused with
+    the reason (:class:`reach.domain.compiled.CompiledSchema`); nothing is fetched."""
+    found = []
+    for row in await store.list_all_active(conn):
+        definition = SchemaDefinition.from_row(row)
+        problems = remote_references(definition.json_schema)
+        if problems:
+            found.append((definition, problems))
+    return found
+
+
 async def install_defaults(conn: Connection, partner_id: str, at: str) -> None:
     for spec in DEFAULT_SCHEMAS:
         await create(
@@ -154,7 +169,12 @@ async def install_defaults(conn: Connection, partner_id: str, at: str) -> None:
 
 
 async def create(
-    conn: Connection, partner_id: str, given: SchemaInput, *, at: str | None = None
+    conn: Connection,
+    partner_id: str,
+    given: SchemaInput,
+    *,
+    at: str | None = None,
+    limits: SchemaLimits | None = None,
 ) -> SchemaDefinition:
     name, plural = given.name, given.plural_name
     json_schema, id_field = given.json_schema, given.external_id_field
@@ -197,6 +217,7 @@ async def create(
         json_schema,
         id_field,
         self_names=(name, plural, schema_id),
+        limits=limits,
     )
     at = at or clock.now()
     definition = SchemaDefinition(
@@ -229,6 +250,7 @@ def _name_taken(keys: list[str]) -> Conflict:
 async def update(
     conn: Connection, registry: SchemaRegistry, partner_id: str, name_or_id: str, given: SchemaInput
 ) -> SchemaDefinition:
+    """Update a definition; its new JSON Schema is held to ``registry.limits``."""
     await store.lock_partner(conn, partner_id)
     current = await get(conn, partner_id, name_or_id)
     errors = [
@@ -255,6 +277,7 @@ async def update(
         json_schema,
         current.external_id_field,
         self_names=(current.name, current.plural_name, current.id),
+        limits=registry.limits,
     )
     updated = msgspec.structs.replace(
         current,
@@ -305,6 +328,7 @@ async def _check(
     external_id_field: str,
     *,
     self_names: tuple[str, str, str],
+    limits: SchemaLimits | None,
 ) -> dict[str, str]:
     """Validate a JSON Schema as this partner's resource schema; returns its references."""
 
@@ -313,5 +337,10 @@ async def _check(
         return None if found is None else found.id
 
     return await rules.check(
-        category, json_schema, external_id_field, self_names=self_names, find_target=target_id
+        category,
+        json_schema,
+        external_id_field,
+        self_names=self_names,
+        find_target=target_id,
+        limits=limits or SchemaLimits(),
     )

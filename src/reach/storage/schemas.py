@@ -98,3 +98,13 @@ async def list_active(conn: Connection, partner_id: str) -> list[Row]:
             partner_id,
         )
     )
+
+
+async def list_all_active(conn: Connection) -> list[Row]:
+    """Every partner's active definitions (the start-up scan; nothing request-scoped)."""
+    return list(
+        await conn.fetch(
+            f"SELECT {_COLUMNS} FROM schema_definitions WHERE deactivated_at IS NULL "
+            "ORDER BY partner_id, created_at, name"
+        )
+    )
