@@ -49,13 +49,9 @@ async def check(
     errors: list[str] = []
     if category not in CATEGORIES:
         errors.append(f"category: must be one of {', '.join(CATEGORIES)}")
-    # Before anything else reads the schema: caps and URL-naming keywords at any depth.
-    unsafe = schema_safety.inspect(json_schema, limits)
-    if unsafe:
-        raise BadRequest("Invalid schema definition", errors=errors + unsafe)
-    # The library's own work (meta-validation, compiling) runs in a thread: the Python parts
-    # around it then share the loop; the compile itself holds the GIL, bounded by the caps.
-    problems, compiled = await asyncio.to_thread(_compile, json_schema)
+    # In a thread: the walks are plain Python and share the interpreter with the loop; the
+    # library's compile holds the GIL throughout, which the caps bound.
+    problems, compiled = await asyncio.to_thread(_compile, json_schema, limits)
     errors.extend(problems)
     if errors:
         raise BadRequest("Invalid schema definition", errors=errors)
@@ -69,7 +65,7 @@ async def check(
     if not isinstance(id_spec, dict) or id_spec.get("type") != "string":
         errors.append(f"externalIdField: {external_id_field!r} must name a string property")
     references: dict[str, str] = {}
-    for path, ref in _refs(json_schema, "schema"):
+    for path, ref, top_level in _refs(json_schema, "schema"):
         if not ref.startswith(REF_PREFIX):
             continue  # local: anything else was refused by schema_safety.inspect
         target_key = ref.removeprefix(REF_PREFIX)
@@ -81,9 +77,8 @@ async def check(
                 errors.append(f"{path}: no schema {target_key!r} exists for this partner")
                 continue
             target_id = found
-        field = _top_level_field(path)
-        if field is not None:
-            references[field] = target_id
+        if top_level:
+            references[path.removeprefix("schema.properties.").removesuffix(".$ref")] = target_id
     required = json_schema.get("required", [])
     errors.extend(
         f"schema.required: {name!r} is not a declared property"
@@ -106,9 +101,15 @@ async def check(
     return references
 
 
-def _compile(json_schema: dict[str, Any]) -> tuple[list[str], CompiledSchema | None]:
-    """Meta-validate and compile (references do not matter to the validator: they are
-    validated as strings). The problems, or the compiled schema."""
+def _compile(
+    json_schema: dict[str, Any], limits: SchemaLimits
+) -> tuple[list[str], CompiledSchema | None]:
+    """Check the caps and URL-naming keywords at any depth before the library reads
+    anything, then meta-validate and compile (references do not matter to the validator:
+    they are validated as strings). The problems, or the compiled schema."""
+    unsafe = schema_safety.inspect(json_schema, limits)
+    if unsafe:
+        return unsafe, None
     try:
         schema_safety.meta_validate(json_schema)
     except jsonschema_rs.ValidationError as exc:
@@ -133,23 +134,18 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
-def _refs(node: Any, path: str) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
+def _refs(node: Any, path: str, keys: tuple[str | int, ...] = ()) -> list[tuple[str, str, bool]]:
+    """(path, reference, whether it is a top-level property's own ``$ref``) of every
+    ``$ref``; the last is decided on keys, not on the path (a property name may hold ".")."""
+    found: list[tuple[str, str, bool]] = []
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str):
-            found.append((f"{path}.$ref", ref))
+            top = len(keys) == 2 and keys[0] == "properties"
+            found.append((f"{path}.$ref", ref, top))
         for key, value in node.items():
-            found.extend(_refs(value, f"{path}.{key}"))
+            found.extend(_refs(value, f"{path}.{key}", (*keys, key)))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            found.extend(_refs(value, f"{path}[{index}]"))
+            found.extend(_refs(value, f"{path}[{index}]", (*keys, index)))
     return found
-
-
-def _top_level_field(ref_path: str) -> str | None:
-    """``schema.properties.customerId.$ref`` → ``customerId``; deeper references → None."""
-    parts = ref_path.split(".")
-    if len(parts) == 4 and parts[1] == "properties":
-        return parts[2]
-    return None

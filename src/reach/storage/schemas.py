@@ -6,10 +6,22 @@ from typing import Any
 
 from reach.storage.database import Connection, Row
 
-_COLUMNS = (
-    "id, partner_id, name, plural_name, description, category, external_id_field, json_schema, "
-    "options, version_number, created_at, updated_at, deactivated_at"
+COLUMNS = (
+    "id",
+    "partner_id",
+    "name",
+    "plural_name",
+    "description",
+    "category",
+    "external_id_field",
+    "json_schema",
+    "options",
+    "version_number",
+    "created_at",
+    "updated_at",
+    "deactivated_at",
 )
+_COLUMNS = ", ".join(COLUMNS)
 
 
 async def lock_partner(conn: Connection, partner_id: str) -> None:
@@ -106,5 +118,17 @@ async def list_all_active(conn: Connection) -> list[Row]:
         await conn.fetch(
             f"SELECT {_COLUMNS} FROM schema_definitions WHERE deactivated_at IS NULL "
             "ORDER BY partner_id, created_at, name"
+        )
+    )
+
+
+async def active_versions(conn: Connection, partner_id: str) -> list[Row]:
+    """(id, version_number) of the partner's active definitions: what a document built from
+    them depends on, read without their JSON Schemas."""
+    return list(
+        await conn.fetch(
+            "SELECT id, version_number FROM schema_definitions WHERE partner_id = $1 "
+            "AND deactivated_at IS NULL ORDER BY id",
+            partner_id,
         )
     )
