@@ -434,3 +434,34 @@ def test_a_record_referenced_through_an_odd_field_name_cannot_be_deleted(
     cascaded = api.client.delete(url(target, "t1") + "?cascade=true", headers=headers)
     assert cascaded.status_code == 200, cascaded.text
     assert api.client.get(url(source, "s1"), headers=headers).status_code == 404
+
+
+def test_the_partner_document_follows_every_definition_change(
+    api: Harness, partner: PartnerKey
+) -> None:
+    """The built document is cached by the partner's definition versions: a change shows
+    at once, and an unchanged partner gets the same document."""
+    headers = api.partner_headers(partner)
+    name = f"s-{uuid.uuid4().hex[:8]}"
+    assert post(api, partner, definition(name, with_key({"first": {"type": "string"}}))).is_success
+
+    def document() -> bytes:
+        response = api.client.get("/openapi.json", headers=headers)
+        assert response.status_code == 200, response.text
+        return response.content
+
+    before = document()
+    assert b'"first"' in before
+    assert b'"second"' not in before
+    assert document() == before
+    changed = api.client.post(
+        f"{BASE}/{name}",
+        json={"schema": with_key({"first": {"type": "string"}, "second": {"type": "integer"}})},
+        headers=headers,
+    )
+    assert changed.status_code == 200, changed.text
+    after = document()
+    assert b'"second"' in after
+    other = f"s-{uuid.uuid4().hex[:8]}"
+    assert post(api, partner, definition(other, with_key({}))).is_success
+    assert other.encode() in document()
