@@ -71,7 +71,12 @@ def tarpit() -> Iterator[Tarpit]:
 
 
 def definition(name: str, json_schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "category": "custom_schema", "externalIdField": "key", "schema": json_schema}
+    return {
+        "name": name,
+        "category": "custom_schema",
+        "externalIdField": "key",
+        "schema": json_schema,
+    }
 
 
 def with_key(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -104,9 +109,7 @@ def url_cases(target: str) -> list[tuple[dict[str, Any], str]]:
             "schema.properties.a.anyOf[0].$schema",
         ),
         (
-            with_key(
-                {"a": {"type": "object", "properties": {"b": {"$schema": f"{target}/deep"}}}}
-            ),
+            with_key({"a": {"type": "object", "properties": {"b": {"$schema": f"{target}/deep"}}}}),
             "schema.properties.a.properties.b.$schema",
         ),
         (
@@ -180,8 +183,7 @@ def test_schema_size_depth_and_node_count_are_capped(api: Harness, partner: Part
     too_big = wide_schema(limits.max_schema_bytes // 1000 + 1, description=filler)
     errors = errors_of(post(api, partner, definition("big", too_big)))
     assert errors == [
-        f"schema: {len(orjson.dumps(too_big))} bytes; at most {limits.max_schema_bytes} "
-        "are allowed"
+        f"schema: {len(orjson.dumps(too_big))} bytes; at most {limits.max_schema_bytes} are allowed"
     ]
 
     deep: dict[str, Any] = {"type": "string"}
