@@ -289,7 +289,7 @@ def test_healthz_answers_within_100ms_while_big_schemas_compile_and_openapi_buil
     token = api.partner_token(partner, ttl=3600)
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.base_url, timeout=60) as client:
-        # A partner with many large schemas: its /openapi.json is ~19 MB (~0.5 s to build).
+        # A partner with many large schemas: its /openapi.json is ~23 MB (~0.9 s to build).
         for i in range(30):
             made = client.post(BASE, json=big_definition(f"big-{i}"), headers=headers)
             assert made.status_code == 200, made.text
@@ -315,6 +315,10 @@ def test_healthz_answers_within_100ms_while_big_schemas_compile_and_openapi_buil
                 assert client.get("/healthz").status_code == 200
                 latencies.append(time.perf_counter() - started)
                 time.sleep(0.05)
+            # Each create makes the document stale, so a build was under way throughout;
+            # wait for one to be served before stopping the loads.
+            assert loads[1].stdout is not None
+            served_documents = [loads[1].stdout.readline()]
         finally:
             for load in loads:
                 load.terminate()
@@ -322,6 +326,7 @@ def test_healthz_answers_within_100ms_while_big_schemas_compile_and_openapi_buil
                 load.wait(timeout=30)
             outputs = [load.stdout.read().split() if load.stdout else [] for load in loads]
         # Both loads did real work while /healthz was measured, and only successfully.
+        outputs[1] += [line.strip() for line in served_documents]
         for output in outputs:
             assert output, outputs
             assert set(output) == {b"200"}, outputs
@@ -467,3 +472,18 @@ def test_the_partner_document_follows_every_definition_change(
     other = f"s-{uuid.uuid4().hex[:8]}"
     assert post(api, partner, definition(other, with_key({}))).is_success
     assert other.encode() in document()
+
+
+def test_the_server_still_stops_promptly_after_building_a_partner_document(
+    api: Harness, live: Any
+) -> None:
+    """The builder process is stopped at shutdown (left running, it held the exit ~30 s)."""
+    server: Served = live()
+    partner = api.new_partner()
+    response = httpx.get(
+        f"{server.base_url}/openapi.json", headers=api.partner_headers(partner), timeout=60
+    )
+    assert response.status_code == 200, response.text
+    started = time.monotonic()
+    assert server.stop(signal.SIGTERM) == 0, server.text()
+    assert time.monotonic() - started < 10

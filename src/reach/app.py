@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await observe.stop()
             if worker is not None:
                 await worker.stop()
+            docs.BUILDER.close()
             await services.close()
 
     return ReachApp(

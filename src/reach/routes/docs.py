@@ -39,6 +39,8 @@ SWAGGER_DIR = f"{ASSETS}/swagger_ui/vendor"
 REDOC_SCRIPT = f"{ASSETS}/redoc/vendor/redoc.standalone.js"
 _ASSET_PACKAGE = "openapi_ui_bundles"
 
+log = logging.getLogger("reach")
+
 
 def asset_directory() -> Path:
     spec = importlib.util.find_spec(_ASSET_PACKAGE)
@@ -67,7 +69,7 @@ class DocumentCache:
         self.budget = budget
         self._entries: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
         self._size = 0
-        self._lock = threading.Lock()  # filled from worker threads
+        self._lock = threading.Lock()  # cheap, and safe whichever thread fills it
 
     def get(self, key: tuple[object, ...]) -> bytes | None:
         with self._lock:
@@ -94,7 +96,8 @@ PARTNER_DOCUMENTS = DocumentCache(64 * 1024 * 1024)
 def _dumps_in_pieces(value: object, depth: int) -> bytes:
     """``orjson.dumps(value)``, byte for byte, made of one call per member down to
     ``depth``: one call holds the GIL throughout, and a whole document of many megabytes
-    would hold it for tens of milliseconds."""
+    would hold it for tens of milliseconds (it matters when the build falls back to a
+    thread)."""
     if depth == 0 or not isinstance(value, dict):
         return orjson.dumps(value)
     members = (orjson.dumps(k) + b":" + _dumps_in_pieces(v, depth - 1) for k, v in value.items())
@@ -135,13 +138,21 @@ class DocumentBuilder:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
             return self._pool
 
+    def close(self) -> None:
+        """Stop the builder process (at shutdown: left running, it holds up the exit). Builds
+        under way finish; one that finds the pool shut builds in a thread instead."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
     async def build(self, rows: list[dict[Any, Any]], server: str) -> bytes:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(
                 self._executor(), build_partner_document, rows, server
             )
-        except (BrokenProcessPool, OSError) as exc:
+        except (BrokenProcessPool, RuntimeError, OSError) as exc:  # broken, shut, or no fork
             log.warning("OpenAPI builder process unavailable (%s); building in a thread", exc)
             with self._lock:
                 self._pool = None
@@ -149,7 +160,6 @@ class DocumentBuilder:
 
 
 BUILDER = DocumentBuilder()
-log = logging.getLogger("reach")
 
 
 async def openapi_json(request: Request) -> Response:
