@@ -152,10 +152,13 @@ class DocumentBuilder:
             return await loop.run_in_executor(
                 self._executor(), build_partner_document, rows, server
             )
-        except (BrokenProcessPool, RuntimeError, OSError) as exc:  # broken, shut, or no fork
+        # Broken or shut pool, no processes allowed, or (AssertionError) a daemonic parent.
+        except (BrokenProcessPool, RuntimeError, OSError, AssertionError) as exc:
             log.warning("OpenAPI builder process unavailable (%s); building in a thread", exc)
             with self._lock:
-                self._pool = None
+                unusable, self._pool = self._pool, None  # the next build starts a new one
+            if unusable is not None:
+                unusable.shutdown(wait=False)
             return await asyncio.to_thread(build_partner_document, rows, server)
 
 
