@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from starlette.applications import Starlette
@@ -47,22 +48,20 @@ async def readyz(request: Request) -> Response:
 async def scan_schema_definitions(services: Services) -> None:
     """Warn about stored definitions that name URLs. They cannot fire (every validator
     refuses to fetch, and such a definition refuses writes with the reason), but their
-    partners need telling. Only a warning: start-up never depends on it."""
+    partners need telling. Only warnings, in the background: start-up never waits for it
+    or depends on it."""
     try:
-        async with services.db.transaction(write=False) as conn:
-            unsafe = await unsafe_stored(conn)
+        async for definition, problems in unsafe_stored(services.db):
+            log.warning(
+                "schema definition %s (%s) of partner %s names URLs; writes to its records "
+                "are refused until it is updated: %s",
+                definition.name,
+                definition.id,
+                definition.partner_id,
+                "; ".join(problems),
+            )
     except Exception as exc:
-        log.warning("schema definition scan skipped: %s", exc)
-        return
-    for definition, problems in unsafe:
-        log.warning(
-            "schema definition %s (%s) of partner %s names URLs; writes to its records are "
-            "refused until it is updated: %s",
-            definition.name,
-            definition.id,
-            definition.partner_id,
-            "; ".join(problems),
-        )
+        log.warning("schema definition scan stopped: %s", exc)
 
 
 def routes() -> list[BaseRoute]:
@@ -106,7 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         services = await open_services(settings)
         app.state.services = services
-        await scan_schema_definitions(services)
+        scan = asyncio.create_task(scan_schema_definitions(services))
         worker = run_in_background(services) if settings.batch_worker else None
         observe.start(services)
         try:
@@ -115,6 +114,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await observe.stop()
             if worker is not None:
                 await worker.stop()
+            scan.cancel()
+            with suppress(asyncio.CancelledError):
+                await scan
             docs.BUILDER.close()
             await services.close()
 

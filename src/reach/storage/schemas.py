@@ -112,12 +112,15 @@ async def list_active(conn: Connection, partner_id: str) -> list[Row]:
     )
 
 
-async def list_all_active(conn: Connection) -> list[Row]:
-    """Every partner's active definitions (the start-up scan; nothing request-scoped)."""
+async def page_all_active(conn: Connection, after_id: str, limit: int) -> list[Row]:
+    """Every partner's active definitions, by id after ``after_id`` (the start-up scan;
+    nothing request-scoped)."""
     return list(
         await conn.fetch(
             f"SELECT {_COLUMNS} FROM schema_definitions WHERE deactivated_at IS NULL "
-            "ORDER BY partner_id, created_at, name"
+            "AND id > $1 ORDER BY id LIMIT $2",
+            after_id,
+            limit,
         )
     )
 
