@@ -19,13 +19,13 @@ import msgspec
 import orjson
 
 from reach import clock
-from reach.domain import references
+from reach.domain import references, write_rule
 from reach.domain.compiled import CompiledSchema, json_type
-from reach.domain.documents import merge_patch, refuse_required_nulls, strip_nulls
 from reach.domain.recent import RecentRecords, snapshot
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
-from reach.errors import BadRequest, Conflict, NotFound
+from reach.domain.write_rule import Written
+from reach.errors import Conflict, InvalidDocument, InvalidExternalId, NotFound
 from reach.storage.database import Connection, Row
 from reach.storage.resources import TenantResources
 
@@ -103,20 +103,21 @@ class Scope:
 
 def check_external_id(external_id: Any, field: str) -> str:
     if not isinstance(external_id, str):
-        raise BadRequest(
-            "Validation failed", errors=[f"{field}: expected string, got {json_type(external_id)}"]
-        )
+        raise InvalidExternalId([f"{field}: expected string, got {json_type(external_id)}"])
     if not external_id or len(external_id) > MAX_EXTERNAL_ID_LENGTH:
-        raise BadRequest(
-            "Validation failed",
-            errors=[f"{field}: must be 1 to {MAX_EXTERNAL_ID_LENGTH} characters"],
-        )
+        raise InvalidExternalId([f"{field}: must be 1 to {MAX_EXTERNAL_ID_LENGTH} characters"])
     if "\x00" in external_id:
         # Neither engine's text column can hold U+0000 alike; refuse it up front.
-        raise BadRequest(
-            "Validation failed", errors=[f"{field}: must not contain the NUL character (U+0000)"]
-        )
+        raise InvalidExternalId([f"{field}: must not contain the NUL character (U+0000)"])
     return external_id
+
+
+def external_id_in(fields: dict[str, Any], key_field: str) -> str:
+    """The external id a change names in its ``key_field`` (a create, or a batch item)."""
+    raw = fields.get(key_field)
+    if raw is None:
+        raise InvalidExternalId([f"data.{key_field}: required field missing"])
+    return check_external_id(raw, f"data.{key_field}")
 
 
 def later_than(previous: str) -> str:
@@ -146,18 +147,11 @@ async def upsert(
     if path_external_id is not None:
         external_id = check_external_id(path_external_id, "externalId")
         if key_field in fields and body_key != external_id:
-            raise BadRequest(
-                "Validation failed",
-                errors=[f"data.{key_field}: must equal the externalId in the path"],
-            )
+            raise InvalidDocument([f"data.{key_field}: must equal the externalId in the path"])
         fields = {**fields, key_field: external_id}
     else:
-        if body_key is None:
-            raise BadRequest(
-                "Validation failed", errors=[f"data.{key_field}: required field missing"]
-            )
-        external_id = check_external_id(body_key, f"data.{key_field}")
-    refuse_required_nulls(fields, scope.compiled)
+        external_id = external_id_in(fields, key_field)
+    write_rule.check_change(fields, scope.compiled)
     # A hint says the record existed, not that it still does: "reject" must read to refuse.
     hint = scope.hint(external_id) if on_conflict == "upsert" else None
     for attempt in range(_OPTIMISTIC_ATTEMPTS + 1):
@@ -172,9 +166,9 @@ async def upsert(
                 return merged, False
             hint = None
             continue  # another write came first (or the hint was stale): read again
-        defaults = {k: v for k, v in scope.compiled.defaults.items() if k not in fields}
-        document = strip_nulls({**fields, **defaults})
-        await _validate(scope, document, fields)
+        written = _write(scope, None, fields)
+        await _check_references(scope, written)
+        document = written.document
         at = clock.now()
         record_id = clock.new_id()
         text = orjson.dumps(document).decode()
@@ -201,11 +195,8 @@ async def patch(scope: Scope, external_id: str, fields: dict[str, Any]) -> Recor
     check_external_id(external_id, "externalId")
     key_field = _key_field(scope)
     if key_field in fields and fields[key_field] != external_id:
-        raise BadRequest(
-            "Validation failed",
-            errors=[f"data.{key_field}: must equal the externalId in the path"],
-        )
-    refuse_required_nulls(fields, scope.compiled)
+        raise InvalidDocument([f"data.{key_field}: must equal the externalId in the path"])
+    write_rule.check_change(fields, scope.compiled)
     hint = scope.hint(external_id)
     for attempt in range(_OPTIMISTIC_ATTEMPTS + 1):
         row = hint or await _read(scope, external_id, locked=attempt == _OPTIMISTIC_ATTEMPTS)
@@ -234,15 +225,13 @@ async def _merge_into(
     ``hinted``: ``row`` is this process's last sight of the record, not a read, so an answer
     that would rest on it being current (invalid, or unchanged) waits for a read instead."""
     current = orjson.loads(row["data"])
-    merged = merge_patch(current, fields)
-    # Validated even when nothing changes: after a schema update, a record stored under an
-    # older version must satisfy the new one at its next write, no-op or not.
-    errors = scope.compiled.errors(merged)
-    if errors:
+    try:
+        written = _write(scope, current, fields)
+    except InvalidDocument:
         if hinted:
             return None
-        raise BadRequest("Validation failed", errors=errors)
-    if merged == current:
+        raise
+    if not written.changed:
         if hinted:
             return None
         # Nothing changes: no write, no new version, updatedAt stays (idempotent PATCH).
@@ -250,36 +239,34 @@ async def _merge_into(
         return scope.record(row, current)
     # Ordinary reads that begin the transaction (on PostgreSQL they hold key-share locks on
     # the targets until commit), so the write below joins it rather than running alone.
-    await _check_references(scope, merged, fields)
+    await _check_references(scope, written)
+    merged = written.document
     at = later_than(row["updated_at"])
     version = int(row["version"])
     seq = int(row["seq"])
     text = orjson.dumps(merged).decode()
     if not await scope.rows.update_if_version(seq, text, at, version):
         return None
-    written = {**snapshot(row), "data": text, "version": version + 1, "updated_at": at}
-    scope.remember(written)
-    return scope.record(written, merged)
+    stored = {**snapshot(row), "data": text, "version": version + 1, "updated_at": at}
+    scope.remember(stored)
+    return scope.record(stored, merged)
 
 
-async def _validate(scope: Scope, document: dict[str, Any], changed: dict[str, Any]) -> None:
-    errors = scope.compiled.errors(document)
-    if errors:
-        raise BadRequest("Validation failed", errors=errors)
-    await _check_references(scope, document, changed)
+def _write(scope: Scope, current: dict[str, Any] | None, fields: dict[str, Any]) -> Written:
+    return write_rule.write(
+        current,
+        fields,
+        scope.compiled,
+        schema_id=scope.schema.id,
+        key_field=scope.schema.external_id_field,
+    )
 
 
-async def _check_references(
-    scope: Scope, document: dict[str, Any], changed: dict[str, Any]
-) -> None:
-    missing = await references.missing(scope, document, changed)
-    if missing:
-        raise BadRequest(
-            "Referenced records do not exist",
-            errors=[
-                f"data.{m.field}: no {m.schema_name} record {m.external_id!r}" for m in missing
-            ],
-        )
+async def _check_references(scope: Scope, written: Written) -> None:
+    if written.references:
+        missing = await references.missing(scope, written.references)
+        if missing:
+            raise write_rule.missing_references(missing)
 
 
 async def get(scope: Scope, external_id: str, include: list[str]) -> tuple[Record, list[Record]]:
