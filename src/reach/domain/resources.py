@@ -21,6 +21,7 @@ import orjson
 from reach import clock
 from reach.domain import references, write_rule
 from reach.domain.compiled import CompiledSchema, json_type
+from reach.domain.conditions import Conditions
 from reach.domain.recent import RecentRecords, snapshot
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
@@ -139,9 +140,11 @@ async def upsert(
     *,
     path_external_id: str | None,
     on_conflict: str,
+    conditions: Conditions | None = None,
 ) -> tuple[Record, bool]:
     """Create the record, or merge into it (``upsert``) / refuse (``reject``). Returns
-    the record and whether it was created."""
+    the record and whether it was created. ``conditions`` (``If-Match``, ``If-None-Match``)
+    are checked against the record as read, and the write lands only on that version."""
     key_field = _key_field(scope)
     body_key = fields.get(key_field)
     if path_external_id is not None:
@@ -156,6 +159,9 @@ async def upsert(
     hint = scope.hint(external_id) if on_conflict == "upsert" else None
     for attempt in range(_OPTIMISTIC_ATTEMPTS + 1):
         row = hint or await _read(scope, external_id, locked=attempt == _OPTIMISTIC_ATTEMPTS)
+        if conditions is not None and not _holds(conditions, row, hinted=hint is not None):
+            hint = None
+            continue
         if row is not None:
             if on_conflict == "reject":
                 raise Conflict(
@@ -191,7 +197,9 @@ async def upsert(
     raise Conflict("The record is being written concurrently; retry the request")
 
 
-async def patch(scope: Scope, external_id: str, fields: dict[str, Any]) -> Record:
+async def patch(
+    scope: Scope, external_id: str, fields: dict[str, Any], conditions: Conditions | None = None
+) -> Record:
     check_external_id(external_id, "externalId")
     key_field = _key_field(scope)
     if key_field in fields and fields[key_field] != external_id:
@@ -203,12 +211,25 @@ async def patch(scope: Scope, external_id: str, fields: dict[str, Any]) -> Recor
         if row is None:
             # Also when a concurrent delete won the race: the record is gone.
             raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
+        if conditions is not None and not _holds(conditions, row, hinted=hint is not None):
+            hint = None
+            continue
         merged = await _merge_into(scope, row, fields, hinted=hint is not None)
         if merged is not None:
             return merged
         hint = None
     # Unreachable: the locked attempt holds the row (or SQLite's write lock), so it lands.
     raise Conflict("The record is being written concurrently; retry the request")
+
+
+def _holds(conditions: Conditions, row: Row | dict[str, Any] | None, *, hinted: bool) -> bool:
+    """Whether the write may go on from ``row``: raises
+    :class:`~reach.errors.PreconditionFailed` when the record as read fails the conditions;
+    False when only a hint does (it may be stale, so the caller reads before refusing)."""
+    if hinted:
+        return conditions.holds(row)
+    conditions.check(row)
+    return True
 
 
 async def _read(scope: Scope, external_id: str, *, locked: bool) -> Row | None:
@@ -282,13 +303,18 @@ async def get(scope: Scope, external_id: str, include: list[str]) -> tuple[Recor
     return record, await references.included(scope, [orjson.loads(row["data"])], include)
 
 
-async def delete(scope: Scope, external_id: str, *, cascade: bool) -> tuple[Record, int]:
+async def delete(
+    scope: Scope, external_id: str, *, cascade: bool, conditions: Conditions | None = None
+) -> tuple[Record, int]:
     """Delete one record. Records that reference it block the delete (409) unless
-    ``cascade``, which deletes them too; returns the record and how many went with it."""
+    ``cascade``, which deletes them too; returns the record and how many went with it.
+    ``conditions`` are checked against the record as locked for the delete."""
     check_external_id(external_id, "externalId")
     row = await scope.rows.get(scope.schema.id, external_id, for_update=True)
     if row is None:
         raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
+    if conditions is not None:
+        conditions.check(row)
     if not cascade:
         referrers = await references.referencing(scope, [external_id])
         if referrers:
