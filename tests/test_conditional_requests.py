@@ -18,7 +18,7 @@ CLIENTS = 16
 
 
 def _tag(response: httpx.Response) -> str:
-    tag = response.headers.get("etag")
+    tag: str | None = response.headers.get("etag")
     assert tag is not None, (response.status_code, response.headers)
     assert ETAG.match(tag), tag
     return tag
