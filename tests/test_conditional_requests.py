@@ -11,6 +11,7 @@ import httpx
 
 from tests.contract.resources import create_customer, create_schema, customer, read, unique, url
 from tests.harness import Harness, PartnerKey
+from tests.openapi_support import fetch_document, operation
 from tests.test_concurrency import in_parallel
 
 ETAG = re.compile(r'^"(\d+)-([0-9a-f-]{36})"$')
@@ -276,3 +277,22 @@ def test_read_modify_write_with_if_match_loses_no_update(
     final = api.client.get(url(name, "k"), headers=headers)
     assert final.json()["data"]["result"]["data"]["count"] == wins
     assert _tag(final).startswith(f'"{wins + 1}-')
+
+
+def test_the_served_openapi_documents_the_conditions(api: Harness) -> None:
+    document = fetch_document(api)
+    for path in ("/api/resources/{schemaDefinitionNameOrId}", "/api/resources/customers"):
+        item = f"{path}/{{externalId}}"
+        expected = {
+            (path, "post"): ({"If-Match", "If-None-Match"}, "412"),
+            (item, "post"): ({"If-Match", "If-None-Match"}, "412"),
+            (item, "patch"): ({"If-Match"}, "412"),
+            (item, "delete"): ({"If-Match"}, "412"),
+            (item, "get"): ({"If-None-Match"}, "304"),
+        }
+        for (where, method), (headers, status) in expected.items():
+            found = operation(document, where, method)
+            sent = {p["name"] for p in found["parameters"] if p.get("in") == "header"}
+            assert headers <= sent, (where, method, sent)
+            assert status in found["responses"], (where, method)
+            assert "ETag" in found["responses"]["200"]["headers"], (where, method)
