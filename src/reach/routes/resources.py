@@ -64,7 +64,9 @@ def _conditions(call: Call) -> Conditions | None:
 
 
 def _tagged(response: Response, record: Record) -> Response:
-    response.headers["ETag"] = etag(record.id, record.version)
+    # Straight onto the raw list: the response is ours and has no ETag yet, and
+    # ``response.headers`` builds a header view to search first.
+    response.raw_headers.append((b"etag", etag(record.id, record.version).encode()))
     return response
 
 
