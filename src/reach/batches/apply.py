@@ -295,15 +295,7 @@ def _unresolved(
     if batch_type != INGEST or options.wait_seconds <= 0:
         return failed(item.position, external_id, reason_of(refusal), named)
     if item.expires_at is not None and at >= item.expires_at:
-        return failed(
-            item.position,
-            external_id,
-            Reason.DEPENDENCY_TIMEOUT,
-            [
-                f"{text} (still missing after dependencyWaitTimeout={options.wait_seconds}s)"
-                for text in named
-            ],
-        )
+        return timed_out(item.position, external_id, missing, options)
     expires_at = item.expires_at or clock.format_timestamp(
         now + timedelta(seconds=options.wait_seconds)
     )
@@ -314,6 +306,21 @@ def _unresolved(
         missing=[m.wire() for m in missing],
         pending_at=item.pending_at or at,
         expires_at=expires_at,
+    )
+
+
+def timed_out(
+    position: int, external_id: str | None, missing: list[Missing], options: Options
+) -> Outcome:
+    """An item that waited for its dependencies as long as it was allowed to."""
+    return failed(
+        position,
+        external_id,
+        Reason.DEPENDENCY_TIMEOUT,
+        [
+            f"{m.text()} (still missing after dependencyWaitTimeout={options.wait_seconds}s)"
+            for m in missing
+        ],
     )
 
 

@@ -42,6 +42,13 @@ class Missing(msgspec.Struct, frozen=True):
     def text(self) -> str:
         return f"data.{self.field}: no {self.schema_name} record {self.external_id!r}"
 
+    @classmethod
+    def of(cls, wire: dict[str, Any]) -> Missing:
+        """Back from :meth:`wire`."""
+        return cls(
+            wire["field"], wire["schemaDefinitionId"], wire["schemaName"], wire["externalId"]
+        )
+
     def wire(self) -> dict[str, Any]:
         """As a batch stores it for an item that waits for its dependency."""
         return {
