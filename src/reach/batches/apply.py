@@ -240,6 +240,8 @@ class _Chunk:
                 [f"A {scope.schema.name} record with external id {external_id!r} already exists"],
             )
         try:
+            if current is None:
+                write_rule.check_new_key(external_id, f"data.{scope.schema.external_id_field}")
             written = write_rule.write(
                 None if current is None else current.doc,
                 fields,
@@ -247,7 +249,7 @@ class _Chunk:
                 schema_id=scope.schema.id,
                 key_field=scope.schema.external_id_field,
             )
-        except InvalidDocument as exc:
+        except InvalidDocument as exc:  # InvalidExternalId too
             return failed(item.position, external_id, reason_of(exc), exc.errors or [])
         if not written.changed:
             return Outcome(position=item.position, status=SUCCEEDED, external_id=external_id)

@@ -148,11 +148,13 @@ async def upsert(
     key_field = _key_field(scope)
     body_key = fields.get(key_field)
     if path_external_id is not None:
-        external_id = check_external_id(path_external_id, "externalId")
+        id_field = "externalId"
+        external_id = check_external_id(path_external_id, id_field)
         if key_field in fields and body_key != external_id:
             raise InvalidDocument([f"data.{key_field}: must equal the externalId in the path"])
         fields = {**fields, key_field: external_id}
     else:
+        id_field = f"data.{key_field}"
         external_id = external_id_in(fields, key_field)
     write_rule.check_change(fields, scope.compiled)
     # A hint says the record existed, not that it still does: "reject" must read to refuse.
@@ -172,6 +174,7 @@ async def upsert(
                 return merged, False
             hint = None
             continue  # another write came first (or the hint was stale): read again
+        write_rule.check_new_key(external_id, id_field)
         written = _write(scope, None, fields)
         await _check_references(scope, written)
         document = written.document

@@ -22,13 +22,21 @@ Cascading deletes remove records without rewriting any document, so they have no
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
 
 from reach.domain.compiled import CompiledSchema
 from reach.domain.documents import merge_patch
-from reach.errors import InvalidDocument, MissingReferences
+from reach.errors import InvalidDocument, InvalidExternalId, MissingReferences
+
+# Unicode's control characters (category Cc): C0, DEL and C1.
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTER_RULE = (
+    "must not contain control characters (U+0000-U+001F, U+007F-U+009F) in a new record's "
+    "external id"
+)
 
 
 class Missing(msgspec.Struct, frozen=True):
@@ -71,6 +79,15 @@ class Written:
         self.document = document
         self.changed = changed
         self.references = references
+
+
+def check_new_key(external_id: str, field: str) -> None:
+    """A record is never created under an external id holding a control character (a line
+    feed, a tab, an escape...): such an id is almost always a client bug, and one that is
+    stored must still be typed into URLs, logs and CSV files. Records stored before this rule
+    stay addressable and writable; see docs/decisions.md."""
+    if _CONTROL_CHARACTER.search(external_id) is not None:
+        raise InvalidExternalId([f"{field}: {CONTROL_CHARACTER_RULE}"])
 
 
 def check_change(change: dict[str, Any], compiled: CompiledSchema, root: str = "data") -> None:
