@@ -7,6 +7,7 @@ read and :func:`write` after, so the rules below exist once:
 * fields the schema does not declare are refused, or dropped when asked (``checked_fields`` in
   :mod:`reach.domain.documents`, run on the incoming change);
 * ``null`` removes a field, never a required one (:func:`check_change`);
+* a new record's external id holds no control character (:func:`check_new_key`);
 * a new record gets the schema's defaults for the fields it does not set, and its ``null``\\ s
   are dropped; an existing one is merged into by RFC 7396 (:func:`merge_patch`);
 * the resulting document is validated, even when nothing changed (after a schema update a
