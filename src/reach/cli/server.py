@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import socket
+import sys
+from pathlib import Path
 
 import click
 
@@ -20,6 +24,7 @@ from reach.domain import partners, tenants
 from reach.secretbox import new_key
 from reach.storage import migrate
 from reach.storage.database import Connection, open_database
+from reach.storage.sqlite import sqlite_path
 
 
 @main.command()
@@ -50,6 +55,7 @@ def serve(
 ) -> None:
     """Run the API server (granian). Migrates the embedded SQLite default by itself."""
     settings = _settings(database_url=database_url, host=host, port=port, workers=workers)
+    ensure_port_free(settings.host, settings.port)  # before anything is created or migrated
     if settings.engine == "sqlite":
         migrate.upgrade(settings.database_url, secret_key=settings.secret_key)
     else:
@@ -132,20 +138,76 @@ def _first_run_demo(settings: Settings) -> None:
         '{"data":{"customerId":"c-1","firstName":"Ada","lastName":"Lovelace",'
         '"email":"ada@example.com","createdAt":"2026-01-01T00:00:00Z"}}'
     )
-    click.echo(
+    exports = (
+        f"export REACH_PARTNER_ID={partner.id}\n"
+        f"export REACH_PARTNER_SECRET={partner.secret}\n"
+        f"export TOKEN={token}\n"
+    )
+    path = credentials_file_for(settings)
+    _write_private(path, FIRST_RUN_HEADER + exports)
+    intro = (
         "\nFirst run: created a demo partner and tenant "
-        "(turn off with REACH_DEMO_ON_FIRST_RUN=0).\n"
-        f"  partner id: {partner.id}\n"
-        f"  secret:     {partner.secret}   (shown once; keep it to sign your own tokens)\n"
-        f"  tenant:     {tenant_external_id}\n\n"
-        "Try it (the token is a tenant token valid for 7 days):\n\n"
-        f"  export TOKEN={token}\n"
+        f"{tenant_external_id!r} (turn off with REACH_DEMO_ON_FIRST_RUN=0).\n"
+    )
+    if not sys.stderr.isatty():
+        # Under a service manager stderr is a journal: the secret and token stay in the file.
+        click.echo(
+            intro + f"Its partner id, secret and a 7-day tenant token are in {path} (mode 0600);"
+            f" `. {path}` sets them in a shell.",
+            err=True,
+        )
+        return
+    click.echo(
+        intro
+        + f"Keep the secret (it signs your own tokens); also written to {path} (mode 0600).\n\n"
+        + "".join(f"  {line}\n" for line in exports.splitlines())
+        + "\nTry it (TOKEN is a tenant token valid for 7 days):\n\n"
         f"  curl -s -X POST {base}/api/resources/customers \\\n"
         '    -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\\n'
         f"    -d '{body}'\n"
         f'  curl -s {base}/api/resources/customers/c-1 -H "Authorization: Bearer $TOKEN"\n',
         err=True,
     )
+
+
+FIRST_RUN_HEADER = (
+    "# reach-server first-run demo: partner id, secret and a 7-day tenant token.\n"
+    "# Source it in a shell (. ./reach.db.first-run); delete it once you have what you need.\n"
+)
+
+
+def credentials_file_for(settings: Settings) -> Path:
+    return Path(sqlite_path(settings.database_url) + ".first-run").absolute()
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an older file may have had a wider mode
+        handle.write(text)
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse a port another server listens on. granian binds with SO_REUSEPORT, so a second
+    server would otherwise share the port and requests would alternate between two servers;
+    a probe bound without it fails while anything listens there."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
+        try:
+            probe.bind(address)
+            probe.listen(1)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is already in use (another reach serve or another "
+                    "program); stop it or choose another with --port / REACH_PORT"
+                ) from None
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 @main.command()
