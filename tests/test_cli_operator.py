@@ -24,9 +24,7 @@ __all__ = ["cli"]  # the fixture, re-exported for pytest
         ("token", "00000000-0000-0000-0000-000000000000"),
     ],
 )
-def test_read_only_commands_never_create_a_database(
-    tmp_path: Path, args: tuple[str, ...]
-) -> None:
+def test_read_only_commands_never_create_a_database(tmp_path: Path, args: tuple[str, ...]) -> None:
     cli = Cli(f"sqlite:///{tmp_path / 'nowhere' / 'reach.db'}")
     result = cli.run(*args)
     assert result.returncode == 1

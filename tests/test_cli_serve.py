@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from tests.harness import TEST_SECRET_KEY, free_port

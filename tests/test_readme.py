@@ -115,9 +115,7 @@ curl() { command curl --fail-with-body --show-error --max-time 60 "$@"; }
 """
 
 
-def test_readme_examples_run_in_order_against_a_live_server(
-    server: Served, workdir: Path
-) -> None:
+def test_readme_examples_run_in_order_against_a_live_server(server: Served, workdir: Path) -> None:
     port = int(server.base_url.rsplit(":", 1)[1])
     state = workdir.parent / "readme-shell-state"
     # REACH_URL: `reach import`/`export` default to :8000, where the README's server is.

@@ -59,9 +59,7 @@ def require_existing_database(settings: Settings) -> None:
             "`reach migrate` or `reach serve` creates one)"
         )
     if migrate.current_revision_sqlite(settings.database_url) != migrate.head_revision():
-        raise click.ClickException(
-            f"{path} is not at the newest schema; run `reach migrate` first"
-        )
+        raise click.ClickException(f"{path} is not at the newest schema; run `reach migrate` first")
 
 
 def _in_transaction(
