@@ -46,6 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tenant_rate_limit: str = ""
     rate_limit_storage: str = "memory://"
     secret_key: str = ""
+    batch_retention_days: int = 30
+    cors_origins: str = ""
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
@@ -98,6 +100,12 @@ FIELD_DOCS: dict[str, str] = {
     "secret_key": "Base64 of 32 random bytes (`reach keygen`) that encrypts partner secrets at "
     "rest. Required on PostgreSQL; on SQLite, when empty, a key file `<database>.key` (0600) "
     "is created beside the database.",
+    "batch_retention_days": "Days a finished batch (with its items) is kept after it finished; "
+    "the batch workers delete older ones hourly in small chunks (`reach prune` does it by "
+    "hand). 0 keeps them forever.",
+    "cors_origins": "Browser origins allowed to call the API from another site, comma-separated "
+    "(`https://app.example.com`), or `*`; empty (the default) allows none. Preflight `OPTIONS` "
+    "requests are answered for them.",
 }
 
 
@@ -131,6 +139,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_JWT_LEEWAY_SECONDS must be between 0 and 60")
     if settings.workers < 1:
         raise ConfigError("REACH_WORKERS must be at least 1")
+    if settings.batch_retention_days < 0:
+        raise ConfigError("REACH_BATCH_RETENTION_DAYS must be 0 (keep forever) or more")
     if settings.request_timeout_seconds <= 0:
         raise ConfigError("REACH_REQUEST_TIMEOUT_SECONDS must be positive")
     _check_rate_limit_settings(settings)

@@ -14,10 +14,12 @@ import click
 from reach import auth
 from reach.cli.common import (
     _box,
+    _echo_json,
     _in_transaction,
     _settings,
     database_option,
     main,
+    require_existing_database,
 )
 from reach.config import ENV_PREFIX, Settings
 from reach.domain import partners, tenants
@@ -257,3 +259,36 @@ def worker(
             announce=lambda message: click.echo(f"reach {message} on {settings.engine}", err=True),
         )
     )
+
+
+@main.command()
+@database_option
+@click.option(
+    "--days",
+    type=click.IntRange(0),
+    default=None,
+    help="Delete batches that finished more than DAYS ago (default REACH_BATCH_RETENTION_DAYS).",
+)
+def prune(database_url: str | None, days: int | None) -> None:
+    """Delete finished batches (and their items) past the retention period, in small chunks.
+
+    The batch workers do this hourly on their own; this is for doing it now."""
+    from reach.batches import retention
+
+    settings = _settings(database_url=database_url)
+    days = settings.batch_retention_days if days is None else days
+    if days == 0:
+        raise click.ClickException(
+            "REACH_BATCH_RETENTION_DAYS is 0 (keep batches forever); pass --days N to prune"
+        )
+    require_existing_database(settings)
+
+    async def run() -> retention.Pruned:
+        db = await open_database(settings.database_url, pool_size=1)
+        try:
+            return await retention.prune(db, retention.cutoff(days))
+        finally:
+            await db.close()
+
+    pruned = asyncio.run(run())
+    _echo_json({"before": pruned.before, "batches": pruned.batches, "items": pruned.items})
