@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import orjson
 
@@ -15,8 +17,10 @@ from reach.cli.common import (
     main,
     require_existing_database,
 )
+from reach.config import Settings
 from reach.domain import partners, tenants
 from reach.storage.database import Connection
+from reach.storage.sqlite import sqlite_path
 
 MAX_TTL_SECONDS = 366 * 24 * 3600  # a year and a day: longer-lived tokens are a leak waiting
 
@@ -183,3 +187,47 @@ def tenants_list(database_url: str | None, partner_id: str, include_deleted: boo
                 }
             ).decode()
         )
+
+
+@main.command()
+@database_option
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup(database_url: str | None, path: Path) -> None:
+    """Copy the SQLite database to PATH (consistent, while the server runs) and its key file
+    to PATH.key; on PostgreSQL, say how to back it up and check the prerequisites."""
+    from reach import backup as backups
+
+    settings = _settings(database_url=database_url)
+    if settings.engine == "postgresql":
+        raise click.ClickException(
+            backups.postgres_advice(settings.database_url, path, _server_major(settings))
+        )
+    require_existing_database(settings)
+    try:
+        made = backups.backup_sqlite(
+            sqlite_path(settings.database_url),
+            path,
+            key_from_environment=bool(settings.secret_key.strip()),
+        )
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    _echo_json(
+        {
+            "database": made.database,
+            "keyFile": made.key_file,
+            "key": "REACH_SECRET_KEY (keep it with the backup)" if made.key_file is None else None,
+            "bytes": made.bytes,
+            "seconds": made.seconds,
+        }
+    )
+
+
+def _server_major(settings: Settings) -> int | None:
+    async def version(conn: Connection) -> int:
+        number: str = await conn.fetchval("SHOW server_version_num")
+        return int(number) // 10000
+
+    try:
+        return _in_transaction(settings, version, read_only=True)
+    except click.ClickException:
+        return None
