@@ -258,9 +258,10 @@ async def run_worker(
         loop.add_signal_handler(sig, stop.set)
     worker.start()
     message = f"batch worker {worker.name} started ({worker.concurrency} loop(s))"
-    log.info(message)
     if announce is not None:
         announce(message)
+    else:
+        log.info(message)
     try:
         await stop.wait()
     finally:

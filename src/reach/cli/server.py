@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import socket
 import sys
@@ -23,10 +24,13 @@ from reach.cli.common import (
 )
 from reach.config import ENV_PREFIX, Settings
 from reach.domain import partners, tenants
+from reach.observability.logs import announce, configure_logging, granian_log_config
 from reach.secretbox import new_key
 from reach.storage import migrate
 from reach.storage.database import Connection, open_database
 from reach.storage.sqlite import sqlite_path
+
+log = logging.getLogger("reach.server")
 
 
 @main.command()
@@ -57,6 +61,7 @@ def serve(
 ) -> None:
     """Run the API server (granian). Migrates the embedded SQLite default by itself."""
     settings = _settings(database_url=database_url, host=host, port=port, workers=workers)
+    configure_logging(settings.log_level)
     ensure_port_free(settings.host, settings.port)  # before anything is created or migrated
     if settings.engine == "sqlite":
         migrate.upgrade(settings.database_url, secret_key=settings.secret_key)
@@ -72,10 +77,10 @@ def serve(
     from granian.constants import Interfaces
     from granian.log import LogLevels
 
-    click.echo(
+    announce(
+        "reach.server",
         f"reach-server listening on http://{settings.host}:{settings.port} "
         f"({settings.engine}, {settings.workers} worker(s))",
-        err=True,
     )
     from reach.observability.workers import shared_between_workers
 
@@ -89,6 +94,7 @@ def serve(
             workers=settings.workers,
             interface=Interfaces.ASGI,
             log_level=LogLevels(settings.log_level),
+            log_dictconfig=granian_log_config(),
         ).serve()
 
 
@@ -153,10 +159,13 @@ def _first_run_demo(settings: Settings) -> None:
     )
     if not sys.stderr.isatty():
         # Under a service manager stderr is a journal: the secret and token stay in the file.
-        click.echo(
-            intro + f"Its partner id, secret and a 7-day tenant token are in {path} (mode 0600);"
-            f" `. {path}` sets them in a shell.",
-            err=True,
+        log.info(
+            "first run: created a demo partner and tenant %r (turn off with "
+            "REACH_DEMO_ON_FIRST_RUN=0); its partner id, secret and a 7-day tenant token are in "
+            "%s (mode 0600); `. %s` sets them in a shell",
+            tenant_external_id,
+            path,
+            path,
         )
         return
     click.echo(
@@ -236,8 +245,6 @@ def worker(
     lease_seconds: float | None,
 ) -> None:
     """Run a batch worker until SIGTERM/SIGINT (more of them scale batch processing out)."""
-    import logging
-
     from reach.batches import worker as batch_worker
 
     settings = _settings(database_url=database_url)
@@ -247,16 +254,14 @@ def worker(
         migrate.upgrade(settings.database_url, secret_key=settings.secret_key)
     else:
         _require_migrated(settings)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     asyncio.run(
         batch_worker.run_worker(
             settings,
             concurrency=concurrency,
             chunk_size=chunk_size or batch_worker.CHUNK_SIZE,
             lease_seconds=lease_seconds or batch_worker.LEASE_SECONDS,
-            announce=lambda message: click.echo(f"reach {message} on {settings.engine}", err=True),
+            announce=lambda message: announce("reach.batches", f"{message} on {settings.engine}"),
         )
     )
 
