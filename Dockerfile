@@ -8,9 +8,14 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS build
+# A package mirror, or a CA bundle for a TLS-intercepting proxy (mounted with --volume), when
+# the build needs them; empty = pip's defaults. Build stage only: not in the final image.
+ARG PIP_INDEX_URL=
+ARG PIP_CERT=
 # The hash-locked runtime requirements only: no compilers, linters or test tools in the image.
 COPY requirements/runtime.txt /src/requirements/runtime.txt
-RUN python3 -m venv /opt/reach \
+RUN [ -n "$PIP_INDEX_URL" ] || unset PIP_INDEX_URL; [ -n "$PIP_CERT" ] || unset PIP_CERT; \
+    python3 -m venv /opt/reach \
     && /opt/reach/bin/pip install --no-cache-dir --disable-pip-version-check \
         --require-hashes -r /src/requirements/runtime.txt
 COPY pyproject.toml README.md LICENSE /src/
