@@ -23,6 +23,7 @@ from reach.http import ok
 from reach.observability.wiring import setup as setup_observability
 from reach.routes import batches, docs, resources, schema_definitions, tenants
 from reach.services import Services, open_services
+from reach.storage import faults
 
 log = logging.getLogger("reach")
 
@@ -34,12 +35,17 @@ async def healthz(_: Request) -> Response:
     return Response(_HEALTHY, media_type="application/json")
 
 
+# A probe must answer before the orchestrator's own probe timeout (often 1 s): a database
+# that cannot hand out a connection and answer SELECT 1 within this is "not ready".
+READY_TIMEOUT_SECONDS = 0.8
+
+
 async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
     try:
-        await services.db.ping()
+        await services.db.ping(READY_TIMEOUT_SECONDS)
     except Exception as exc:
-        log.warning("readiness check failed: %s", exc)
+        log.warning("readiness check failed: %s", faults.cause(exc))
         return render(ServiceUnavailable("Database unreachable"))
     return ok({"status": "ready", "database": services.db.dialect})
 
@@ -86,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         services = await open_services(settings)
         app.state.services = services
+        await services.listen()  # cross-node cache invalidation (PostgreSQL)
         worker = run_in_background(services) if settings.batch_worker else None
         observe.start(services)
         try:

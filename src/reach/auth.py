@@ -8,6 +8,12 @@ once for every token minted afterwards. So the cached secrets are re-read whenev
 matches none of them (it may be signed with a new secret) or matches only an older one (that
 secret may just have been revoked). Both cost one indexed query, and only for a token that is
 not yet in the verified cache.
+
+The time claims (``exp``, ``iat``, ``nbf``) must be JSON numbers of seconds between 0 and the
+year 9999: anything else (a string, a boolean, 10**400, 1e400, NaN) is a 401, never an
+arithmetic error. With ``max_lifetime`` set, a token may not live longer than that:
+``exp - iat`` at most, and a token without ``iat`` at most that long from now (it is then taken
+as issued at the earliest moment the limit allows, ``exp - max_lifetime``).
 """
 
 from __future__ import annotations
@@ -25,14 +31,22 @@ from reach.errors import Unauthorized
 
 SecretLoader = Callable[[str], Awaitable[list[str]]]
 
-_REVALIDATE_SECONDS = 60.0
+# 9999-12-31T23:59:59Z: past it a timestamp means nothing, and 10**400 would overflow a float.
+_LATEST_SECONDS = 253_402_300_799
+_TIME_CLAIMS = ("exp", "iat", "nbf")
 
 
 class Principal(msgspec.Struct, frozen=True):
-    """Who is calling. ``tenant_external_id`` is None for a partner-scoped token."""
+    """Who is calling. ``tenant_external_id`` is None for a partner-scoped token.
+
+    ``issued_at`` (seconds) is the token's ``iat``, or, without one, the earliest moment the
+    maximum token lifetime allows; None when neither is known. A tenant token is refused for a
+    tenant bound to its external id after that moment (:mod:`reach.domain.tenants`).
+    """
 
     partner_id: str
     tenant_external_id: str | None = None
+    issued_at: float | None = None
 
     @property
     def is_partner(self) -> bool:
@@ -48,16 +62,29 @@ class TokenVerifier:
         max_token_bytes: int,
         cache_size: int,
         secret_ttl: float,
+        max_lifetime: int = 0,
+        revalidate_seconds: float = 60.0,
     ) -> None:
         self._load_secrets = load_secrets
         self._leeway = leeway
+        self._max_lifetime = max_lifetime
         self._max_token_bytes = max_token_bytes
-        self._verified: TTLCache[str, Principal] = TTLCache(_REVALIDATE_SECONDS, cache_size)
+        # A revoked secret keeps working for tokens verified within this horizon (0 = none).
+        self._revalidate = revalidate_seconds if cache_size > 0 else 0.0
+        self._verified: TTLCache[str, Principal] = TTLCache(self._revalidate, max(1, cache_size))
         self._secrets: TTLCache[str, list[str]] = TTLCache(secret_ttl, 10_000)
 
     def forget_partner(self, partner_id: str) -> None:
-        """Called after a local secret rotation so the new secret is seen at once."""
+        """The partner's secrets changed (a rotation here, or announced by another process):
+        re-read them, and verify the partner's tokens again — one signed with a secret just
+        revoked must stop working now, not when its verified-cache entry expires."""
         self._secrets.invalidate(partner_id)
+        self._verified.drop_if(lambda _, principal: principal.partner_id == partner_id)
+
+    def forget_all(self) -> None:
+        """Rotations may have been missed (no notification arrived for a while)."""
+        self._secrets.clear()
+        self._verified.clear()
 
     async def verify(self, authorization: str | None) -> Principal:
         token = _bearer_token(authorization, self._max_token_bytes)
@@ -65,10 +92,28 @@ class TokenVerifier:
         if cached is not None:
             return cached
         claims = await self._decode(token)
-        principal = _principal(claims)
+        issued_at = self._issued_at(claims)
+        principal = _principal(claims, issued_at)
         remaining = float(claims["exp"]) + self._leeway - time.time()
-        self._verified.put(token, principal, ttl=min(_REVALIDATE_SECONDS, remaining))
+        if self._revalidate > 0:
+            self._verified.put(token, principal, ttl=min(self._revalidate, remaining))
         return principal
+
+    def _issued_at(self, claims: dict[str, Any]) -> float | None:
+        """``iat``, after the maximum lifetime (if any) has been enforced."""
+        iat = claims.get("iat")
+        if not self._max_lifetime:
+            return None if iat is None else float(iat)
+        exp = float(claims["exp"])
+        if iat is None:
+            if exp - time.time() > self._max_lifetime + self._leeway:
+                raise Unauthorized(
+                    f"Token without iat expires more than {self._max_lifetime} s from now"
+                )
+            return exp - self._max_lifetime
+        if exp - float(iat) > self._max_lifetime:
+            raise Unauthorized(f"Token lifetime (exp - iat) exceeds {self._max_lifetime} s")
+        return float(iat)
 
     async def _decode(self, token: str) -> dict[str, Any]:
         try:
@@ -78,6 +123,7 @@ class TokenVerifier:
             raise Unauthorized("Malformed bearer token") from None
         if header.get("alg") != "HS256":
             raise Unauthorized("Unsupported token algorithm; only HS256 is accepted")
+        _check_time_claims(unverified)
         claimed = unverified.get("partnerId")
         if not isinstance(claimed, str) or not claimed:
             raise Unauthorized("Token has no partnerId claim")
@@ -121,6 +167,21 @@ class TokenVerifier:
         return None
 
 
+def _check_time_claims(claims: dict[str, Any]) -> None:
+    """Refuse time claims PyJWT would pass on as numbers no arithmetic can use."""
+    for name in _TIME_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            # Written so NaN fails too, and 10**400 is compared, never converted to a float.
+            or not 0 <= value <= _LATEST_SECONDS
+        ):
+            raise Unauthorized(f"Invalid token: {name} must be a number of seconds since 1970")
+
+
 def _bearer_token(authorization: str | None, max_bytes: int) -> str:
     if not authorization:
         raise Unauthorized("Missing Authorization header")
@@ -139,17 +200,17 @@ def _canonical_partner_id(claimed: str) -> str:
     return claimed.lower() if is_uuid(claimed) else claimed
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
+def _principal(claims: dict[str, Any], issued_at: float | None) -> Principal:
     partner_id = _canonical_partner_id(str(claims["partnerId"]))
     if claims.get("type") == "partner":
-        return Principal(partner_id=partner_id)
+        return Principal(partner_id=partner_id, issued_at=issued_at)
     tenant = claims.get("tenantExternalId")
     if isinstance(tenant, int) and not isinstance(tenant, bool):
         # Partners whose ids are numbers sign them as JSON numbers; external ids are text.
         tenant = str(tenant)
     if not isinstance(tenant, str) or not tenant:
         raise Unauthorized("Token is neither a partner token (type=partner) nor a tenant token")
-    return Principal(partner_id=partner_id, tenant_external_id=tenant)
+    return Principal(partner_id=partner_id, tenant_external_id=tenant, issued_at=issued_at)
 
 
 def mint_token(

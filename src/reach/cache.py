@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -36,6 +37,12 @@ class TTLCache(Generic[K, V]):
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def drop_if(self, doomed: Callable[[K, V], bool]) -> None:
+        """Invalidate every entry ``doomed(key, value)`` picks: O(size), for rare events (a
+        change announced by another process), never on a request's path."""
+        for key in [k for k, (_, v) in self._entries.items() if doomed(k, v)]:
+            del self._entries[key]
 
     def _evict(self) -> None:
         # The oldest entry, in O(1): dicts keep insertion order, and entries share one TTL (or

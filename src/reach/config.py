@@ -15,6 +15,7 @@ import msgspec
 from reach.errors import ConfigError
 
 ENV_PREFIX = "REACH_"
+_SECRET_FIELDS = frozenset({"secret_key", "metrics_token"})
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,13 +47,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tenant_rate_limit: str = ""
     rate_limit_storage: str = "memory://"
     secret_key: str = ""
+    max_token_lifetime_seconds: int = 0
+    metrics_token: str = ""
+    token_cache_seconds: float = 60.0
+    db_acquire_timeout_seconds: float = 5.0
+    db_lock_timeout_seconds: float = 5.0
     batch_retention_days: int = 30
     cors_origins: str = ""
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
         shown = ", ".join(
-            f"{name}={'<redacted>' if name == 'secret_key' else repr(getattr(self, name))}"
+            f"{name}={'<redacted>' if name in _SECRET_FIELDS else repr(getattr(self, name))}"
             for name in self.__struct_fields__
         )
         return f"Settings({shown})"
@@ -100,6 +106,21 @@ FIELD_DOCS: dict[str, str] = {
     "secret_key": "Base64 of 32 random bytes (`reach keygen`) that encrypts partner secrets at "
     "rest. Required on PostgreSQL; on SQLite, when empty, a key file `<database>.key` (0600) "
     "is created beside the database.",
+    "max_token_lifetime_seconds": "Longest a bearer token may live: `exp - iat` at most this, "
+    "and a token without `iat` may expire at most this far from now; 0 = no limit. Bounds how "
+    "long a leaked token works. See docs/security.md.",
+    "metrics_token": "When set, `GET /metrics` needs `Authorization: Bearer <this value>` "
+    "(401 otherwise); empty = `/metrics` is public (keep it off the internet at the proxy).",
+    "token_cache_seconds": "How long a process reuses a token it verified (never past its "
+    "`exp`): a token signed with a secret revoked meanwhile keeps working that long; 0 = "
+    "verify every request (tens of µs each).",
+    "db_acquire_timeout_seconds": "Longest a request waits for a free database connection (the "
+    "PostgreSQL pool, or SQLite's one connection per process) and for a new one to open; past "
+    "it the request is answered 503 with `Retry-After` instead of queueing for its whole "
+    "request timeout.",
+    "db_lock_timeout_seconds": "Longest a statement waits for a lock another transaction holds "
+    "(PostgreSQL `lock_timeout`; on SQLite, another process's write lock); past it the request "
+    "is answered 503 with `Retry-After`, and a batch chunk is retried.",
     "batch_retention_days": "Days a finished batch (with its items) is kept after it finished; "
     "the batch workers delete older ones hourly in small chunks (`reach prune` does it by "
     "hand). 0 keeps them forever.",
@@ -143,6 +164,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_BATCH_RETENTION_DAYS must be 0 (keep forever) or more")
     if settings.request_timeout_seconds <= 0:
         raise ConfigError("REACH_REQUEST_TIMEOUT_SECONDS must be positive")
+    if settings.token_cache_seconds < 0:
+        raise ConfigError("REACH_TOKEN_CACHE_SECONDS must be 0 (no cache) or positive")
+    if settings.max_token_lifetime_seconds < 0:
+        raise ConfigError("REACH_MAX_TOKEN_LIFETIME_SECONDS must be 0 (no limit) or positive")
+    for name in ("db_acquire_timeout_seconds", "db_lock_timeout_seconds"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
     _check_rate_limit_settings(settings)
     if not settings.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
         scheme = settings.database_url.split(":", 1)[0]

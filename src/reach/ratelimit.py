@@ -7,6 +7,11 @@ limiting is on; a request over budget gets 429 with ``Retry-After``.
 
 If the counter store fails (Redis down) requests are let through and a warning is logged:
 limiting protects availability, so it must not become the thing that takes the API down.
+
+Order (``reach.routing``): the partner's budget is first *tested* without spending it, so an
+over-budget partner costs no tenant look-up, body read or query; then :meth:`RateLimiter.charge`
+spends the tenant's budget and only if that admits the request the partner's. A request its
+tenant's limit refuses therefore leaves the partner budget, and so the sibling tenants, alone.
 """
 
 from __future__ import annotations
@@ -61,6 +66,16 @@ def storage_uri(configured: str) -> str:
     return configured if configured.startswith("async+") else "async+" + configured
 
 
+def _refusal(refused: Quota, kind: str) -> TooManyRequests:
+    headers = refused.headers()
+    headers["Retry-After"] = str(refused.reset_seconds)
+    return TooManyRequests(
+        f"Rate limit of {refused.limit} requests exceeded for this {kind}; "
+        f"retry in {refused.reset_seconds} s",
+        headers=headers,
+    )
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -82,11 +97,33 @@ class RateLimiter:
             return None  # off: no cost at all on the request path
         return cls(partner, tenant, settings.rate_limit_storage)
 
-    async def partner(self, partner_id: str) -> Quota | None:
-        return await self._hit(self._partner, "partner", partner_id)
+    async def check_partner(self, partner_id: str) -> None:
+        """429 if the partner's budget is already spent; spends nothing."""
+        try:
+            for item in self._partner:
+                if not await self._limiter.test(item, "reach", "partner", partner_id):
+                    stats = await self._limiter.get_window_stats(
+                        item, "reach", "partner", partner_id
+                    )
+                    reset = max(1, math.ceil(stats.reset_time - time.time()))
+                    raise _refusal(Quota(item.amount, 0, reset), "partner")
+        except StorageError as exc:
+            self._warn(exc)
 
-    async def tenant(self, tenant_id: str) -> Quota | None:
-        return await self._hit(self._tenant, "tenant", tenant_id)
+    async def charge(self, partner_id: str, tenant_id: str | None) -> list[Quota]:
+        """Spend one request of the tenant's budget (when acting for one), then the partner's.
+
+        Raises 429 at the first budget that refuses, so a tenant's refusal costs its partner
+        nothing. (Were the partner's to refuse after the tenant's admitted — a race with
+        :meth:`check_partner` — the tenant has spent one request.)
+        """
+        spent: list[Quota] = []
+        if tenant_id is not None:
+            tenant = await self._hit(self._tenant, "tenant", tenant_id)
+            spent.extend([tenant] if tenant else [])
+        partner = await self._hit(self._partner, "partner", partner_id)
+        spent.extend([partner] if partner else [])
+        return spent
 
     async def _hit(self, items: list[RateLimitItem], kind: str, who: str) -> Quota | None:
         quota: Quota | None = None
@@ -104,13 +141,7 @@ class RateLimiter:
             self._warn(exc)
             return None
         if refused is not None:
-            headers = refused.headers()
-            headers["Retry-After"] = str(refused.reset_seconds)
-            raise TooManyRequests(
-                f"Rate limit of {refused.limit} requests exceeded for this {kind}; "
-                f"retry in {refused.reset_seconds} s",
-                headers=headers,
-            )
+            raise _refusal(refused, kind)
         return quota
 
     def _warn(self, exc: StorageError) -> None:

@@ -1,4 +1,5 @@
-"""The thin route helper: authenticate → decode body → open the transaction → one handler.
+"""The thin route helper: authenticate → resolve the tenant → rate limit → decode body →
+open the transaction → one handler.
 
 Handlers translate between HTTP and one domain call; they never decide. The transaction is
 opened here, around the handler, so it belongs to the request: it commits when the handler
@@ -25,7 +26,7 @@ from reach.auth import Principal
 from reach.domain import tenants
 from reach.domain.tenants import Tenant
 from reach.edge import PARTNER_KEY, TENANT_KEY
-from reach.errors import Forbidden, ReachError, ServiceUnavailable
+from reach.errors import Forbidden, ReachError, ServiceUnavailable, StaleScope
 from reach.http import json_body, query_params, refuse_nul_in_url
 from reach.ratelimit import Quota
 from reach.services import Services
@@ -145,8 +146,16 @@ class Endpoint:
         limiter = services.limiter
         if limiter is not None:
             # Right after authentication: an over-budget caller costs no body read, no query.
-            used = await limiter.partner(principal.partner_id)
-            quota.extend([used] if used else [])
+            await limiter.check_partner(principal.partner_id)
+        tenant = _NO_TENANT
+        if self.access == "tenant":
+            # Before the budgets are spent: a request its tenant's limit refuses must not spend
+            # the partner's (reach.ratelimit), and the tenant's budget is keyed by its id.
+            tenant = await _tenant(services, principal, headers.tenant, quota)
+            state[TENANT_KEY] = tenant.id
+        if limiter is not None:
+            tenant_id = None if tenant is _NO_TENANT else tenant.id
+            quota.extend(await limiter.charge(principal.partner_id, tenant_id))
         if self.access == "partner" and not principal.is_partner:
             raise Forbidden("Partner routes need a partner-scoped token (type: partner)")
         refuse_nul_in_url(scope)
@@ -159,16 +168,47 @@ class Endpoint:
                 services.settings.max_body_bytes,
             )
         async with services.db.transaction(write=self.write) as conn:
-            tenant = _NO_TENANT
-            if self.access == "tenant":
+            try:
+                return await self.handler(Call(scope, services, principal, payload, tenant), conn)
+            except StaleScope:
+                if tenant is _NO_TENANT:
+                    raise
+                # A write found the tenant or schema changed behind this process's caches
+                # (another node): nothing was written. Read both again and retry once, which
+                # answers as the change requires (404 for a deleted tenant, 400 for a record
+                # the new schema refuses).
+                services.tenants.forget(tenant)
+                services.schemas.forget(principal.partner_id)
                 tenant = await tenants.resolve_for_call(
-                    conn, services.tenants, principal, headers.tenant
+                    conn,
+                    services.tenants,
+                    principal,
+                    headers.tenant,
+                    leeway=services.settings.jwt_leeway_seconds,
                 )
-                state[TENANT_KEY] = tenant.id
-                if limiter is not None:
-                    used = await limiter.tenant(tenant.id)
-                    quota.extend([used] if used else [])
-            return await self.handler(Call(scope, services, principal, payload, tenant), conn)
+                return await self.handler(Call(scope, services, principal, payload, tenant), conn)
+
+
+async def _tenant(
+    services: Services, principal: Principal, header: str | None, quota: list[Quota]
+) -> Tenant:
+    """The tenant the call acts for: from the process's cache, else one short read of its own
+    (the body is not read yet, so it cannot wait inside the request's transaction)."""
+    leeway = services.settings.jwt_leeway_seconds
+    try:
+        found = tenants.cached_for_call(services.tenants, principal, header, leeway=leeway)
+        if found is None:
+            async with services.db.transaction(write=False) as conn:
+                found = await tenants.resolve_for_call(
+                    conn, services.tenants, principal, header, leeway=leeway
+                )
+    except ReachError:
+        # A refused look-up still costs its partner a request: naming tenants that do not
+        # exist must not be a way to run queries past the partner's budget.
+        if services.limiter is not None:
+            quota.extend(await services.limiter.charge(principal.partner_id, None))
+        raise
+    return found
 
 
 def route(

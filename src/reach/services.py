@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reach.auth import TokenVerifier
 from reach.config import Settings
@@ -13,7 +13,14 @@ from reach.domain.schemas import SchemaRegistry
 from reach.domain.tenants import TenantLookups
 from reach.ratelimit import RateLimiter
 from reach.secretbox import SecretBox, box_for
+from reach.storage import notify
 from reach.storage.database import Database, open_database
+
+# How long a process may trust the partner secrets it read, notification or not (SQLite has
+# none; a PostgreSQL listener may be reconnecting): a secret revoked by another process stops
+# signing new tokens here within this bound. A re-read is one indexed query, and only for a
+# token not yet in the verified cache.
+_SECRET_TRUST_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -27,8 +34,34 @@ class Services:
     box: SecretBox
     limiter: RateLimiter | None
     deadlines: Deadlines
+    listener: notify.Listener | None = field(default=None)
+
+    async def listen(self) -> None:
+        """Hear about tenants, schemas and secrets other processes change (PostgreSQL)."""
+        if self.db.dialect == "postgresql" and self.listener is None:
+            self.listener = notify.Listener(
+                self.settings.database_url, self.invalidate, self.forget_everything
+            )
+            await self.listener.start()
+
+    def invalidate(self, message: str) -> None:
+        """Forget what an announced change (:func:`reach.storage.notify.announce`) names."""
+        topic, partner_id, key = notify.parse(message)
+        if topic == notify.TENANT:
+            self.tenants.forget_id(key)
+        elif topic == notify.SCHEMAS:
+            self.schemas.forget(partner_id)
+        elif topic == notify.SECRETS:
+            self.tokens.forget_partner(partner_id)
+
+    def forget_everything(self) -> None:
+        self.tenants.clear()
+        self.schemas.forget_all()
+        self.tokens.forget_all()
 
     async def close(self) -> None:
+        if self.listener is not None:
+            await self.listener.stop()
         await self.deadlines.close()
         if self.limiter is not None:
             await self.limiter.close()
@@ -38,7 +71,12 @@ class Services:
 async def open_services(settings: Settings) -> Services:
     # The key first: a missing REACH_SECRET_KEY on PostgreSQL stops start-up with its remedy.
     box = box_for(settings.database_url, settings.secret_key)
-    db = await open_database(settings.database_url, pool_size=settings.db_pool_size)
+    db = await open_database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+        lock_timeout=settings.db_lock_timeout_seconds,
+    )
 
     async def load_secrets(partner_id: str) -> list[str]:
         async with db.transaction(write=False) as conn:
@@ -49,7 +87,9 @@ async def open_services(settings: Settings) -> Services:
         leeway=settings.jwt_leeway_seconds,
         max_token_bytes=settings.max_token_bytes,
         cache_size=settings.token_cache_size,
-        secret_ttl=settings.lookup_cache_seconds,
+        secret_ttl=min(settings.lookup_cache_seconds, _SECRET_TRUST_SECONDS),
+        max_lifetime=settings.max_token_lifetime_seconds,
+        revalidate_seconds=settings.token_cache_seconds,
     )
     return Services(
         settings=settings,

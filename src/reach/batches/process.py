@@ -28,6 +28,7 @@ from reach.batches.model import (
     failed,
     final_status,
 )
+from reach.domain import schemas
 from reach.domain.resources import Scope
 from reach.domain.tenants import Tenant
 from reach.errors import NotFound
@@ -82,11 +83,15 @@ def _payload(row: Row) -> Any:
 async def _scope(services: Services, conn: Connection, batch: Row) -> Scope | str:
     """The tenant and schema the batch writes to, or the reason they are gone."""
     partner_id = str(batch["partner_id"])
-    tenant_row = await tenant_store.get_by_id(conn, partner_id, str(batch["tenant_id"]))
+    tenant_row = await tenant_store.get_for_writing(
+        conn, services.db.dialect, partner_id, str(batch["tenant_id"])
+    )
     if tenant_row is None or tenant_row["deleted_at"] is not None:
         return Reason.TENANT_UNAVAILABLE
     try:
-        schema = await services.schemas.resolve(conn, partner_id, str(batch["schema_id"]))
+        # Read, not cached: the step's writes are guarded against this version, and a cached
+        # one another node has replaced would fail the guard at every retry.
+        schema = await schemas.get(conn, partner_id, str(batch["schema_id"]))
     except NotFound:
         return Reason.SCHEMA_UNAVAILABLE
     return Scope(conn, services.db.dialect, Tenant.from_row(tenant_row), schema, services.schemas)

@@ -63,7 +63,9 @@ class Scope:
         self.schema = schema
         self.registry = registry
         self.compiled: CompiledSchema = registry.compiled(schema)
-        self.rows = TenantResources(conn, dialect, tenant.id)
+        # Writes land only while the tenant is live and this version is current: the caches
+        # that produced ``tenant`` and ``schema`` may be behind another node's change.
+        self.rows = TenantResources(conn, dialect, tenant.id, (schema.id, schema.version_number))
         # Hints only where a merge needs nothing else read: a reference check would begin
         # the transaction anyway, and its outcome must not rest on a possibly stale document.
         self.recent = recent if not self.compiled.references else None

@@ -92,16 +92,17 @@ class SchemaRegistry:
         # Bumped by forget(): a lookup that straddles a forget() may have read the old row,
         # so it is served but not cached.
         self._generations: dict[str, int] = {}
+        self._epoch = 0  # bumped by forget_all(), which counts as a forget() of every partner
 
     async def resolve(self, conn: Connection, partner_id: str, name_or_id: str) -> SchemaDefinition:
         key = (partner_id, name_or_id.lower())
         found = self._lookups.get(key)
         if found is None:
-            generation = self._generations.get(partner_id, 0)
+            generation = (self._epoch, self._generations.get(partner_id, 0))
             found = await find(conn, partner_id, name_or_id)
             if found is None or found.deactivated_at is not None:
                 raise NotFound(f"Schema definition {name_or_id!r} not found")
-            if self._generations.get(partner_id, 0) == generation:
+            if (self._epoch, self._generations.get(partner_id, 0)) == generation:
                 self._lookups.put(key, found)
         return found
 
@@ -118,6 +119,11 @@ class SchemaRegistry:
         self._generations[partner_id] = self._generations.get(partner_id, 0) + 1
         for key in [k for k in list(self._lookups._entries) if k[0] == partner_id]:
             self._lookups.invalidate(key)
+
+    def forget_all(self) -> None:
+        """Changes may have been missed (another process's, while no notification arrived)."""
+        self._epoch += 1
+        self._lookups.clear()
 
 
 async def find(conn: Connection, partner_id: str, name_or_id: str) -> SchemaDefinition | None:

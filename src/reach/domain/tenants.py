@@ -11,7 +11,7 @@ from reach import clock
 from reach.auth import Principal
 from reach.cache import TTLCache
 from reach.cursors import decode_cursor, encode_cursor
-from reach.errors import BadRequest, Conflict, Forbidden, NotFound
+from reach.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from reach.storage import tenants as store
 from reach.storage.database import Connection, DuplicateKey, Row
 
@@ -37,6 +37,13 @@ class Tenant(msgspec.Struct, frozen=True):
     created_at: str
     updated_at: str
     deleted_at: str | None
+    external_id_changed_at: str | None = None
+
+    @property
+    def bound_since(self) -> float:
+        """Since when (seconds) this tenant has held its external id."""
+        since = self.external_id_changed_at or self.created_at
+        return clock.parse_timestamp(since).timestamp()
 
     @classmethod
     def from_row(cls, row: Row) -> Tenant:
@@ -50,6 +57,7 @@ class Tenant(msgspec.Struct, frozen=True):
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             deleted_at=row["deleted_at"],
+            external_id_changed_at=row["external_id_changed_at"],
         )
 
 
@@ -61,20 +69,34 @@ class TenantPage(msgspec.Struct, frozen=True):
 
 
 class TenantLookups:
-    """Per-process cache of tenants by (partner, id-or-external-id)."""
+    """Per-process cache of tenants by (partner, way of looking up, key).
+
+    The two ways are kept apart because one text can mean two tenants: a tenant token names its
+    tenant by external id only, while ``reach-tenant-id`` takes an id first and an external id
+    otherwise. Were they one key, whichever look-up came first would decide what the other
+    reaches (tenant B with ``external_id`` = A's id would act for A, or the reverse).
+    """
 
     def __init__(self, ttl: float) -> None:
-        self._cache: TTLCache[tuple[str, str], Tenant] = TTLCache(ttl)
+        self._cache: TTLCache[tuple[str, bool, str], Tenant] = TTLCache(ttl)
 
-    def get(self, partner_id: str, key: str) -> Tenant | None:
-        return self._cache.get((partner_id, key))
+    def get(self, partner_id: str, key: str, *, by_external_id: bool) -> Tenant | None:
+        return self._cache.get((partner_id, by_external_id, key))
 
-    def put(self, tenant: Tenant, key: str) -> None:
-        self._cache.put((tenant.partner_id, key), tenant)
+    def put(self, tenant: Tenant, key: str, *, by_external_id: bool) -> None:
+        self._cache.put((tenant.partner_id, by_external_id, key), tenant)
 
     def forget(self, tenant: Tenant) -> None:
-        self._cache.invalidate((tenant.partner_id, tenant.id))
-        self._cache.invalidate((tenant.partner_id, tenant.external_id))
+        self._cache.invalidate((tenant.partner_id, True, tenant.external_id))
+        self._cache.invalidate((tenant.partner_id, False, tenant.id))
+        self._cache.invalidate((tenant.partner_id, False, tenant.external_id))
+
+    def forget_id(self, tenant_id: str) -> None:
+        """Another process changed this tenant: drop it under whatever keys it is cached by."""
+        self._cache.drop_if(lambda _, tenant: tenant.id == tenant_id)
+
+    def clear(self) -> None:
+        self._cache.clear()
 
 
 def _check_external_id(external_id: str, field: str) -> None:
@@ -85,6 +107,19 @@ def _check_external_id(external_id: str, field: str) -> None:
             "Validation failed",
             errors=[f"{field}: at most {MAX_EXTERNAL_ID_LENGTH} characters"],
         )
+
+
+async def _refuse_another_tenants_id(
+    conn: Connection, partner_id: str, external_id: str, field: str, own_id: str | None
+) -> None:
+    """An external id may look like a UUID (partners often use their own), but not be another
+    tenant's Reach id: ``reach-tenant-id`` and the tenant paths take an id first, so that
+    tenant could not be named by its external id, and the two would be easy to confuse."""
+    if not clock.is_uuid(external_id):
+        return
+    as_id = external_id.lower()
+    if as_id != own_id and await store.id_taken(conn, partner_id, as_id):
+        raise Conflict(f"{field} {external_id!r} is the id of another tenant")
 
 
 def _check_name(name: str) -> None:
@@ -105,6 +140,7 @@ async def create(
     _check_name(name)
     if await store.external_id_taken(conn, partner_id, external_id):
         raise Conflict(f"A tenant with external_id {external_id!r} already exists")
+    await _refuse_another_tenants_id(conn, partner_id, external_id, "external_id", own_id=None)
     at = clock.now()
     tenant = Tenant(
         id=clock.new_id(),
@@ -164,14 +200,16 @@ async def update(
     if external_id is None:
         raise BadRequest("Validation failed", errors=["externalId: cannot be null"])
     _check_external_id(external_id, "externalId")
-    if external_id != tenant.external_id and await store.external_id_taken(
-        conn, partner_id, external_id
-    ):
+    renamed = external_id != tenant.external_id
+    if renamed and await store.external_id_taken(conn, partner_id, external_id):
         raise Conflict(f"A tenant with externalId {external_id!r} already exists")
+    if renamed:
+        await _refuse_another_tenants_id(conn, partner_id, external_id, "externalId", tenant.id)
     name = changes.get("name", tenant.name)
     if name is None:
         raise BadRequest("Validation failed", errors=["name: cannot be null"])
     _check_name(name)
+    now = clock.now()
     attributes = dict(tenant.attributes)
     for field in ATTRIBUTE_FIELDS:
         if field in changes:
@@ -185,7 +223,9 @@ async def update(
         name=name,
         website=changes.get("website", tenant.website),
         attributes=attributes,
-        updated_at=clock.now(),
+        updated_at=now,
+        # Tokens minted before this moment named the tenant that held the old external id.
+        external_id_changed_at=now if renamed else tenant.external_id_changed_at,
     )
     await _save(conn, updated)
     lookups.forget(tenant)
@@ -211,6 +251,7 @@ async def _save(conn: Connection, tenant: Tenant) -> None:
         "attributes": orjson.dumps(tenant.attributes).decode(),
         "updated_at": tenant.updated_at,
         "deleted_at": tenant.deleted_at,
+        "external_id_changed_at": tenant.external_id_changed_at,
     }
     try:
         await store.update(conn, tenant.partner_id, tenant.id, values)
@@ -284,27 +325,60 @@ async def page(
     return TenantPage(results=results, has_next_page=has_next, total=total, cursor=next_cursor)
 
 
+def cached_for_call(
+    lookups: TenantLookups, principal: Principal, header: str | None, *, leeway: float
+) -> Tenant | None:
+    """The tenant an ``/api/*`` call acts for, if this process has it cached (no query)."""
+    key, by_external_id = _target(principal, header)
+    tenant = lookups.get(principal.partner_id, key, by_external_id=by_external_id)
+    return None if tenant is None else _admit(tenant, principal, header, leeway)
+
+
 async def resolve_for_call(
-    conn: Connection, lookups: TenantLookups, principal: Principal, header: str | None
+    conn: Connection,
+    lookups: TenantLookups,
+    principal: Principal,
+    header: str | None,
+    *,
+    leeway: float,
 ) -> Tenant:
     """The tenant an ``/api/*`` call acts for.
 
-    A tenant token acts for its own tenant (a header naming another one is refused); a partner
-    token must name one of its own tenants in ``reach-tenant-id``. A tenant of another partner
-    is indistinguishable from one that does not exist.
+    A tenant token acts for its own tenant (a header naming another one is refused) — only if
+    it was issued after that tenant came to hold the token's external id; a partner token must
+    name one of its own tenants in ``reach-tenant-id``. A tenant of another partner is
+    indistinguishable from one that does not exist.
     """
+    key, by_external_id = _target(principal, header)
+    tenant = await _lookup(conn, lookups, principal.partner_id, key, by_external_id=by_external_id)
+    return _admit(tenant, principal, header, leeway)
+
+
+def _target(principal: Principal, header: str | None) -> tuple[str, bool]:
+    """What names the tenant, and whether only as an external id."""
     if principal.tenant_external_id is not None:
-        key = principal.tenant_external_id
-        tenant = await _lookup(conn, lookups, principal.partner_id, key, by_external_id=True)
-        if header and not _names(header, tenant):
-            raise Forbidden("A tenant token cannot act for another tenant")
-        return tenant
+        return principal.tenant_external_id, True
     if not header:
         raise BadRequest(
             "The reach-tenant-id header is required with a partner token",
             errors=["reach-tenant-id: required when using a partner-scoped token"],
         )
-    return await _lookup(conn, lookups, principal.partner_id, header, by_external_id=False)
+    return header, False
+
+
+def _admit(tenant: Tenant, principal: Principal, header: str | None, leeway: float) -> Tenant:
+    if principal.tenant_external_id is None:
+        return tenant
+    issued_at = principal.issued_at
+    # Whole seconds: ``iat`` has no fraction, so a token minted in the second the tenant was
+    # created (or renamed) but after it would otherwise be refused.
+    if issued_at is not None and issued_at + leeway < int(tenant.bound_since):
+        raise Unauthorized(
+            "Token was issued before its tenant held this external id; mint a new token"
+        )
+    if header and not _names(header, tenant):
+        raise Forbidden("A tenant token cannot act for another tenant")
+    return tenant
 
 
 def _names(key: str, tenant: Tenant) -> bool:
@@ -317,7 +391,7 @@ def _names(key: str, tenant: Tenant) -> bool:
 async def _lookup(
     conn: Connection, lookups: TenantLookups, partner_id: str, key: str, *, by_external_id: bool
 ) -> Tenant:
-    tenant = lookups.get(partner_id, key)
+    tenant = lookups.get(partner_id, key, by_external_id=by_external_id)
     if tenant is None:
         if by_external_id:
             row = await store.get_by_external_id(conn, partner_id, key)
@@ -329,5 +403,5 @@ async def _lookup(
         # Only canonical keys are cached: ``forget`` knows them, so an update or delete made
         # through this process is seen at once (an upper-case UUID would outlive it).
         if key in (tenant.id, tenant.external_id):
-            lookups.put(tenant, key)
+            lookups.put(tenant, key, by_external_id=by_external_id)
     return tenant

@@ -14,6 +14,7 @@ all of them. With one worker the values simply live in the process.
 
 from __future__ import annotations
 
+import hmac
 import os
 
 from prometheus_client import (
@@ -31,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from reach.edge import Exchange
+from reach.errors import Unauthorized
 from reach.observability.gauges import PoolGauges, PoolSampler, QueueCollector, queue_snapshot
 from reach.services import Services
 
@@ -52,7 +54,8 @@ def multiprocess_mode() -> bool:
 class Metrics:
     """One app's metrics: the registry ``/metrics`` renders and the request observer."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str = "") -> None:
+        self._expected = f"Bearer {token}".encode() if token else None
         # ``*_created`` series (one per label set) double what is stored and scraped, and
         # Prometheus does not use them; process-wide, as the client library keeps the switch.
         disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -95,6 +98,11 @@ class Metrics:
 
     async def endpoint(self, request: Request) -> Response:
         """``GET /metrics`` in the Prometheus text format (OpenMetrics when asked for)."""
+        if self._expected is not None:
+            given = request.headers.get("authorization", "").encode("latin-1")
+            # Constant time: the comparison must not tell a guesser how much of it was right.
+            if not hmac.compare_digest(given, self._expected):
+                raise Unauthorized("GET /metrics needs the metrics bearer token")
         services: Services = request.app.state.services
         try:
             self.queue.snapshot = await queue_snapshot(services.db)

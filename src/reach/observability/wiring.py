@@ -17,7 +17,7 @@ __all__ = ["Observability", "setup"]
 class Observability:
     def __init__(self, settings: Settings) -> None:
         configure_logging(settings.log_level)
-        self.metrics = Metrics() if settings.metrics else None
+        self.metrics = Metrics(settings.metrics_token) if settings.metrics else None
         # Access lines are info records: a warning-level server prints none.
         quiet = LEVELS.get(settings.log_level.lower(), 20) > LEVELS["info"]
         self.access_log = AccessLog() if settings.access_log and not quiet else None

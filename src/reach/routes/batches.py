@@ -61,7 +61,16 @@ async def _writes(
             ),
         )
     items = accept.resources_of(call.body, ignore_unknown=ignore_unknown)
-    return await scope_of(call, conn), options, items
+    return await _live_scope(call, conn), options, items
+
+
+async def _live_scope(call: Call, conn: Connection) -> Scope:
+    """The scope, its tenant checked live (and share-locked until commit on PostgreSQL): a
+    process whose cached tenant another node deleted must not queue a batch into it. The
+    guard's :class:`~reach.errors.StaleScope` makes the route look the tenant up again (404)."""
+    scope = await scope_of(call, conn)
+    await scope.rows.guard.hold(conn, schema=False)
+    return scope
 
 
 async def upload_batch(call: Call, conn: Connection) -> Response:
@@ -78,7 +87,7 @@ async def patch_batch(call: Call, conn: Connection) -> Response:
 
 async def delete_batch(call: Call, conn: Connection) -> Response:
     request = accept.delete_request(call.body)
-    scope = await scope_of(call, conn)
+    scope = await _live_scope(call, conn)
     if request.dry_run:
         preview = await accept.preview_delete(scope, request)
         return ok(preview, "Dry run: nothing was deleted")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reach.storage import notify
 from reach.storage.database import Connection, Row
 
 
@@ -72,3 +73,5 @@ async def revoke_all_but_newest(conn: Connection, partner_id: str, keep: int, at
         at,
         keep,
     )
+    # Other processes cache secrets and verified tokens: tell them once this commits.
+    await notify.announce(conn, notify.SECRETS, partner_id)

@@ -1,7 +1,9 @@
 """Resource rows. :class:`TenantResources` is the one door to them.
 
 It can only be built for a tenant, and every statement it runs filters by that tenant: no
-query in the codebase reads or writes resource rows any other way.
+query in the codebase reads or writes resource rows any other way. Every write it makes is
+guarded (:mod:`reach.storage.guard`): it lands only while the tenant is live and the schema
+version the caller validated against is current, whatever the caller's caches believed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import orjson
 
 from reach.storage.database import Connection, Row
+from reach.storage.guard import Guard, guarded_writes
 from reach.storage.json_filters import Filter, field_arg, filter_clause
 
 _COUNT_SLOTS = 16
@@ -24,11 +27,24 @@ _GET = (
 
 
 class TenantResources:
-    def __init__(self, conn: Connection, dialect: str, tenant_id: str) -> None:
+    """``schema``: the (id, version) of the definition the caller validates records against;
+    writes land only while it is current. Without it only the tenant is guarded."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        dialect: str,
+        tenant_id: str,
+        schema: tuple[str, int] | None = None,
+    ) -> None:
         self.conn = conn
         self.dialect = dialect
         self.tenant_id = tenant_id
         self._lock_clause = " FOR UPDATE" if dialect == "postgresql" else ""
+        self.guard = Guard(dialect, tenant_id, schema)
+        self._insert, self._update, self._delete = guarded_writes(
+            dialect, schema is not None, _COLUMNS
+        )
 
     async def get(
         self, schema_id: str, external_id: str, *, for_update: bool = False
@@ -88,17 +104,17 @@ class TenantResources:
     ) -> int | None:
         """Insert a new record; None when another writer created the same key first."""
         seq = await self.conn.fetchval(
-            "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, version, "
-            "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6) "
-            "ON CONFLICT (tenant_id, schema_id, external_id) DO NOTHING RETURNING seq",
+            self._insert,
             record_id,
             self.tenant_id,
             schema_id,
             external_id,
             data,
             at,
+            *self.guard.args(),
         )
         if seq is None:
+            await self.guard.explain_miss(self.conn)
             return None
         await self._add_to_count(schema_id, 1)
         return int(seq)
@@ -111,30 +127,30 @@ class TenantResources:
         Every write moves the version on and a seq is never reused, so an unchanged version
         means an unchanged record. PostgreSQL re-checks the condition on the newest row
         version after waiting for a concurrent writer's lock, so this holds under READ
-        COMMITTED too.
+        COMMITTED too. The guard rides in the same statement; when it is what failed, this
+        raises :class:`~reach.errors.StaleScope` instead of returning False.
         """
         changed = await self.conn.execute_final(
-            "UPDATE resources SET data = $3, version = $4, updated_at = $5 "
-            "WHERE tenant_id = $1 AND seq = $2 AND version = $6",
+            self._update,
             self.tenant_id,
             seq,
             data,
             read_version + 1,
             at,
             read_version,
+            *self.guard.args(),
         )
-        return changed > 0
+        if changed:
+            return True
+        await self.guard.explain_miss(self.conn)
+        return False
 
     async def delete(self, schema_id: str, external_id: str) -> Row | None:
-        row = await self.conn.fetchrow(
-            "DELETE FROM resources WHERE tenant_id = $1 AND schema_id = $2 AND external_id = $3 "
-            f"RETURNING {_COLUMNS}",
-            self.tenant_id,
-            schema_id,
-            external_id,
-        )
-        if row is not None:
-            await self._add_to_count(schema_id, -1)
+        row = await self.conn.fetchrow(self._delete, self.tenant_id, schema_id, external_id)
+        if row is None:
+            await self.guard.explain_miss(self.conn, schema=False)
+            return None
+        await self._add_to_count(schema_id, -1)
         return row
 
     async def _add_to_count(self, schema_id: str, delta: int) -> None:
@@ -298,6 +314,7 @@ class TenantResources:
         than given when another writer created one of the keys first."""
         if not records:
             return 0
+        await self.guard.hold(self.conn)
         if self.dialect == "postgresql":
             rows = await self.conn.fetch(
                 "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, version, "
@@ -330,6 +347,7 @@ class TenantResources:
         """Rewrite (seq, data, version, updated_at) rows of this tenant."""
         if not records:
             return
+        await self.guard.hold(self.conn)
         if self.dialect == "postgresql":
             await self.conn.execute(
                 "UPDATE resources AS r SET data = u.data::jsonb, version = u.version, "
@@ -352,6 +370,7 @@ class TenantResources:
     async def delete_many(self, seqs: Sequence[int]) -> int:
         if not seqs:
             return 0
+        await self.guard.hold(self.conn, schema=False)
         if self.dialect == "postgresql":
             rows = await self.conn.fetch(
                 "DELETE FROM resources WHERE tenant_id = $1 AND seq = ANY($2::bigint[]) "

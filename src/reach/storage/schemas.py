@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reach.storage import notify
 from reach.storage.database import Connection, Row
 
 _COLUMNS = (
@@ -18,8 +19,12 @@ async def lock_partner(conn: Connection, partner_id: str) -> None:
     A no-op UPDATE takes the partner row's lock on PostgreSQL (SQLite's write transaction
     already holds the database lock), so two concurrent creates cannot both pass the
     name check, and two updates cannot both write the same next version number.
+
+    Every schema-definition write starts here, so this is also where other processes are told
+    to forget the partner's cached definitions (delivered when, and only if, this commits).
     """
     await conn.execute("UPDATE partners SET updated_at = updated_at WHERE id = $1", partner_id)
+    await notify.announce(conn, notify.SCHEMAS, partner_id)
 
 
 async def insert(conn: Connection, values: dict[str, Any]) -> bool:

@@ -51,6 +51,9 @@ tenants = sa.Table(
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
     sa.Column("deleted_at", TIMESTAMP, nullable=True),
+    # When external_id last changed (NULL: never since creation). A tenant token minted before
+    # it names whichever tenant held the external id then, so it is refused (migration 0005).
+    sa.Column("external_id_changed_at", TIMESTAMP, nullable=True),
     sa.UniqueConstraint("partner_id", "external_id", name="uq_tenants_partner_external_id"),
 )
 

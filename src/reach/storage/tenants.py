@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from reach.storage import notify
 from reach.storage.database import Connection, DuplicateKey, Row, is_unique_violation
 
 _COLUMNS = (
-    "id, partner_id, external_id, name, website, attributes, created_at, updated_at, deleted_at"
+    "id, partner_id, external_id, name, website, attributes, created_at, updated_at, deleted_at, "
+    "external_id_changed_at"
 )
 ORDER_COLUMNS = {"name": "name", "created_at": "created_at", "updated_at": "updated_at"}
 
@@ -42,6 +44,21 @@ async def get_by_id(conn: Connection, partner_id: str, tenant_id: str) -> Row | 
     )
 
 
+async def get_for_writing(
+    conn: Connection, dialect: str, partner_id: str, tenant_id: str
+) -> Row | None:
+    """:func:`get_by_id` for a transaction about to write into the tenant: on PostgreSQL the
+    row is share-locked until it ends, so a soft delete racing with it waits for those writes
+    to commit (and what follows sees the tenant deleted) instead of letting them land in a
+    tenant already deleted. SQLite's write transaction excludes the delete already."""
+    lock = " FOR SHARE" if dialect == "postgresql" else ""
+    return await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM tenants WHERE partner_id = $1 AND id = $2{lock}",
+        partner_id,
+        tenant_id,
+    )
+
+
 async def get_by_external_id(conn: Connection, partner_id: str, external_id: str) -> Row | None:
     return await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM tenants WHERE partner_id = $1 AND external_id = $2",
@@ -57,6 +74,13 @@ async def external_id_taken(conn: Connection, partner_id: str, external_id: str)
     return found is not None
 
 
+async def id_taken(conn: Connection, partner_id: str, tenant_id: str) -> bool:
+    found = await conn.fetchval(
+        "SELECT 1 FROM tenants WHERE partner_id = $1 AND id = $2", partner_id, tenant_id
+    )
+    return found is not None
+
+
 async def update(conn: Connection, partner_id: str, tenant_id: str, values: dict[str, Any]) -> None:
     """Raises :class:`DuplicateKey` when the new external id is another tenant's."""
     try:
@@ -65,6 +89,8 @@ async def update(conn: Connection, partner_id: str, tenant_id: str, values: dict
         if is_unique_violation(exc):
             raise DuplicateKey(values["external_id"]) from exc
         raise
+    # Other processes cache tenants: tell them when (and only if) this commits.
+    await notify.announce(conn, notify.TENANT, partner_id, tenant_id)
 
 
 async def _update(
@@ -72,7 +98,8 @@ async def _update(
 ) -> None:
     await conn.execute(
         "UPDATE tenants SET external_id = $3, name = $4, website = $5, attributes = $6, "
-        "updated_at = $7, deleted_at = $8 WHERE partner_id = $1 AND id = $2",
+        "updated_at = $7, deleted_at = $8, external_id_changed_at = $9 "
+        "WHERE partner_id = $1 AND id = $2",
         partner_id,
         tenant_id,
         values["external_id"],
@@ -81,6 +108,7 @@ async def _update(
         values["attributes"],
         values["updated_at"],
         values["deleted_at"],
+        values["external_id_changed_at"],
     )
 
 

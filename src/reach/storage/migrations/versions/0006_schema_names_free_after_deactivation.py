@@ -7,7 +7,7 @@ the migration connection does not enforce foreign keys, so the rebuild cascades 
 A downgrade fails if a name is by then used by an active and a deactivated definition.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

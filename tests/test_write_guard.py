@@ -1,0 +1,260 @@
+"""The write guard: a resource write lands only while its tenant is live and the schema version
+it was validated against is current — whatever the serving process has cached.
+
+Each test warms the server's caches, then changes the tenant or schema *behind its back*
+(straight in the database, announcing nothing, as another node whose notification is late
+would look), and writes through the stale process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from reach import clock
+from reach.errors import StaleScope
+from reach.storage.database import Connection
+from reach.storage.resources import TenantResources
+from tests.batch_helpers import wait_for_batch
+from tests.contract.resources import (
+    create,
+    create_customer,
+    create_schema,
+    customer,
+    errors_of,
+    object_schema,
+    url,
+)
+from tests.harness import Harness, PartnerKey
+from tests.test_deferred_transactions import _until_the_patch_waits
+
+GADGET_V1 = object_schema(
+    {"gadgetId": {"type": "string"}, "size": {"type": "string"}}, ["gadgetId"]
+)
+# The change another node made: ``size`` is now required, and an integer.
+GADGET_V2 = object_schema(
+    {"gadgetId": {"type": "string"}, "size": {"type": "integer"}}, ["gadgetId", "size"]
+)
+
+
+def _gadgets(api: Harness, partner: PartnerKey) -> dict[str, Any]:
+    return create_schema(
+        api,
+        partner,
+        {
+            "name": "Gadget",
+            "pluralName": "Gadgets",
+            "category": "custom_schema",
+            "externalIdField": "gadgetId",
+            "schema": GADGET_V1,
+        },
+    )
+
+
+def _execute(api: Harness, sql: str, *args: Any) -> None:
+    async def work(conn: Connection) -> None:
+        await conn.execute(sql, *args)
+
+    api.transaction(work)
+
+
+def _delete_tenant_behind_the_back(api: Harness, tenant_id: str) -> None:
+    at = clock.now()
+    _execute(
+        api, "UPDATE tenants SET deleted_at = $2, updated_at = $2 WHERE id = $1", tenant_id, at
+    )
+
+
+def _change_schema_behind_the_back(api: Harness, schema_id: str, json_schema: Any) -> None:
+    _execute(
+        api,
+        "UPDATE schema_definitions SET json_schema = $2, version_number = version_number + 1 "
+        "WHERE id = $1",
+        schema_id,
+        orjson.dumps(json_schema).decode(),
+    )
+
+
+def _rows(api: Harness, tenant_id: str) -> list[tuple[str, int, str]]:
+    async def work(conn: Connection) -> list[tuple[str, int, str]]:
+        rows = await conn.fetch(
+            "SELECT external_id, version, data FROM resources WHERE tenant_id = $1 "
+            "ORDER BY external_id",
+            tenant_id,
+        )
+        return [(r["external_id"], int(r["version"]), str(r["data"])) for r in rows]
+
+    return api.transaction(work)
+
+
+WRITES = {
+    "create": ("POST", url("customers"), {"data": customer("c-new")}),
+    "upsert": ("POST", url("customers"), {"data": customer("c-1", firstName="Changed")}),
+    "legacy create": ("POST", url("customers", "c-new"), {"data": customer("c-new")}),
+    "patch": ("PATCH", url("customers", "c-1"), {"data": {"firstName": "Changed"}}),
+    "delete": ("DELETE", url("customers", "c-1"), None),
+    "batch upload": ("POST", url("customers") + "/batch", {"resources": [customer("c-new")]}),
+    "batch delete": ("DELETE", url("customers") + "/batch", {"externalIds": ["c-1"]}),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_a_write_into_a_tenant_deleted_behind_the_cache_is_refused_and_changes_nothing(
+    api: Harness, partner: PartnerKey, tenant: str, write: str
+) -> None:
+    headers = api.tenant_headers(partner, tenant)
+    record = create_customer(api, headers, "c-1")  # the tenant and schema are now cached
+    tenant_id = record["businessId"]
+    before = _rows(api, tenant_id)
+    _delete_tenant_behind_the_back(api, tenant_id)
+
+    method, path, body = WRITES[write]
+    response = api.client.request(method, path, json=body, headers=headers)
+
+    assert response.status_code == 404, response.text
+    assert response.json()["message"] == "Tenant not found"
+    assert _rows(api, tenant_id) == before
+
+
+def test_writes_validated_against_a_schema_replaced_behind_the_cache_are_judged_by_the_new_one(
+    api: Harness, partner: PartnerKey, tenant: str
+) -> None:
+    definition = _gadgets(api, partner)
+    headers = api.tenant_headers(partner, tenant)
+    stored = create(api, headers, "gadgets", {"gadgetId": "g-1", "size": "big"})
+    tenant_id = stored["businessId"]
+    _change_schema_behind_the_back(api, definition["id"], GADGET_V2)
+    before = _rows(api, tenant_id)
+
+    missing = api.client.post(url("gadgets"), json={"data": {"gadgetId": "g-2"}}, headers=headers)
+    wrong_type = api.client.post(
+        url("gadgets"), json={"data": {"gadgetId": "g-3", "size": "small"}}, headers=headers
+    )
+    patched = api.client.patch(
+        url("gadgets", "g-1"), json={"data": {"gadgetId": "g-1"}}, headers=headers
+    )
+
+    assert any("size" in e for e in errors_of(missing)), missing.text
+    assert any("size" in e for e in errors_of(wrong_type)), wrong_type.text
+    assert any("size" in e for e in errors_of(patched)), patched.text
+    assert _rows(api, tenant_id) == before
+    valid = api.client.post(
+        url("gadgets"), json={"data": {"gadgetId": "g-4", "size": 4}}, headers=headers
+    )
+    assert valid.status_code == 200, valid.text
+
+
+def test_a_batch_applies_the_schema_version_current_when_it_writes(
+    api: Harness, partner: PartnerKey, tenant: str
+) -> None:
+    definition = _gadgets(api, partner)
+    headers = api.tenant_headers(partner, tenant)
+    stored = create(api, headers, "gadgets", {"gadgetId": "g-1", "size": "big"})
+    # A first batch: the worker has now looked the schema up (by id) under version 1.
+    first = api.client.post(
+        url("gadgets") + "/batch", json={"resources": [{"gadgetId": "g-0"}]}, headers=headers
+    )
+    assert first.status_code == 202, first.text
+    assert wait_for_batch(api, headers, first.json()["data"]["batchId"])["status"] == "success"
+    _change_schema_behind_the_back(api, definition["id"], GADGET_V2)
+
+    accepted = api.client.post(
+        url("gadgets") + "/batch",
+        json={"resources": [{"gadgetId": "g-2"}, {"gadgetId": "g-3", "size": 3}]},
+        headers=headers,
+    )
+    assert accepted.status_code == 202, accepted.text
+    batch = wait_for_batch(api, headers, accepted.json()["data"]["batchId"])
+
+    assert batch["progress"]["successfulRecords"] == 1, batch
+    assert batch["progress"]["failedRecords"] == 1, batch
+    assert [key for key, _, _ in _rows(api, stored["businessId"])] == ["g-0", "g-1", "g-3"]
+
+
+def test_batch_writes_through_a_stale_scope_raise_and_store_nothing(
+    api: Harness, partner: PartnerKey, tenant: str
+) -> None:
+    """The batch paths (items, dependency retries, cascades) write through these methods."""
+    definition = _gadgets(api, partner)
+    headers = api.tenant_headers(partner, tenant)
+    stored = create(api, headers, "gadgets", {"gadgetId": "g-1", "size": "big"})
+    tenant_id, schema_id = stored["businessId"], definition["id"]
+    _change_schema_behind_the_back(api, schema_id, GADGET_V2)
+    before = _rows(api, tenant_id)
+
+    async def stale_writes(conn: Connection) -> list[str]:
+        row = await conn.fetchrow(
+            "SELECT seq FROM resources WHERE tenant_id = $1 AND external_id = 'g-1'", tenant_id
+        )
+        assert row is not None
+        refused: list[str] = []
+        attempts = {
+            "insert_many": lambda rows: rows.insert_many(
+                schema_id, [(clock.new_id(), "g-9", '{"gadgetId": "g-9"}', 1)], clock.now()
+            ),
+            "update_many": lambda rows: rows.update_many(
+                [(int(row["seq"]), '{"gadgetId": "g-1"}', 2, clock.now())]
+            ),
+        }
+        for name, attempt in attempts.items():
+            rows = TenantResources(conn, api.db.dialect, tenant_id, (schema_id, 1))
+            try:
+                await attempt(rows)
+            except StaleScope:
+                refused.append(name)
+        return refused
+
+    assert api.transaction(stale_writes) == ["insert_many", "update_many"]
+    assert _rows(api, tenant_id) == before
+
+    _delete_tenant_behind_the_back(api, tenant_id)
+
+    async def delete_in_deleted_tenant(conn: Connection) -> bool:
+        row = await conn.fetchrow(
+            "SELECT seq FROM resources WHERE tenant_id = $1 AND external_id = 'g-1'", tenant_id
+        )
+        assert row is not None
+        try:
+            await TenantResources(conn, api.db.dialect, tenant_id).delete_many([int(row["seq"])])
+        except StaleScope:
+            return True
+        return False
+
+    assert api.transaction(delete_in_deleted_tenant)
+    assert _rows(api, tenant_id) == before
+
+
+def test_a_patch_racing_a_tenant_delete_either_lands_before_it_or_is_refused(
+    api: Harness, partner: PartnerKey, tenant: str
+) -> None:
+    """The delete commits while the PATCH waits on it: the PATCH must not land after it."""
+    headers = api.tenant_headers(partner, tenant)
+    record = create_customer(api, headers, "c-raced")
+    tenant_id = record["businessId"]
+    before = _rows(api, tenant_id)
+
+    def patch() -> httpx.Response:
+        with httpx.Client(base_url=api.base_url, timeout=30) as client:
+            return client.patch(
+                url("customers", "c-raced"), json={"data": {"phone": "+100"}}, headers=headers
+            )
+
+    async def race() -> httpx.Response:
+        async with api.db.transaction(write=True) as conn:
+            await conn.execute(
+                "UPDATE tenants SET deleted_at = $2, updated_at = $2 WHERE id = $1",
+                tenant_id,
+                clock.now(),
+            )
+            patched = asyncio.get_running_loop().run_in_executor(None, patch)
+            await _until_the_patch_waits(api)
+        return await patched
+
+    response: httpx.Response = api.loop.run(race())
+
+    assert response.status_code == 404, response.text
+    assert _rows(api, tenant_id) == before
