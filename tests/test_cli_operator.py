@@ -51,7 +51,7 @@ def test_token_for_a_tenant_that_does_not_exist_is_refused(cli: Cli) -> None:
     partner = cli.json("partners", "create", "P")
     result = cli.run("token", partner["id"], "--tenant", "does-not-exist")
     assert result.returncode == 1
-    assert "Tenant not found" in result.stderr
+    assert f"Tenant 'does-not-exist' of partner {partner['id']} not found" in result.stderr
     assert result.stdout == ""
 
 

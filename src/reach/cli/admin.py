@@ -19,6 +19,7 @@ from reach.cli.common import (
 )
 from reach.config import Settings
 from reach.domain import partners, tenants
+from reach.errors import NotFound
 from reach.storage.database import Connection
 from reach.storage.sqlite import sqlite_path
 
@@ -52,7 +53,9 @@ def token(database_url: str | None, partner_id: str, tenant_key: str | None, ttl
         external_id = None
         if tenant_key is not None:
             # A token for a tenant that does not exist would only fail later, at every call.
-            tenant = await tenants.get(conn, partner_id, tenant_key, include_deleted=False)
+            tenant = await tenants.find(conn, partner_id, tenant_key)
+            if tenant is None or tenant.deleted_at is not None:
+                raise NotFound(f"Tenant {tenant_key!r} of partner {partner_id} not found")
             external_id = tenant.external_id
         secrets = await partners.active_secrets(conn, box, partner_id)
         return secrets[0], external_id
