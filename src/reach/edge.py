@@ -41,6 +41,9 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cache-control", b"no-store"),
 )
 _DEFAULT_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# granian names itself in a `server` header unless the app sends one: ours names no server
+# software or version for a scanner to match against advisories.
+_SERVER = (b"server", b"reach")
 
 # Where routes leave who the caller was, for observers (never tokens or personal data).
 PARTNER_KEY = "reach.partner_id"
@@ -97,6 +100,7 @@ class Edge:
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in names)
                 if _DEFAULT_CSP[0] not in names:
                     headers.append(_DEFAULT_CSP)
+                headers.append(_SERVER)
                 headers.append((b"x-request-id", request_id))
                 message = {**message, "headers": headers}
             await send(message)

@@ -340,5 +340,5 @@ async def run_worker(
     try:
         await stop.wait()
     finally:
-        await worker.stop()
+        await worker.stop(grace=settings.shutdown_timeout_seconds)
         await services.close()
