@@ -47,16 +47,18 @@ async def prune(
     chunk until none is left or ``keep_going()`` says stop."""
     batches = items = 0
     while keep_going():
-        async with db.transaction(write=True) as conn:
+        # Found with a read first: an hourly look that finds nothing takes no write lock.
+        async with db.transaction(write=False) as conn:
             rows = await conn.fetch(
                 "SELECT id FROM batches WHERE completed_at IS NOT NULL AND completed_at < $1 "
                 "ORDER BY completed_at LIMIT $2",
                 before,
                 batches_per_chunk,
             )
-            ids = [(str(row["id"]),) for row in rows]
-            if not ids:
-                break
+        ids = [(str(row["id"]),) for row in rows]
+        if not ids:
+            break
+        async with db.transaction(write=True) as conn:
             for (batch_id,) in ids:
                 items += await conn.fetchval(
                     "SELECT count(*) FROM batch_items WHERE batch_id = $1", batch_id
@@ -64,6 +66,8 @@ async def prune(
             await conn.executemany("DELETE FROM batch_items WHERE batch_id = $1", ids)
             await conn.executemany("DELETE FROM batch_waits WHERE batch_id = $1", ids)
             await conn.executemany("DELETE FROM batches WHERE id = $1", ids)
-            batches += len(ids)
+        # Finished batches never change again: another pruner may have deleted some of these
+        # meanwhile (then fewer rows went), never a batch that should stay.
+        batches += len(ids)
         await asyncio.sleep(0)  # let requests waiting for the connection go first
     return Pruned(before=before, batches=batches, items=items)

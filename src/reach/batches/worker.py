@@ -164,8 +164,13 @@ class Worker:
                 retention.cutoff(days),
                 keep_going=lambda: not self._stopping.is_set(),
             )
-        except Exception:
-            log.exception("pruning finished batches failed; next try in an interval")
+        except Exception as exc:
+            if not faults.is_transient(exc):
+                log.exception("pruning finished batches failed; next try in an interval")
+                return None
+            # A busy or unreachable database: the poll loop reports outages; try again soon.
+            log.debug("pruning postponed: %s", faults.cause(exc))
+            self._next_prune = time.monotonic() + self.poll
             return None
         if pruned.batches:
             log.info(
