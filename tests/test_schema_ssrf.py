@@ -402,6 +402,11 @@ def test_a_definition_stored_before_the_fix_never_fetches_at_start_up_or_on_writ
         written = client.post(url(name), json={"data": {"key": "k", "a": "x"}}, headers=headers)
         assert written.status_code == 200, written.text
     assert tarpit.connections() == 0
+    # The scan runs in the background over every stored definition (thousands, in the suite's
+    # shared database): give it time to reach this one before stopping the server.
+    deadline = time.monotonic() + 60
+    while schema_id not in server.text() and time.monotonic() < deadline:
+        time.sleep(0.2)
     server.stop(signal.SIGTERM)
     warnings = [line for line in server.text().splitlines() if schema_id in line]
     assert warnings, server.text()
