@@ -53,7 +53,7 @@ META_OPERATIONS: list[Operation] = [
         "healthz",
         "Liveness",
         META_TAG,
-        {"200": response("The process is serving", schema_ref("Health"))},
+        {"200": response("The process is serving", schema_ref("Liveness"))},
         "Touches nothing; answers as long as the process serves requests.",
         public=True,
     ),
@@ -64,7 +64,7 @@ META_OPERATIONS: list[Operation] = [
         "Readiness",
         META_TAG,
         {
-            "200": response("The database answers", schema_ref("Health")),
+            "200": response("The database answers", schema_ref("Readiness")),
             "503": response("The database is unreachable", schema_ref("Error")),
         },
         "Pings the database.",
