@@ -22,6 +22,7 @@ from typing import Any
 
 from reach.errors import ServiceUnavailable
 from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, Usage, misuse
+from reach.storage.utc import utc_text
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _BUSY_TIMEOUT_MS = 10_000
@@ -50,6 +51,8 @@ def configure(conn: sqlite3.Connection) -> None:
     # Once a checkpoint has copied the WAL back, a busy server would otherwise keep a WAL as
     # large as its biggest burst forever.
     conn.execute("PRAGMA journal_size_limit = 67108864")
+    # Segment conditions compare date-times in SQL; PostgreSQL has the same function (0007).
+    conn.create_function("reach_utc", 1, utc_text, deterministic=True)
 
 
 class SqliteConnection:

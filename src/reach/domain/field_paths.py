@@ -1,0 +1,58 @@
+"""Field references into resource documents: a top-level name, or a JSON path ``$.a.b``.
+
+Mappings and ``fieldsToExpose`` name fields this way; segment conditions compile them to SQL
+(:mod:`reach.domain.conditions`). Path segments are whitelisted so a path can be bound as a
+parameter on both engines and mean the same thing: no quotes, backslashes, brackets or
+wildcards, and never all digits (PostgreSQL's ``#>`` would read those as array indexes).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+Path = tuple[str, ...]
+
+_FORBIDDEN = re.compile(r'["\\\[\]*\x00-\x1f]')
+
+
+def parse(reference: str) -> Path | None:
+    """The path a reference names, or None when it is not one this server can evaluate."""
+    parts = tuple(reference[2:].split(".")) if reference.startswith("$.") else (reference,)
+    if not parts or any(not _segment_ok(part) for part in parts):
+        return None
+    return parts
+
+
+def _segment_ok(part: str) -> bool:
+    return bool(part) and len(part) <= 200 and not part.isdigit() and not _FORBIDDEN.search(part)
+
+
+def declared(json_schema: dict[str, Any], path: Path) -> bool:
+    """Whether ``path`` names a field the schema declares: every segment must be a declared
+    property for as long as the schema describes properties (below an undescribed object,
+    anything goes)."""
+    node: Any = json_schema
+    for part in path:
+        if not isinstance(node, dict):
+            return False
+        properties = node.get("properties")
+        if not isinstance(properties, dict):
+            return node is not json_schema
+        if part not in properties:
+            return False
+        node = properties[part]
+    return True
+
+
+def describe(reference: str, json_schema: dict[str, Any], schema_name: str) -> str | None:
+    """Why ``reference`` does not name a field of the schema (None: it does)."""
+    path = parse(reference)
+    if path is None:
+        return (
+            f"{reference!r} is not a field name or a JSON path like $.address.city "
+            "(no quotes, brackets, wildcards or numeric segments)"
+        )
+    if not declared(json_schema, path):
+        return f"{reference!r} is not a field of schema {schema_name!r}"
+    return None
