@@ -30,15 +30,19 @@ def _segment_ok(part: str) -> bool:
 
 def declared(json_schema: dict[str, Any], path: Path) -> bool:
     """Whether ``path`` names a field the schema declares: every segment must be a declared
-    property for as long as the schema describes properties (below an undescribed object,
-    anything goes)."""
+    property for as long as the schema describes properties (below an object or untyped
+    value that does not describe them, anything goes)."""
     node: Any = json_schema
     for part in path:
         if not isinstance(node, dict):
             return False
         properties = node.get("properties")
         if not isinstance(properties, dict):
-            return node is not json_schema
+            kind = node.get("type")
+            kinds = kind if isinstance(kind, list) else [kind]
+            # An object with undescribed properties (or an untyped value) may hold anything;
+            # a string or number holds no fields.
+            return node is not json_schema and (kind is None or "object" in kinds)
         if part not in properties:
             return False
         node = properties[part]

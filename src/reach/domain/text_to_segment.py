@@ -139,6 +139,11 @@ def translate(text: str, verb: str, known_fields: Iterable[str]) -> dict[str, An
         found = rule(match)
         if isinstance(found, str):
             return _failure(found)
+        # Field names match ignoring case ("createdat" is createdAt).
+        by_lower = {name.lower(): name for name in known}
+        found = [
+            Condition(by_lower.get(c.field.lower(), c.field), c.operator, c.value) for c in found
+        ]
         unknown = [c.field for c in found if c.field not in known]
         if unknown:
             return _failure(
