@@ -80,7 +80,8 @@ def test_post_replaces_the_mapping(api: Harness, partner: PartnerKey) -> None:
     got = api.client.get("/partner/schema-mappings", headers=headers).json()["data"]
     assert got == saved.json()["data"]
     assert got["contactsSchema"]["primarySource"]["fullName"] == "$.firstName"
-    assert got["contactsSchema"]["additionalSources"] == [] and got["customSchema"] == []
+    assert got["contactsSchema"]["additionalSources"] == []
+    assert got["customSchema"] == []
     assert got["transactionsSchema"][0]["amount"] == {
         "field": "transactionTotal",
         "currency": "USD",

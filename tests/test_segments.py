@@ -29,7 +29,8 @@ def test_create_get_list_patch_delete(api: Harness, partner: PartnerKey, tenant:
     for i in range(3):
         new_segment(api, h, [], name=f"all-{i}")
     page = api.client.get("/api/segments", params={"limit": 2}, headers=h).json()["data"]
-    assert page["pagination"]["total"] == 4 and page["pagination"]["hasNextPage"]
+    assert page["pagination"]["total"] == 4
+    assert page["pagination"]["hasNextPage"]
     rest = api.client.get(
         "/api/segments", params={"cursor": page["pagination"]["cursor"]}, headers=h
     ).json()["data"]
@@ -38,11 +39,13 @@ def test_create_get_list_patch_delete(api: Harness, partner: PartnerKey, tenant:
     patched = api.client.patch(
         f"/api/segments/{data['id']}", json={"name": "Renamed"}, headers=h
     ).json()["data"]
-    assert patched["name"] == "Renamed" and patched["conditions"] == body["conditions"]
+    assert patched["name"] == "Renamed"
+    assert patched["conditions"] == body["conditions"]
     deleted = api.client.delete(f"/api/segments/{data['id']}", headers=h)
     assert deleted.status_code == 200
     missing = api.client.get(f"/api/segments/{data['id']}", headers=h)
-    assert missing.status_code == 404 and missing.json()["data"]["error"]
+    assert missing.status_code == 404
+    assert missing.json()["data"]["error"]
     assert api.client.get("/api/segments/not-a-uuid", headers=h).status_code == 404
 
 

@@ -60,9 +60,11 @@ def test_documented_phrasings(
 ) -> None:
     h = api.tenant_headers(partner, tenant)
     data = _ask(api, h, text)
-    assert data["success"] is True and data["failureReason"] is None
+    assert data["success"] is True
+    assert data["failureReason"] is None
     assert data["conditions"] == conditions
-    assert data["title"] and data["description"]
+    assert data["title"]
+    assert data["description"]
     new_segment(api, h, data["conditions"])  # what it answers is a valid segment
 
 
@@ -81,11 +83,14 @@ def test_custom_verb_and_failures(api: Harness, partner: PartnerKey, tenant: str
     h = api.tenant_headers(partner, tenant)
     assert _ask(api, h, "patients named Ada", userCustomVerb="patient")["success"] is True
     vague = _ask(api, h, "my best customers")
-    assert vague["success"] is False and "Try one of" in vague["failureReason"]
+    assert vague["success"] is False
+    assert "Try one of" in vague["failureReason"]
     assert vague["conditions"] == []
     unknown = _ask(api, h, "customers whose shoe size is 42")
-    assert unknown["success"] is False and "shoeSize" in unknown["failureReason"]
+    assert unknown["success"] is False
+    assert "shoeSize" in unknown["failureReason"]
     month = _ask(api, h, "customers whose createdAt is in Smarch")
-    assert month["success"] is False and "month" in month["failureReason"]
+    assert month["success"] is False
+    assert "month" in month["failureReason"]
     bad = api.client.post("/api/segments/text-to-segment", json={"text": ""}, headers=h)
     assert bad.status_code == 400
