@@ -25,7 +25,7 @@ from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
 from reach.errors import BadRequest, Conflict, NotFound
 from reach.storage.database import Connection, Row
-from reach.storage.segments import FIRST_ARG, SegmentRecords, TenantSegments
+from reach.storage.segments import FIRST_ARG, Predicate, SegmentRecords, TenantSegments
 
 # The contact fields Reach documents, resolved through the mapping's primary source.
 DOCUMENTED_FIELDS = ("userId", "email", "phone", "firstName", "lastName")
@@ -290,7 +290,9 @@ async def of_user(
             raise NotFound(f"User {external_id!r} not found")
         return []
     compiler = Compiler(dialect, FIRST_ARG)
-    predicates = [(compiler.predicate(s.conditions, found.fields), []) for s in every]
+    predicates: list[Predicate] = [
+        (compiler.predicate(s.conditions, found.fields), []) for s in every
+    ]
     predicates[0] = (predicates[0][0], compiler.args)  # the arguments, numbered across all
     matched = await door.matching(external_id, predicates)
     if not matched:

@@ -118,7 +118,7 @@ async def text_to_segment_route(call: Call, conn: Connection) -> Response:
         errors.append("text: required, a string of 1 to 1000 characters")
     if not isinstance(verb, str) or len(verb) > 50:
         errors.append("userCustomVerb: a string of at most 50 characters")
-    if errors:
+    if errors or not isinstance(text, str) or not isinstance(verb, str):
         raise BadRequest("Validation failed", errors=errors)
     found = await segments.contacts(conn, call.services.schemas, call.partner_id)
     return ok(text_to_segment.translate(text, verb, found.fields))
