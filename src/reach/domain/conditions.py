@@ -211,7 +211,8 @@ class Compiler:
         if isinstance(v, bool):
             return f"json_type(data, {p}) = {self._arg('true' if v else 'false')}"
         kinds = "'text'" if isinstance(v, str) else "'integer', 'real'"
-        return f"(json_type(data, {p}) IN ({kinds}) AND json_extract(data, {p}) = {self._arg(v)})"
+        # The comparison first: the type check then runs only for the few rows that equal.
+        return f"(json_extract(data, {p}) = {self._arg(v)} AND json_type(data, {p}) IN ({kinds}))"
 
     def _utc(self, p: str) -> str:
         return f"reach_utc({self._string(p)})"
