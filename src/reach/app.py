@@ -31,6 +31,7 @@ from reach.routes import (
     tenants,
 )
 from reach.services import Services, open_services
+from reach.storage import faults
 
 log = logging.getLogger("reach")
 
@@ -42,12 +43,17 @@ async def healthz(_: Request) -> Response:
     return Response(_HEALTHY, media_type="application/json")
 
 
+# A probe must answer before the orchestrator's own probe timeout (often 1 s): a database
+# that cannot hand out a connection and answer SELECT 1 within this is "not ready".
+READY_TIMEOUT_SECONDS = 0.8
+
+
 async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
     try:
-        await services.db.ping()
+        await services.db.ping(READY_TIMEOUT_SECONDS)
     except Exception as exc:
-        log.warning("readiness check failed: %s", exc)
+        log.warning("readiness check failed: %s", faults.cause(exc))
         return render(ServiceUnavailable("Database unreachable"))
     return ok({"status": "ready", "database": services.db.dialect})
 

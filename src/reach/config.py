@@ -50,6 +50,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_token_lifetime_seconds: int = 0
     metrics_token: str = ""
     token_cache_seconds: float = 60.0
+    db_acquire_timeout_seconds: float = 5.0
+    db_lock_timeout_seconds: float = 5.0
+    http_idle_timeout_seconds: float = 10.0
+    http_keep_alive: bool = True
+    max_connections: int = 1000
+    shutdown_timeout_seconds: float = 25.0
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
@@ -110,6 +116,24 @@ FIELD_DOCS: dict[str, str] = {
     "token_cache_seconds": "How long a process reuses a token it verified (never past its "
     "`exp`): a token signed with a secret revoked meanwhile keeps working that long; 0 = "
     "verify every request (tens of µs each).",
+    "db_acquire_timeout_seconds": "Longest a request waits for a free database connection (the "
+    "PostgreSQL pool, or SQLite's one connection per process) and for a new one to open; past "
+    "it the request is answered 503 with `Retry-After` instead of queueing for its whole "
+    "request timeout.",
+    "db_lock_timeout_seconds": "Longest a statement waits for a lock another transaction holds "
+    "(PostgreSQL `lock_timeout`; on SQLite, another process's write lock); past it the request "
+    "is answered 503 with `Retry-After`, and a batch chunk is retried.",
+    "http_idle_timeout_seconds": "`reach serve`: a connection is closed when it has waited this "
+    "long for a request's headers, whether it is new and silent, idle between keep-alive "
+    "requests or sending its headers slowly (at most 60). A reverse proxy keeping idle "
+    "connections to the server must close them sooner (docs/security.md).",
+    "http_keep_alive": "`reach serve`: keep HTTP/1.1 connections open between requests.",
+    "max_connections": "`reach serve`: connections each worker process serves at once; more "
+    "wait in the listen queue until one closes.",
+    "shutdown_timeout_seconds": "On SIGTERM, `reach serve` and `reach worker` finish work in "
+    "hand for at most this long, then stop what is left (a request is cut off unanswered and "
+    "rolled back; a batch chunk rolls back and resumes elsewhere). Keep it below the "
+    "orchestrator's grace period.",
 }
 
 
@@ -149,6 +173,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_TOKEN_CACHE_SECONDS must be 0 (no cache) or positive")
     if settings.max_token_lifetime_seconds < 0:
         raise ConfigError("REACH_MAX_TOKEN_LIFETIME_SECONDS must be 0 (no limit) or positive")
+    for name in ("db_acquire_timeout_seconds", "db_lock_timeout_seconds"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    _check_server_settings(settings)
     _check_rate_limit_settings(settings)
     if not settings.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
         scheme = settings.database_url.split(":", 1)[0]
@@ -157,6 +185,17 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             "use sqlite:///path.db or postgresql://user@host/db"
         )
     return settings
+
+
+def _check_server_settings(settings: Settings) -> None:
+    # The ranges granian accepts (header timeout in whole ms up to 60 s, kill timeout in
+    # whole seconds up to 30 min), checked here so a bad value names its REACH_ variable.
+    if not 0.001 <= settings.http_idle_timeout_seconds <= 60:
+        raise ConfigError("REACH_HTTP_IDLE_TIMEOUT_SECONDS must be between 0.001 and 60")
+    if settings.max_connections < 1:
+        raise ConfigError("REACH_MAX_CONNECTIONS must be at least 1")
+    if not 0 < settings.shutdown_timeout_seconds <= 1800:
+        raise ConfigError("REACH_SHUTDOWN_TIMEOUT_SECONDS must be above 0 and at most 1800")
 
 
 def _check_rate_limit_settings(settings: Settings) -> None:

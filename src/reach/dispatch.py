@@ -9,6 +9,7 @@ skip Starlette's per-request function wrapper.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette._utils import get_route_path
@@ -42,6 +43,13 @@ class PathRoute(Route):
             name=path,
             include_in_schema=include_in_schema,
         )
+        # Starlette's ``.*`` (a ``:path`` parameter) stops at a line feed and its ``$`` also
+        # matches before a final one, so ``/customers/a%0A`` would reach record ``a`` and
+        # ``a%0Ab`` no route at all: every stored external id must address its own record.
+        pattern = self.path_regex.pattern
+        if pattern.endswith("$"):
+            pattern = pattern[:-1] + r"\Z"
+        self.path_regex = re.compile(pattern, re.DOTALL)
         # Up to the first parameter: most paths are ruled out by this without the regex.
         self.literal_prefix = path.split("{", 1)[0]
 

@@ -4,7 +4,9 @@ A pure ASGI middleware, one wrapper for all of it, because everything here runs 
 request including ``/healthz``; it is the app's whole middleware stack (see
 :class:`reach.app.ReachApp`). It is also the one place errors become responses: a
 :class:`~reach.errors.ReachError` renders as its own status in the Reach envelope, the
-router's 404/405 likewise, and anything else is logged and answered with a 500 envelope.
+router's 404/405 likewise, a transient database fault (:mod:`reach.storage.faults`) is a
+503 with ``Retry-After`` and one warning line, and anything else is logged and answered with
+a 500 envelope.
 Observers (access log, metrics) get one :class:`Exchange` after the response is sent.
 """
 
@@ -24,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reach.errors import MethodNotAllowed, NotFound, ReachError
 from reach.http import JSONResponse
+from reach.storage import faults
 
 log = logging.getLogger("reach")
 
@@ -38,6 +41,9 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cache-control", b"no-store"),
 )
 _DEFAULT_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# granian names itself in a `server` header unless the app sends one: ours names no server
+# software or version for a scanner to match against advisories.
+_SERVER = (b"server", b"reach")
 
 # Where routes leave who the caller was, for observers (never tokens or personal data).
 PARTNER_KEY = "reach.partner_id"
@@ -94,6 +100,7 @@ class Edge:
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in names)
                 if _DEFAULT_CSP[0] not in names:
                     headers.append(_DEFAULT_CSP)
+                headers.append(_SERVER)
                 headers.append((b"x-request-id", request_id))
                 message = {**message, "headers": headers}
             await send(message)
@@ -128,6 +135,17 @@ def render(error: ReachError) -> Response:
 
 
 def error_response(exc: Exception, scope: Scope) -> Response:
+    if faults.is_transient(exc):
+        # A fault of the moment (the database restarting, unreachable, a lock held too long):
+        # the client should retry (503, Retry-After), and the operator needs the cause in one
+        # line, not a traceback. The route template keeps external ids out of the log.
+        log.warning(
+            "database unavailable on %s %s: %s",
+            scope.get("method"),
+            route_template(scope),
+            faults.cause(exc),
+        )
+        return render(faults.unavailable(exc))
     if isinstance(exc, ReachError):
         return render(exc)
     if isinstance(exc, HTTPException):

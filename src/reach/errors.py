@@ -95,8 +95,20 @@ class TooManyRequests(ReachError):
 
 
 class ServiceUnavailable(ReachError):
+    """Nothing wrong with the request; the server cannot serve it right now. Always carries
+    ``Retry-After`` (1 s unless given), so clients know to come back."""
+
     status = 503
     default_message = "Service unavailable"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        errors: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, errors=errors, headers={"Retry-After": "1", **(headers or {})})
 
 
 class StaleScope(Conflict):
@@ -108,3 +120,10 @@ class StaleScope(Conflict):
     default_message = (
         "The tenant or schema definition changed while the request ran; retry the request"
     )
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database could not do its part just now: unreachable, restarting, no connection free
+    in time, a lock held too long. A fault, never the request's (see reach.storage.faults)."""
+
+    default_message = "The database is unavailable; retry shortly"

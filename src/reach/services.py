@@ -71,7 +71,12 @@ class Services:
 async def open_services(settings: Settings) -> Services:
     # The key first: a missing REACH_SECRET_KEY on PostgreSQL stops start-up with its remedy.
     box = box_for(settings.database_url, settings.secret_key)
-    db = await open_database(settings.database_url, pool_size=settings.db_pool_size)
+    db = await open_database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+        lock_timeout=settings.db_lock_timeout_seconds,
+    )
 
     async def load_secrets(partner_id: str) -> list[str]:
         async with db.transaction(write=False) as conn:

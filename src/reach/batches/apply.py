@@ -37,7 +37,13 @@ from reach.domain.documents import (
     merge_patch,
     refuse_required_nulls,
 )
-from reach.domain.resources import Scope, check_external_id, later_than
+from reach.domain.resources import (
+    CONTROL_CHARACTER_RULE,
+    Scope,
+    check_external_id,
+    has_control_character,
+    later_than,
+)
 from reach.errors import BadRequest
 
 
@@ -243,6 +249,13 @@ class _Chunk:
                         f"data.{scope.schema.external_id_field}: no {scope.schema.name} record "
                         f"{external_id!r}"
                     ],
+                )
+            if has_control_character(external_id):
+                return failed(
+                    item.position,
+                    external_id,
+                    Reason.INVALID_EXTERNAL_ID,
+                    [f"data.{scope.schema.external_id_field}: {CONTROL_CHARACTER_RULE}"],
                 )
             defaults = {k: v for k, v in compiled.defaults.items() if k not in fields}
             document = {**fields, **defaults}

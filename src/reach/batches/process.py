@@ -83,7 +83,9 @@ def _payload(row: Row) -> Any:
 async def _scope(services: Services, conn: Connection, batch: Row) -> Scope | str:
     """The tenant and schema the batch writes to, or the reason they are gone."""
     partner_id = str(batch["partner_id"])
-    tenant_row = await tenant_store.get_by_id(conn, partner_id, str(batch["tenant_id"]))
+    tenant_row = await tenant_store.get_for_writing(
+        conn, services.db.dialect, partner_id, str(batch["tenant_id"])
+    )
     if tenant_row is None or tenant_row["deleted_at"] is not None:
         return Reason.TENANT_UNAVAILABLE
     try:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import signal
 import socket
 import uuid
@@ -27,15 +28,36 @@ from datetime import UTC, datetime, timedelta
 
 from reach import clock
 from reach.batches import process
+from reach.batches.apply import ConcurrentCreate
 from reach.config import Settings
+from reach.errors import StaleScope
 from reach.services import Services, open_services
 from reach.storage import batches as store
+from reach.storage import faults
 
 log = logging.getLogger("reach.batches")
 
 LEASE_SECONDS = 30.0
 CHUNK_SIZE = 500
 _ATTEMPTS = 3  # consecutive failures of a step before the chunk is narrowed
+# Retrying after a fault: exponential from 50 ms, capped at 1 s (so a batch resumes within a
+# second of the database answering again), jittered (half to all of it) so workers do not
+# retry in step.
+_BACKOFF_FIRST = 0.05
+_BACKOFF_CAP = 1.0
+
+
+def _retry_unchanged(exc: BaseException) -> bool:
+    """A failure that says nothing about the chunk's items: retry the same chunk. A concurrent
+    create of one of its keys is resolved by the retry itself (it merges into the winner), and
+    a stale scope by the step's fresh read of its tenant and schema."""
+    return faults.is_transient(exc) or isinstance(exc, ConcurrentCreate | StaleScope)
+
+
+def _backoff(attempt: int) -> float:
+    ceiling = min(_BACKOFF_CAP, _BACKOFF_FIRST * 2 ** min(attempt - 1, 16))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+
 
 _running: dict[int, Worker] = {}
 
@@ -87,12 +109,21 @@ class Worker:
             del _running[id(self.services)]
 
     async def _loop(self, index: int) -> None:
+        failing = False
         while not self._stopping.is_set():
             try:
                 worked = await self.run_once(wake=index == 0)
-            except Exception:
-                log.exception("batch worker poll failed")
+            except Exception as exc:
+                if not faults.is_transient(exc):
+                    log.exception("batch worker poll failed")
+                elif not failing:  # one line per outage, not one per poll
+                    log.warning("batch worker cannot reach the database: %s", faults.cause(exc))
+                failing = True
                 worked = False
+            else:
+                if failing:
+                    log.info("batch worker reaches the database again")
+                failing = False
             if not worked:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._kicked.wait(), self.poll)
@@ -132,7 +163,8 @@ class Worker:
 
     async def _work(self, batch_id: str) -> None:
         chunk = self.chunk_size
-        failures = 0
+        failures = 0  # consecutive failures of this chunk not explained by a fault
+        faults_in_a_row = 0
         while True:
             if self._stopping.is_set():
                 await self._hand_back(batch_id)
@@ -140,9 +172,24 @@ class Worker:
             try:
                 result = await self._step(batch_id, chunk)
             except Exception as exc:
+                if _retry_unchanged(exc):
+                    # The database, not the items: the same chunk again once it answers, for
+                    # as long as it takes — never narrowed, never an item failed for it.
+                    faults_in_a_row += 1
+                    delay = _backoff(faults_in_a_row)
+                    log.warning(
+                        "batch %s: %s; retrying the same chunk in %.2f s",
+                        batch_id,
+                        faults.cause(exc),
+                        delay,
+                    )
+                    if not await self._keep_lease(batch_id):
+                        return
+                    await self._pause(delay)
+                    continue
+                faults_in_a_row = 0
                 failures += 1
                 if failures < _ATTEMPTS:
-                    # Deadlocks, a concurrent create of the same key, a busy database: retry.
                     log.info("batch %s: retrying a chunk after %r", batch_id, exc)
                 elif chunk > 1:
                     # Something in this chunk keeps failing: narrow down to find the item.
@@ -156,10 +203,32 @@ class Worker:
                 await asyncio.sleep(min(0.02 * failures, 1.0))
                 continue
             failures = 0
+            faults_in_a_row = 0
             chunk = self.chunk_size
             if result != process.CONTINUE:
                 await self._check_statistics()
                 return
+
+    async def _keep_lease(self, batch_id: str) -> bool:
+        """Renew the lease between retries, so a fault that outlasts it does not hand the
+        batch to another worker while this one is alive; False once it is another's."""
+        try:
+            async with self.services.db.transaction(write=True) as conn:
+                now = datetime.now(UTC)
+                held = await store.renew(conn, batch_id, self.name, _stamp(now + self.lease))
+        except Exception as exc:
+            if _retry_unchanged(exc):
+                return True  # still down: the step itself renews once the database answers
+            raise
+        if held is None:
+            log.warning("batch %s: lease lost to another worker", batch_id)
+            return False
+        return True
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake at once when the worker is told to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _step(self, batch_id: str, chunk: int) -> str:
         async with self.services.db.transaction(write=True) as conn:
@@ -182,11 +251,17 @@ class Worker:
             log.exception("could not check the resources table's statistics")
 
     async def _give_up_one(self, batch_id: str) -> None:
-        async with self.services.db.transaction(write=True) as conn:
-            now = datetime.now(UTC)
-            batch = await store.renew(conn, batch_id, self.name, _stamp(now + self.lease))
-            if batch is not None:
-                await process.fail_next(conn, batch, now)
+        try:
+            async with self.services.db.transaction(write=True) as conn:
+                now = datetime.now(UTC)
+                batch = await store.renew(conn, batch_id, self.name, _stamp(now + self.lease))
+                if batch is not None:
+                    await process.fail_next(conn, batch, now)
+        except Exception as exc:
+            if not _retry_unchanged(exc):
+                raise
+            # The item is not failed for a fault: the next step tries it again.
+            log.warning("batch %s: could not record a failed item: %s", batch_id, faults.cause(exc))
 
     async def _hand_back(self, batch_id: str) -> None:
         with contextlib.suppress(Exception):
@@ -236,5 +311,5 @@ async def run_worker(
     try:
         await stop.wait()
     finally:
-        await worker.stop()
+        await worker.stop(grace=settings.shutdown_timeout_seconds)
         await services.close()

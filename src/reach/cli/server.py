@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 
 import click
@@ -61,7 +62,8 @@ def serve(
     for name in ("database_url", "host", "port", "workers"):
         os.environ[ENV_PREFIX + name.upper()] = str(getattr(settings, name))
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     click.echo(
@@ -81,6 +83,19 @@ def serve(
             workers=settings.workers,
             interface=Interfaces.ASGI,
             log_level=LogLevels(settings.log_level),
+            # HTTP/1.1 only: in granian's auto mode a connection waits for its first bytes
+            # (to tell HTTP/2 from HTTP/1) with no timeout, so silent connections were never
+            # closed and ~2,000 of them locked every client out. Plain HTTP/2 (h2c) is rare
+            # behind a proxy anyway; see docs/security.md.
+            http=HTTPModes.http1,
+            http1_settings=HTTP1Settings(
+                header_read_timeout=max(1, round(settings.http_idle_timeout_seconds * 1000)),
+                keep_alive=settings.http_keep_alive,
+            ),
+            # Connections per worker, not requests: granian holds one permit per connection.
+            backpressure=settings.max_connections,
+            # SIGTERM drains in-flight requests; whatever still runs past this is killed.
+            workers_kill_timeout=math.ceil(settings.shutdown_timeout_seconds),
         ).serve()
 
 

@@ -12,6 +12,7 @@ transaction, and the write joins it.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +31,12 @@ from reach.storage.database import Connection, Row
 from reach.storage.resources import TenantResources
 
 MAX_EXTERNAL_ID_LENGTH = 255
+# Unicode's control characters (category Cc): C0, DEL and C1.
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTER_RULE = (
+    "must not contain control characters (U+0000-U+001F, U+007F-U+009F) in a new record's "
+    "external id"
+)
 # Compare-and-set attempts before the record is locked; the locked attempt always lands.
 _OPTIMISTIC_ATTEMPTS = 3
 
@@ -119,6 +126,19 @@ def check_external_id(external_id: Any, field: str) -> str:
     return external_id
 
 
+def refuse_control_characters(external_id: str, field: str) -> None:
+    """A record is never created under an external id holding a control character (a line
+    feed, a tab, an escape...): such an id is almost always a client bug, and one that is
+    stored must still be typed into URLs, logs and CSV files. Records stored before this rule
+    stay addressable and writable; see docs/decisions.md."""
+    if has_control_character(external_id):
+        raise BadRequest("Validation failed", errors=[f"{field}: {CONTROL_CHARACTER_RULE}"])
+
+
+def has_control_character(external_id: str) -> bool:
+    return _CONTROL_CHARACTER.search(external_id) is not None
+
+
 def later_than(previous: str) -> str:
     """Now, or one millisecond after ``previous`` if the clock has not passed it yet: every
     change moves ``updatedAt`` forward even when two land in the same millisecond."""
@@ -144,7 +164,8 @@ async def upsert(
     key_field = _key_field(scope)
     body_key = fields.get(key_field)
     if path_external_id is not None:
-        external_id = check_external_id(path_external_id, "externalId")
+        id_field = "externalId"
+        external_id = check_external_id(path_external_id, id_field)
         if key_field in fields and body_key != external_id:
             raise BadRequest(
                 "Validation failed",
@@ -156,7 +177,8 @@ async def upsert(
             raise BadRequest(
                 "Validation failed", errors=[f"data.{key_field}: required field missing"]
             )
-        external_id = check_external_id(body_key, f"data.{key_field}")
+        id_field = f"data.{key_field}"
+        external_id = check_external_id(body_key, id_field)
     refuse_required_nulls(fields, scope.compiled)
     # A hint says the record existed, not that it still does: "reject" must read to refuse.
     hint = scope.hint(external_id) if on_conflict == "upsert" else None
@@ -172,6 +194,7 @@ async def upsert(
                 return merged, False
             hint = None
             continue  # another write came first (or the hint was stale): read again
+        refuse_control_characters(external_id, id_field)
         defaults = {k: v for k, v in scope.compiled.defaults.items() if k not in fields}
         document = strip_nulls({**fields, **defaults})
         await _validate(scope, document, fields)

@@ -106,7 +106,10 @@ class Database(Protocol):
         """
         ...
 
-    async def ping(self) -> None: ...
+    async def ping(self, within: float = 1.0) -> None:
+        """``SELECT 1`` on a connection of the pool, all within ``within`` seconds; raises
+        :class:`~reach.errors.DatabaseUnavailable` past it or when the database fails."""
+        ...
 
     def usage(self) -> Usage: ...
 
@@ -124,15 +127,25 @@ def is_unique_violation(exc: BaseException) -> bool:
     return getattr(exc, "sqlstate", None) == "23505"
 
 
-async def open_database(url: str, *, pool_size: int = 10) -> Database:
+async def open_database(
+    url: str,
+    *,
+    pool_size: int = 10,
+    acquire_timeout: float = 5.0,
+    lock_timeout: float = 5.0,
+) -> Database:
+    """``acquire_timeout``: longest wait for a free connection (then ``DatabaseUnavailable``);
+    ``lock_timeout``: longest a statement waits for another transaction's lock."""
     if url.startswith(("postgresql:", "postgres:")):
         from reach.storage.postgres import PostgresDatabase
 
-        return await PostgresDatabase.open(url, pool_size=pool_size)
+        return await PostgresDatabase.open(
+            url, pool_size=pool_size, acquire_timeout=acquire_timeout, lock_timeout=lock_timeout
+        )
     if url.startswith("sqlite:"):
         from reach.storage.sqlite import SqliteDatabase
 
-        return SqliteDatabase.open(url)
+        return SqliteDatabase.open(url, acquire_timeout=acquire_timeout, lock_timeout=lock_timeout)
     from reach.errors import ConfigError
 
     raise ConfigError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r}")

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
-from reach.storage.sqlite import configure, sqlite_path
+from reach.storage.sqlite import configure, prepare_file, sqlite_path
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -60,7 +60,7 @@ def _prepare_sqlite(url: str) -> None:
     import sqlite3
 
     path = sqlite_path(url)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    prepare_file(path)
     conn = sqlite3.connect(path)
     configure(conn)
     conn.close()

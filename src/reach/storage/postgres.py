@@ -6,13 +6,36 @@ domain code never branches on the engine for values.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from reach.errors import DatabaseUnavailable
+from reach.storage import faults
 from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, Usage, misuse
+
+log = logging.getLogger("reach.storage")
+
+
+class _OneLine(logging.Filter):
+    """asyncpg logs each failed attempt to refill its pool with a full traceback — during an
+    outage, one a second for a fault the requests already name. Keep the line, name the
+    error, drop the trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()}: {faults.cause(record.exc_info[1])}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_OneLine())
 
 _BEGIN_WRITE = "BEGIN"
 
@@ -118,57 +141,131 @@ class _Transaction:
     """``async with db.transaction():`` — a plain class, as on SQLite: the generator machinery
     of ``asynccontextmanager`` costs more than the bookkeeping it wraps."""
 
-    __slots__ = ("_begin", "_conn", "_pool")
+    __slots__ = ("_begin", "_conn", "_db")
     _conn: PgConnection  # set by __aenter__
 
-    def __init__(self, pool: asyncpg.Pool[Any], begin: str) -> None:
-        self._pool = pool
+    def __init__(self, db: PostgresDatabase, begin: str) -> None:
+        self._db = db
         self._begin = begin
 
     async def __aenter__(self) -> PgConnection:
-        self._conn = PgConnection(await self._pool.acquire(), self._begin)
+        self._conn = PgConnection(await self._db.acquire(), self._begin)
         return self._conn
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         conn = self._conn
         try:
             if conn.state & BEGUN:
-                await conn._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                if exc_type is None:
+                    await conn._conn.execute("COMMIT")
+                else:
+                    await _rollback(conn._conn)
         finally:
             conn.state = CLOSED
-            # Shielded by the pool, and it rolls back whatever a failed ROLLBACK left open.
-            await self._pool.release(conn._conn)
+            await self._db.release(conn._conn)
+
+
+async def _rollback(conn: PoolConnectionProxy[Any]) -> None:
+    """Roll back after an error without ever replacing it: on a connection that died (the
+    usual reason a ROLLBACK fails) the server has already rolled back, and the error that
+    ended the block is the one that says what happened."""
+    try:
+        await conn.execute("ROLLBACK")
+    except Exception as exc:  # the pool discards a connection that broke
+        log.debug("ROLLBACK failed after an error (%r); the original error stands", exc)
 
 
 class PostgresDatabase:
     dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+    def __init__(self, pool: asyncpg.Pool[Any], *, acquire_timeout: float = 5.0) -> None:
         self._pool = pool
+        self._size = pool.get_max_size()
+        self._acquire_timeout = acquire_timeout
+        self._busy = 0  # connections handed out
+        self._waiting = 0  # callers queued for one
 
     @classmethod
-    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
+    async def open(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        acquire_timeout: float = 5.0,
+        lock_timeout: float = 5.0,
+    ) -> PostgresDatabase:
+        settings = {
+            "timezone": "UTC",
+            "application_name": "reach-server",
+            # One row lock held too long must not hold a request (and its connection) for its
+            # whole request timeout: past this the statement fails, and the request 503s.
+            "lock_timeout": f"{max(1, round(lock_timeout * 1000))}ms",
+        }
         pool = await asyncpg.create_pool(
             asyncpg_dsn(url),
             min_size=1,
             max_size=pool_size,
             init=_init_connection,
             reset=_keep_session,
-            server_settings={"timezone": "UTC", "application_name": "reach-server"},
+            server_settings=settings,
+            timeout=acquire_timeout,  # opening a connection, when the pool needs a new one
         )
-        return cls(pool)
+        return cls(pool, acquire_timeout=acquire_timeout)
+
+    async def acquire(self, within: float | None = None) -> PoolConnectionProxy[Any]:
+        """A pooled connection within ``within`` seconds (default: the acquire timeout), or
+        :class:`DatabaseUnavailable`: a request never queues unbounded for a connection, and
+        a database that refuses new ones is a fault of the moment, not the request's."""
+        limit = self._acquire_timeout if within is None else within
+        try:
+            if self._busy < self._size and within is None:
+                # One is free: no wait, so no timer (arming one costs ~10 µs on the hot path).
+                # Opening it, if it must be, is bounded by the pool's connect timeout.
+                conn = await self._pool.acquire()
+            else:
+                self._waiting += 1
+                try:
+                    conn = await self._pool.acquire(timeout=limit)
+                finally:
+                    self._waiting -= 1
+        except TimeoutError:
+            raise DatabaseUnavailable(
+                f"No database connection came free within {limit:g} s; retry shortly"
+            ) from None
+        except Exception as exc:
+            raise DatabaseUnavailable() from exc
+        self._busy += 1
+        return conn
+
+    async def release(self, conn: PoolConnectionProxy[Any]) -> None:
+        self._busy -= 1
+        # Shielded by the pool, which also rolls back whatever a failed ROLLBACK left open and
+        # closes a connection that broke.
+        await self._pool.release(conn)
 
     def transaction(self, *, write: bool = True) -> _Transaction:
-        return _Transaction(self._pool, _BEGIN_WRITE if write else "BEGIN READ ONLY")
+        return _Transaction(self, _BEGIN_WRITE if write else "BEGIN READ ONLY")
 
     def usage(self) -> Usage:
         pool = self._pool
         idle = pool.get_idle_size()
-        return Usage(in_use=pool.get_size() - idle, idle=idle, limit=pool.get_max_size(), waiting=0)
+        return Usage(
+            in_use=pool.get_size() - idle,
+            idle=idle,
+            limit=pool.get_max_size(),
+            waiting=self._waiting,
+        )
 
-    async def ping(self) -> None:
-        async with self._pool.acquire() as conn:
-            await conn.fetchval("SELECT 1")
+    async def ping(self, within: float = 1.0) -> None:
+        try:
+            async with asyncio.timeout(within):
+                conn = await self.acquire(within)
+                try:
+                    await conn.fetchval("SELECT 1")
+                finally:
+                    await self.release(conn)
+        except TimeoutError:
+            raise DatabaseUnavailable(f"The database did not answer within {within:g} s") from None
 
     async def close(self) -> None:
         await self._pool.close()

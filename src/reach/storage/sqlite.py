@@ -12,17 +12,24 @@ request connection and a background thread checkpoints once a second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
 import re
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reach.errors import ServiceUnavailable
+from reach.errors import DatabaseUnavailable
+from reach.storage import faults
 from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, Usage, misuse
 from reach.storage.utc import utc_text
+
+log = logging.getLogger("reach.storage")
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _BUSY_TIMEOUT_MS = 10_000
@@ -34,6 +41,26 @@ def sqlite_path(url: str) -> str:
     """``sqlite:///./reach.db`` → ``./reach.db``; ``sqlite:////abs.db`` → ``/abs.db``."""
     path = url.removeprefix("sqlite:").removeprefix("//").removeprefix("/")
     return path or "reach.db"
+
+
+def prepare_file(path: str) -> None:
+    """Create the database file readable by its owner only (0600), as the key file is: it
+    holds partners' customer data. SQLite creates the ``-wal`` and ``-shm`` files later with
+    the database file's own mode, so they follow it. A file from before this rule that others
+    may read is narrowed to its owner, with a warning (docs/decisions.md)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            mode = os.stat(name).st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                os.chmod(name, stat.S_IMODE(mode) & ~(stat.S_IRWXG | stat.S_IRWXO))
+                log.warning(
+                    "%s was readable by others (mode %o); narrowed to its owner",
+                    name,
+                    stat.S_IMODE(mode),
+                )
 
 
 def _size(path: Path) -> int:
@@ -143,14 +170,23 @@ class _Transaction:
 
     async def __aenter__(self) -> SqliteConnection:
         # Held whether or not the transaction begins: the connection serves one at a time.
-        await self._db._lock.acquire()
+        await self._db.acquire()
         return self._conn
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         conn = self._conn
+        raw = self._db._raw
         try:
             if conn.state & BEGUN:
-                self._db._raw.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                if exc_type is None:
+                    raw.execute("COMMIT")
+                elif raw.in_transaction:
+                    # SQLite may have rolled back by itself (some I/O and full-disk errors do);
+                    # a ROLLBACK then fails, and must not replace the error that ended the block.
+                    try:
+                        raw.execute("ROLLBACK")
+                    except sqlite3.Error as exc:
+                        log.debug("ROLLBACK failed after an error (%r); the original stands", exc)
         finally:
             conn.state = CLOSED
             self._db._lock.release()
@@ -159,8 +195,12 @@ class _Transaction:
 class SqliteDatabase:
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(
+        self, path: str, *, acquire_timeout: float = 5.0, lock_timeout: float = 5.0
+    ) -> None:
         self.path = path
+        self._acquire_timeout = acquire_timeout
+        self._lock_timeout = lock_timeout
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         configure(conn)
         conn.execute("PRAGMA wal_autocheckpoint = 0")
@@ -178,10 +218,29 @@ class SqliteDatabase:
         self._checkpointer.start()
 
     @classmethod
-    def open(cls, url: str) -> SqliteDatabase:
+    def open(
+        cls, url: str, *, acquire_timeout: float = 5.0, lock_timeout: float = 5.0
+    ) -> SqliteDatabase:
         path = sqlite_path(url)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return cls(path)
+        prepare_file(path)
+        return cls(path, acquire_timeout=acquire_timeout, lock_timeout=lock_timeout)
+
+    async def acquire(self, within: float | None = None) -> None:
+        """Take the process's connection within ``within`` seconds (default: the acquire
+        timeout), or raise :class:`DatabaseUnavailable`: a request queued behind one that waits
+        out another process's write lock gives up in bounded time instead of waiting with it."""
+        lock = self._lock
+        if not lock.locked():
+            await lock.acquire()  # free: no wait, so no timer on the hot path
+            return
+        limit = self._acquire_timeout if within is None else within
+        try:
+            async with asyncio.timeout(limit):
+                await lock.acquire()
+        except TimeoutError:
+            raise DatabaseUnavailable(
+                f"The database connection did not come free within {limit:g} s; retry shortly"
+            ) from None
 
     def _checkpoint_loop(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None)
@@ -202,7 +261,7 @@ class SqliteDatabase:
     async def _execute_waiting(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         """Run a statement that takes the write lock (``BEGIN IMMEDIATE``, an autocommit write);
         while another process holds it, yield to the event loop and retry (from 100 µs,
-        doubling to 5 ms) for up to the busy timeout. A busy statement did nothing, so the
+        doubling to 5 ms) for up to the lock timeout. A busy statement did nothing, so the
         retry is safe."""
         delay = 0.0001
         deadline = 0.0
@@ -210,16 +269,14 @@ class SqliteDatabase:
             try:
                 return self._raw.execute(sql, args)
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not faults.is_transient(exc):
                     raise
                 now = time.monotonic()
-                deadline = deadline or now + _BUSY_TIMEOUT_MS / 1000
+                deadline = deadline or now + self._lock_timeout
                 if now >= deadline:
                     # Another process held the write lock all this time: the caller may retry
                     # (503), it did nothing wrong (not a 500).
-                    raise ServiceUnavailable(
-                        "The database is busy; retry shortly", headers={"Retry-After": "1"}
-                    ) from exc
+                    raise DatabaseUnavailable("The database is busy; retry shortly") from exc
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.005)
 
@@ -234,9 +291,12 @@ class SqliteDatabase:
         waiting = len(getattr(lock, "_waiters", None) or ())
         return Usage(in_use=busy, idle=1 - busy, limit=1, waiting=waiting)
 
-    async def ping(self) -> None:
-        async with self._lock:
+    async def ping(self, within: float = 1.0) -> None:
+        await self.acquire(within)
+        try:
             self._raw.execute("SELECT 1").fetchone()
+        finally:
+            self._lock.release()
 
     async def close(self) -> None:
         self._stop.set()

@@ -44,6 +44,21 @@ async def get_by_id(conn: Connection, partner_id: str, tenant_id: str) -> Row | 
     )
 
 
+async def get_for_writing(
+    conn: Connection, dialect: str, partner_id: str, tenant_id: str
+) -> Row | None:
+    """:func:`get_by_id` for a transaction about to write into the tenant: on PostgreSQL the
+    row is share-locked until it ends, so a soft delete racing with it waits for those writes
+    to commit (and what follows sees the tenant deleted) instead of letting them land in a
+    tenant already deleted. SQLite's write transaction excludes the delete already."""
+    lock = " FOR SHARE" if dialect == "postgresql" else ""
+    return await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM tenants WHERE partner_id = $1 AND id = $2{lock}",
+        partner_id,
+        tenant_id,
+    )
+
+
 async def get_by_external_id(conn: Connection, partner_id: str, external_id: str) -> Row | None:
     return await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM tenants WHERE partner_id = $1 AND external_id = $2",
