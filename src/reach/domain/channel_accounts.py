@@ -15,6 +15,7 @@ import orjson
 
 from reach import clock
 from reach.domain.compiled import json_type
+from reach.domain.ordered_ids import new_ordered_id
 from reach.domain.tenants import Tenant
 from reach.errors import BadRequest, NotFound
 from reach.storage.channel_accounts import TenantChannelAccounts
@@ -107,7 +108,7 @@ async def create(conn: Connection, tenant: Tenant, body: Any) -> ChannelAccount:
             "Too many channel accounts", errors=[f"a tenant has at most {MAX_ACCOUNTS}"]
         )
     at = clock.now()
-    account = ChannelAccount(clock.new_id(), given["type"], metadata, at, at)
+    account = ChannelAccount(new_ordered_id(), given["type"], metadata, at, at)
     await door.insert(account.id, account.type, orjson.dumps(metadata).decode(), at)
     return account
 

@@ -20,6 +20,7 @@ from reach.domain import field_paths, mappings
 from reach.domain.compiled import json_type
 from reach.domain.conditions import Compiler, Condition, parse
 from reach.domain.field_paths import Path
+from reach.domain.ordered_ids import new_ordered_id
 from reach.domain.resources import Record
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
@@ -182,7 +183,7 @@ async def create(conn: Connection, registry: SchemaRegistry, tenant: Tenant, bod
     _check_fields(await contacts(conn, registry, tenant.partner_id), given["conditions"])
     at = clock.now()
     segment = Segment(
-        id=clock.new_id(),
+        id=new_ordered_id(),
         name=given["name"],
         description=given.get("description"),
         type=given.get("type", "custom"),
