@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.harness import Harness, PartnerKey
@@ -163,7 +163,9 @@ def _values(op: str) -> st.SearchStrategy[list[Any]]:
     if op in ("greater_than", "less_than"):
         return st.sampled_from([0, 1, 2, -2, 2.5, 1.999, *DATES[:7]]).map(lambda v: [v])
     if op == "ends_with":
-        return st.lists(st.sampled_from(["@x.com", ".org", "a", "Ada"]), min_size=1, max_size=2)
+        return st.lists(
+            st.sampled_from(["@x.com", ".org", "a", "Ada", "1"]), min_size=1, max_size=2
+        )
     if op == "equals_month_day":
         return st.lists(st.sampled_from(MONTH_DAYS), min_size=1, max_size=3)
     if op == "equals_month_day_year":
@@ -265,6 +267,30 @@ def _partner(api: Harness) -> PartnerKey:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(world=_world())
+# Type strictness, which random draws reach only rarely: numbers never end with a digit
+# string nor equal one, true is not 1, an object's JSON text is not a string.
+@example(
+    world=(
+        [
+            {"memberId": "m0", "nick": 1, "tags": [1]},
+            {"memberId": "m1", "nick": "1", "tags": [True]},
+            {"memberId": "m2", "nick": {"k": 1}, "tags": ["1"]},
+        ],
+        [{"field": "nick", "operator": "ends_with", "value": ["1", "}"]}],
+    )
+)
+@example(
+    world=(
+        [{"memberId": "m0", "nick": 1}, {"memberId": "m1", "nick": "1"}, {"memberId": "m2"}],
+        [{"field": "nick", "operator": "not_equals", "value": ["1", True]}],
+    )
+)
+@example(
+    world=(
+        [{"memberId": "m0", "tags": [1]}, {"memberId": "m1", "tags": [True, "a"]}],
+        [{"field": "tags", "operator": "array_contains", "value": [True]}],
+    )
+)
 def test_membership_matches_the_documented_semantics(
     api: Harness, world: tuple[list[dict[str, Any]], list[dict[str, Any]]]
 ) -> None:

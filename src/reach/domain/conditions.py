@@ -265,12 +265,20 @@ class Compiler:
         )
 
     def _ends_with(self, p: str, value: list[str]) -> str:
-        text = self._string(p)
+        # The suffix test first, on the raw extraction (one JSON access per row); the type
+        # check, which rules out numbers and JSON text of objects, only for rows that pass.
         ends = []
         for v in value:
-            n = self._arg(v) + ("::text" if self.dialect == "postgresql" else "")
-            ends.append(f"substr({text}, length({text}) - length({n}) + 1) = {n}")
-        return " OR ".join(ends)
+            if self.dialect == "postgresql":
+                n = self._arg(v) + "::text"
+                ends.append(f"right(data #>> {p}, length({n})) = {n}")
+            else:
+                n = self._arg(v)
+                ends.append(f"substr(json_extract(data, {p}), -length({n})) = {n}")
+        return f"({' OR '.join(ends)}) AND {self._type(p)} = {self._arg(self._text_type())}"
+
+    def _text_type(self) -> str:
+        return "string" if self.dialect == "postgresql" else "text"
 
     def _array_contains(self, p: str, value: list[Scalar]) -> str:
         if self.dialect == "postgresql":
