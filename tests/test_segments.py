@@ -178,3 +178,18 @@ def test_conditions_resolve_through_the_mapping(
         api, h, [{"field": "userId", "operator": "equals", "value": ["two@example.com"]}]
     )
     assert member_ids(api, h, by_email)[0] == ["m2"]
+
+
+def test_numbers_beyond_64_bits_are_evaluated_not_failed(
+    api: Harness, partner: PartnerKey, tenant: str
+) -> None:
+    """The JSON decoder reads such integers as floats; both engines compare them."""
+    h = api.tenant_headers(partner, tenant)
+    put_customer(api, h, "n1")
+    for value in (10**30, -(2**64), 1.5e300):
+        for operator in ("equals", "greater_than", "array_contains"):
+            condition = {"field": "firstName", "operator": operator, "value": [value]}
+            segment = new_segment(api, h, [condition])
+            assert member_ids(api, h, segment) == ([], 0)
+            assert user_segment_ids(api, h, "n1") == set()
+            api.client.delete(f"/api/segments/{segment}", headers=h)

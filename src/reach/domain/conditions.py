@@ -23,6 +23,7 @@ leaks into a negation.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -111,7 +112,11 @@ def _check_values(operator: str, value: list[Any]) -> str | None:
         return f"at most {MAX_VALUES} values"
     if operator in ("equals", "not_equals", "array_contains"):
         bad = [i for i, v in enumerate(value) if not _scalar(v)]
-        return f"[{bad[0]}]: expected a string, number or boolean" if bad else None
+        return (
+            f"[{bad[0]}]: expected a string, a number (64-bit integer or finite) or a boolean"
+            if bad
+            else None
+        )
     if operator == "ends_with":
         bad = [i for i, v in enumerate(value) if not isinstance(v, str) or not v]
         return f"[{bad[0]}]: expected a non-empty string" if bad else None
@@ -138,7 +143,12 @@ def _check_values(operator: str, value: list[Any]) -> str | None:
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    """A JSON number both engines can bind: finite, and an integer within 64 bits."""
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return -(2**63) <= v < 2**63
+    return isinstance(v, float) and math.isfinite(v)
 
 
 def _scalar(v: Any) -> bool:

@@ -51,7 +51,10 @@ class Segment(msgspec.Struct, frozen=True):
             name=row["name"],
             description=row["description"],
             type=row["type"],
-            conditions=msgspec.json.decode(row["conditions"], type=list[Condition]),
+            conditions=[
+                Condition(c.field, c.operator, [_as_stored(v) for v in c.value])
+                for c in msgspec.json.decode(row["conditions"], type=list[Condition])
+            ],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -66,6 +69,14 @@ class Segment(msgspec.Struct, frozen=True):
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+
+
+def _as_stored(value: Any) -> Any:
+    """PostgreSQL's jsonb writes 1e30 back as a 31-digit integer: read it as the float it was
+    (an integer beyond 64 bits was a float when the segment was validated)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return float(value)
+    return value
 
 
 class Contacts(msgspec.Struct, frozen=True):
