@@ -169,7 +169,11 @@ SEGMENT_CREATE = obj(
         "name": {**STRING, "minLength": 1, "maxLength": 200},
         "description": {**STRING, "nullable": True},
         "conditions": array(schema_ref("SegmentCondition"), description="ANDed"),
-        "type": {"type": "string", "enum": list(SEGMENT_TYPES), "default": "custom"},
+        "type": {
+            "type": "string",
+            "enum": list(SEGMENT_TYPES),
+            "description": "custom when not given on create",
+        },
     },
     ["name", "conditions"],
     additionalProperties=False,
@@ -180,7 +184,10 @@ SEGMENT_UPDATE = obj(
     description="Only the fields sent change",
 )
 TEXT_TO_SEGMENT = obj(
-    {"text": {**STRING, "minLength": 1}, "userCustomVerb": {**STRING, "default": "user"}},
+    {
+        "text": {**STRING, "minLength": 1},
+        "userCustomVerb": {**STRING, "description": "A noun for the contacts; user if not given"},
+    },
     ["text"],
     additionalProperties=False,
 )
