@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp
 from reach.batches.worker import run_in_background
 from reach.config import Settings, load_settings
 from reach.dispatch import by_path
+from reach.domain.schemas import unsafe_stored
 from reach.edge import Edge, Observer, render
 from reach.errors import ServiceUnavailable
 from reach.http import ok
@@ -56,6 +58,25 @@ async def readyz(request: Request) -> Response:
         log.warning("readiness check failed: %s", faults.cause(exc))
         return render(ServiceUnavailable("Database unreachable"))
     return ok({"status": "ready", "database": services.db.dialect})
+
+
+async def scan_schema_definitions(services: Services) -> None:
+    """Warn about stored definitions that name URLs. They cannot fire (every validator
+    refuses to fetch, and such a definition refuses writes with the reason), but their
+    partners need telling. Only warnings, in the background: start-up never waits for it
+    or depends on it."""
+    try:
+        async for definition, problems in unsafe_stored(services.db):
+            log.warning(
+                "schema definition %s (%s) of partner %s names URLs; writes to its records "
+                "are refused until it is updated: %s",
+                definition.name,
+                definition.id,
+                definition.partner_id,
+                "; ".join(problems),
+            )
+    except Exception as exc:
+        log.warning("schema definition scan stopped: %s", exc)
 
 
 def routes() -> list[BaseRoute]:
@@ -103,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = await open_services(settings)
         app.state.services = services
         await services.listen()  # cross-node cache invalidation (PostgreSQL)
+        scan = asyncio.create_task(scan_schema_definitions(services))
         worker = run_in_background(services) if settings.batch_worker else None
         observe.start(services)
         try:
@@ -111,6 +133,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await observe.stop()
             if worker is not None:
                 await worker.stop()
+            scan.cancel()
+            with suppress(asyncio.CancelledError):
+                await scan
+            docs.BUILDER.close()
             await services.close()
 
     return ReachApp(

@@ -56,6 +56,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     http_keep_alive: bool = True
     max_connections: int = 1000
     shutdown_timeout_seconds: float = 25.0
+    max_schema_bytes: int = 512 * 1024
+    max_schema_depth: int = 32
+    max_schema_nodes: int = 10_000
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
@@ -134,6 +137,13 @@ FIELD_DOCS: dict[str, str] = {
     "hand for at most this long, then stop what is left (a request is cut off unanswered and "
     "rolled back; a batch chunk rolls back and resumes elsewhere). Keep it below the "
     "orchestrator's grace period.",
+    "max_schema_bytes": "Largest JSON Schema a schema definition may carry (its compact JSON); "
+    "larger is a 400. Compiling a validator holds the interpreter lock, so this bounds how long "
+    "a definition write or the first write after a restart can pause the process.",
+    "max_schema_depth": "Deepest JSON nesting allowed inside a definition's JSON Schema "
+    "(levels of objects and arrays); deeper is a 400.",
+    "max_schema_nodes": "Most JSON values (objects, arrays, keys' values) a definition's JSON "
+    "Schema may hold, a regular expression counting as 20; more is a 400.",
 }
 
 
@@ -178,6 +188,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
     _check_server_settings(settings)
     _check_rate_limit_settings(settings)
+    for name in ("max_schema_bytes", "max_schema_depth", "max_schema_nodes"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be at least 1")
     if not settings.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
         scheme = settings.database_url.split(":", 1)[0]
         raise ConfigError(

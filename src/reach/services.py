@@ -9,6 +9,7 @@ from reach.config import Settings
 from reach.deadlines import Deadlines
 from reach.domain import partners
 from reach.domain.recent import RecentRecords
+from reach.domain.schema_safety import SchemaLimits
 from reach.domain.schemas import SchemaRegistry
 from reach.domain.tenants import TenantLookups
 from reach.ratelimit import RateLimiter
@@ -96,7 +97,12 @@ async def open_services(settings: Settings) -> Services:
         db=db,
         tokens=tokens,
         tenants=TenantLookups(settings.lookup_cache_seconds),
-        schemas=SchemaRegistry(settings.lookup_cache_seconds),
+        schemas=SchemaRegistry(
+            settings.lookup_cache_seconds,
+            SchemaLimits(
+                settings.max_schema_bytes, settings.max_schema_depth, settings.max_schema_nodes
+            ),
+        ),
         records=RecentRecords(settings.record_hints),
         box=box,
         limiter=RateLimiter.from_settings(settings),

@@ -3,6 +3,10 @@
 Compiled once per (schema id, version) and cached by :class:`reach.domain.schemas.SchemaRegistry`.
 ``$ref: "reach:schemas/<nameOrId>"`` fields hold the external id of the referenced record, so
 for validation they are strings; the link itself is kept in :attr:`CompiledSchema.references`.
+
+A definition naming a URL (stored before such definitions were refused) is never handed to the
+library: it compiles to a schema that refuses every write with the reason, so its records stay
+readable and nothing is fetched (see :mod:`reach.domain.schema_safety`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from typing import Any
 
 import jsonschema_rs
 
-REF_PREFIX = "reach:schemas/"
+from reach.domain import schema_safety
+from reach.domain.schema_safety import REF_PREFIX as REF_PREFIX
 
 _JSON_TYPES = {
     dict: "object",
@@ -94,8 +99,16 @@ class CompiledSchema:
     def __init__(self, json_schema: dict[str, Any], references: dict[str, str]) -> None:
         self.json_schema = json_schema
         self.references = references
-        self._validator = jsonschema_rs.Draft7Validator(
-            strip_reach_refs(json_schema), validate_formats=True
+        # Checked here too, not only when a definition is written: one stored before the
+        # check existed must not fire either.
+        self.refused = [
+            f"{problem}; the schema definition must be updated before records can be written"
+            for problem in schema_safety.remote_references(json_schema)
+        ]
+        self._validator = (
+            None
+            if self.refused
+            else schema_safety.validator(strip_reach_refs(json_schema), validate_formats=True)
         )
         properties = json_schema.get("properties") or {}
         self.defaults = {
@@ -113,6 +126,9 @@ class CompiledSchema:
         return kept, unknown
 
     def errors(self, document: dict[str, Any], root: str = "data") -> list[str]:
-        if self._validator.is_valid(document):
+        validator = self._validator
+        if validator is None:
+            return self.refused
+        if validator.is_valid(document):
             return []
-        return [describe(error, root) for error in self._validator.iter_errors(document)]
+        return [describe(error, root) for error in validator.iter_errors(document)]

@@ -10,7 +10,9 @@ merged document against the new version.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -22,9 +24,10 @@ from reach.domain import schema_rules as rules
 from reach.domain.compiled import CompiledSchema
 from reach.domain.default_schemas import DEFAULT_SCHEMAS
 from reach.domain.schema_rules import CATEGORIES as CATEGORIES
+from reach.domain.schema_safety import SchemaLimits, remote_references
 from reach.errors import BadRequest, Conflict, NotFound
 from reach.storage import schemas as store
-from reach.storage.database import Connection, Row
+from reach.storage.database import Connection, Database, Row
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 UNSET: Any = msgspec.UNSET
@@ -86,7 +89,8 @@ class SchemaDefinition(msgspec.Struct, frozen=True):
 class SchemaRegistry:
     """Per-process lookups by name or id, and compiled validators per schema version."""
 
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, limits: SchemaLimits | None = None) -> None:
+        self.limits = limits or SchemaLimits()
         self._lookups: TTLCache[tuple[str, str], SchemaDefinition] = TTLCache(ttl)
         self._compiled: dict[tuple[str, int], CompiledSchema] = {}
         # Bumped by forget(): a lookup that straddles a forget() may have read the old row,
@@ -142,6 +146,36 @@ async def list_active(conn: Connection, partner_id: str) -> list[SchemaDefinitio
     return [SchemaDefinition.from_row(row) for row in await store.list_active(conn, partner_id)]
 
 
+async def unsafe_stored(
+    db: Database, page: int = 200
+) -> AsyncIterator[tuple[SchemaDefinition, list[str]]]:
+    """Stored definitions naming URLs (written before such definitions were refused), with
+    what is wrong in each. They stay readable; writes to their records are refused with
+    the reason (:class:`reach.domain.compiled.CompiledSchema`); nothing is fetched.
+
+    A page at a time, each in a short read transaction, the walks in a thread: it runs
+    beside the requests a server has started serving."""
+    after = "00000000-0000-0000-0000-000000000000"  # below every id (ids are random UUIDs)
+    while True:
+        async with db.transaction(write=False) as conn:
+            rows = await store.page_all_active(conn, after, page)
+        if not rows:
+            return
+        after = str(rows[-1]["id"])
+        for found in await asyncio.to_thread(_unsafe, rows):
+            yield found
+
+
+def _unsafe(rows: list[Row]) -> list[tuple[SchemaDefinition, list[str]]]:
+    found = []
+    for row in rows:
+        definition = SchemaDefinition.from_row(row)
+        problems = remote_references(definition.json_schema)
+        if problems:
+            found.append((definition, problems))
+    return found
+
+
 async def install_defaults(conn: Connection, partner_id: str, at: str) -> None:
     for spec in DEFAULT_SCHEMAS:
         await create(
@@ -160,7 +194,12 @@ async def install_defaults(conn: Connection, partner_id: str, at: str) -> None:
 
 
 async def create(
-    conn: Connection, partner_id: str, given: SchemaInput, *, at: str | None = None
+    conn: Connection,
+    partner_id: str,
+    given: SchemaInput,
+    *,
+    at: str | None = None,
+    limits: SchemaLimits | None = None,
 ) -> SchemaDefinition:
     name, plural = given.name, given.plural_name
     json_schema, id_field = given.json_schema, given.external_id_field
@@ -203,6 +242,7 @@ async def create(
         json_schema,
         id_field,
         self_names=(name, plural, schema_id),
+        limits=limits,
     )
     at = at or clock.now()
     definition = SchemaDefinition(
@@ -235,6 +275,7 @@ def _name_taken(keys: list[str]) -> Conflict:
 async def update(
     conn: Connection, registry: SchemaRegistry, partner_id: str, name_or_id: str, given: SchemaInput
 ) -> SchemaDefinition:
+    """Update a definition; its new JSON Schema is held to ``registry.limits``."""
     await store.lock_partner(conn, partner_id)
     current = await get(conn, partner_id, name_or_id)
     errors = [
@@ -261,6 +302,7 @@ async def update(
         json_schema,
         current.external_id_field,
         self_names=(current.name, current.plural_name, current.id),
+        limits=registry.limits,
     )
     updated = msgspec.structs.replace(
         current,
@@ -347,6 +389,7 @@ async def _check(
     external_id_field: str,
     *,
     self_names: tuple[str, str, str],
+    limits: SchemaLimits | None,
 ) -> dict[str, str]:
     """Validate a JSON Schema as this partner's resource schema; returns its references."""
 
@@ -355,5 +398,10 @@ async def _check(
         return None if found is None else found.id
 
     return await rules.check(
-        category, json_schema, external_id_field, self_names=self_names, find_target=target_id
+        category,
+        json_schema,
+        external_id_field,
+        self_names=self_names,
+        find_target=target_id,
+        limits=limits or SchemaLimits(),
     )

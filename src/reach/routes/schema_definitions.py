@@ -128,7 +128,9 @@ def _changed(call: Call, definition: SchemaDefinition, message: str) -> Response
 
 
 async def create_schema_definition(call: Call, conn: Connection) -> Response:
-    definition = await schemas.create(conn, call.partner_id, schema_input(call.body))
+    definition = await schemas.create(
+        conn, call.partner_id, schema_input(call.body), limits=call.services.schemas.limits
+    )
     return _changed(call, definition, "Schema definition created")
 
 

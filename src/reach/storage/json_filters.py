@@ -12,9 +12,31 @@ import orjson
 Filter = tuple[str, str, Any]
 
 
+def _plain(field: str) -> bool:
+    """Whether SQLite's JSON path ``$."field"`` names ``field``: a path has no escapes, and
+    older SQLite compares the label with the key as escaped in the stored text."""
+    return not any(c in '"\\' or c < " " for c in field)
+
+
 def field_arg(dialect: str, field: str) -> str:
-    """The argument that names a top-level JSON field for ``data ->> $n``."""
-    return field if dialect == "postgresql" else f'$."{field}"'
+    """The argument that names a top-level JSON field for :func:`field_value`."""
+    return f'$."{field}"' if dialect == "sqlite" and _plain(field) else field
+
+
+def field_value(dialect: str, field: str, n: int) -> str:
+    """SQL for the SQL value of top-level ``field`` (``->>``), named by argument ``$n``
+    (:func:`field_arg`). On SQLite a key no path can name (``"``, ``\\``, control
+    characters) is found by key through ``json_each``, so both engines give one answer."""
+    if dialect == "sqlite" and not _plain(field):
+        return f"(SELECT value FROM json_each(data) WHERE key = ${n})"
+    return f"data ->> ${n}"
+
+
+def _field_type(field: str, n: int) -> str:
+    """SQLite's ``json_type`` of top-level ``field``, named as in :func:`field_value`."""
+    if _plain(field):
+        return f"json_type(data, ${n})"
+    return f"(SELECT type FROM json_each(data) WHERE key = ${n})"
 
 
 def filter_clause(dialect: str, filters: Sequence[Filter], start: int) -> tuple[str, list[Any]]:
@@ -34,10 +56,13 @@ def filter_clause(dialect: str, filters: Sequence[Filter], start: int) -> tuple[
             clause += f" AND data -> ${n} = ${n + 1}::jsonb"
             args.extend((path, orjson.dumps(value).decode()))
         elif kind == "boolean":
-            clause += f" AND json_type(data, ${n}) = ${n + 1}"
+            clause += f" AND {_field_type(field, n)} = ${n + 1}"
             args.extend((path, "true" if value else "false"))
         else:
             types = "'integer', 'real'" if kind == "number" else "'text'"
-            clause += f" AND json_type(data, ${n}) IN ({types}) AND data ->> ${n} = ${n + 1}"
+            clause += (
+                f" AND {_field_type(field, n)} IN ({types})"
+                f" AND {field_value(dialect, field, n)} = ${n + 1}"
+            )
             args.extend((path, value))
     return clause, args

@@ -17,7 +17,7 @@ import orjson
 
 from reach.storage.database import Connection, Row
 from reach.storage.guard import Guard, guarded_writes
-from reach.storage.json_filters import Filter, field_arg, filter_clause
+from reach.storage.json_filters import Filter, field_arg, field_value, filter_clause
 
 _COUNT_SLOTS = 16
 _COLUMNS = "seq, id, schema_id, external_id, data, version, created_at, updated_at"
@@ -224,7 +224,7 @@ class TenantResources:
         return list(
             await self.conn.fetch(
                 f"SELECT {_COLUMNS} FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
-                f"AND data ->> $3 IN ({marks})",
+                f"AND {field_value(self.dialect, field, 3)} IN ({marks})",
                 self.tenant_id,
                 schema_id,
                 field_arg(self.dialect, field),

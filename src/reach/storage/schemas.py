@@ -7,10 +7,22 @@ from typing import Any
 from reach.storage import notify
 from reach.storage.database import Connection, Row
 
-_COLUMNS = (
-    "id, partner_id, name, plural_name, description, category, external_id_field, json_schema, "
-    "options, version_number, created_at, updated_at, deactivated_at"
+COLUMNS = (
+    "id",
+    "partner_id",
+    "name",
+    "plural_name",
+    "description",
+    "category",
+    "external_id_field",
+    "json_schema",
+    "options",
+    "version_number",
+    "created_at",
+    "updated_at",
+    "deactivated_at",
 )
+_COLUMNS = ", ".join(COLUMNS)
 
 
 async def lock_partner(conn: Connection, partner_id: str) -> None:
@@ -154,6 +166,31 @@ async def list_active(conn: Connection, partner_id: str) -> list[Row]:
         await conn.fetch(
             f"SELECT {_COLUMNS} FROM schema_definitions WHERE partner_id = $1 "
             "AND deactivated_at IS NULL ORDER BY created_at, name",
+            partner_id,
+        )
+    )
+
+
+async def page_all_active(conn: Connection, after_id: str, limit: int) -> list[Row]:
+    """Every partner's active definitions, by id after ``after_id`` (the start-up scan;
+    nothing request-scoped)."""
+    return list(
+        await conn.fetch(
+            f"SELECT {_COLUMNS} FROM schema_definitions WHERE deactivated_at IS NULL "
+            "AND id > $1 ORDER BY id LIMIT $2",
+            after_id,
+            limit,
+        )
+    )
+
+
+async def active_versions(conn: Connection, partner_id: str) -> list[Row]:
+    """(id, version_number) of the partner's active definitions: what a document built from
+    them depends on, read without their JSON Schemas."""
+    return list(
+        await conn.fetch(
+            "SELECT id, version_number FROM schema_definitions WHERE partner_id = $1 "
+            "AND deactivated_at IS NULL ORDER BY id",
             partner_id,
         )
     )
