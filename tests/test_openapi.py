@@ -161,7 +161,8 @@ def test_customer_patch_takes_the_contract_parameters(api: Harness) -> None:
         assert parameter in ours["parameters"], parameter["name"]
     extra = [p for p in ours["parameters"] if p not in theirs["parameters"]]
     assert [(p["in"], p["name"], p["required"]) for p in extra] == [
-        ("header", "X-Tenant-Id", False)
+        ("header", "X-Tenant-Id", False),
+        ("header", "If-Match", False),  # conditional requests (issue 13)
     ]
 
 

@@ -127,3 +127,47 @@ class DatabaseUnavailable(ServiceUnavailable):
     in time, a lock held too long. A fault, never the request's (see reach.storage.faults)."""
 
     default_message = "The database is unavailable; retry shortly"
+
+
+# -- the write rule's refusals (reach.domain.write_rule): 400s a batch item reports by type
+
+
+class UnknownFields(BadRequest):
+    """The change names fields the schema does not declare (and they were not to be ignored)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__(
+            f"Unknown field{'s' if len(paths) > 1 else ''}: {', '.join(paths)}",
+            errors=[f"{path}: unknown field" for path in paths],
+        )
+
+
+class InvalidDocument(BadRequest):
+    """The change, or the document it makes, breaks the schema's rules."""
+
+    default_message = "Validation failed"
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(errors=errors)
+
+
+class InvalidExternalId(InvalidDocument):
+    """The record's external id is missing, not a string, too long or holds U+0000."""
+
+
+class MissingReferences(BadRequest):
+    """References this write sets name records that do not exist. ``missing`` holds what a
+    batch stores to wait for them (:class:`reach.domain.write_rule.Missing`)."""
+
+    default_message = "Referenced records do not exist"
+
+    def __init__(self, errors: list[str], missing: list[Any]) -> None:
+        super().__init__(errors=errors)
+        self.missing = missing
+
+
+class PreconditionFailed(ReachError):
+    """An ``If-Match`` / ``If-None-Match`` condition does not hold: nothing was changed."""
+
+    status = 412
+    default_message = "Precondition failed"

@@ -1,13 +1,14 @@
 """Applying a chunk of upload or patch items: the batch worker's hot loop.
 
-The semantics are the single-record writes' (see :mod:`reach.domain.resources`): unknown
-fields refused or dropped, ``null`` removes a field (never a required one), RFC 7396 merge,
-defaults on create only, the merged document validated, ``$ref`` targets checked, no write and
-no new version when nothing changes. What differs is the cost: one query loads (and locks) every
-record the chunk touches, one checks every reference target, one inserts and one updates —
-instead of a few statements per item. Items are applied in order against an in-memory copy of
-their records, so several items for one record see each other's changes, and a bad item is
-simply left out of the writes: it never fails the others.
+The semantics are the single-record writes', because the rule is the same code
+(:mod:`reach.domain.write_rule`): unknown fields refused or dropped, ``null`` removes a field
+(never a required one), RFC 7396 merge, defaults on create only, the merged document validated,
+``$ref`` targets checked, no write and no new version when nothing changes. An item's failure
+reason follows from the type of the rule's refusal (:func:`reason_of`). What differs is the
+cost: one query loads (and locks) every record the chunk touches, one checks every reference
+target, one inserts and one updates — instead of a few statements per item. Items are applied
+in order against an in-memory copy of their records, so several items for one record see each
+other's changes, and a bad item is simply left out of the writes: it never fails the others.
 """
 
 from __future__ import annotations
@@ -31,20 +32,18 @@ from reach.batches.model import (
     Reason,
     failed,
 )
+from reach.domain import write_rule
 from reach.domain.compiled import json_type
-from reach.domain.documents import (
-    checked_fields,
-    merge_patch,
-    refuse_required_nulls,
+from reach.domain.documents import checked_fields
+from reach.domain.resources import Scope, external_id_in, later_than
+from reach.domain.write_rule import Missing
+from reach.errors import (
+    BadRequest,
+    InvalidDocument,
+    InvalidExternalId,
+    MissingReferences,
+    UnknownFields,
 )
-from reach.domain.resources import (
-    CONTROL_CHARACTER_RULE,
-    Scope,
-    check_external_id,
-    has_control_character,
-    later_than,
-)
-from reach.errors import BadRequest
 
 
 def new_id() -> str:
@@ -102,34 +101,27 @@ def prepare(
     payload = item.payload
     if not isinstance(payload, dict):
         raise ItemError(Reason.INVALID_ITEM, [f"data: expected object, got {json_type(payload)}"])
-    if declared is not None and _plain(payload, declared):
-        fields = payload  # the common case, with nothing to drop or refuse
-    else:
-        try:
-            fields = checked_fields(payload, scope.compiled, ignore_unknown=options.ignore_unknown)
-        except BadRequest as exc:
-            reason = (
-                Reason.UNKNOWN_FIELDS
-                if exc.message.startswith("Unknown field")
-                else Reason.VALIDATION_FAILED
-            )
-            raise ItemError(reason, exc.errors or [exc.message]) from None
-    key_field = scope.schema.external_id_field
-    raw = fields.get(key_field)
     try:
-        if raw is None:
-            raise BadRequest(
-                "Validation failed", errors=[f"data.{key_field}: required field missing"]
-            )
-        external_id = check_external_id(raw, f"data.{key_field}")
+        if declared is not None and _plain(payload, declared):
+            fields = payload  # the common case, with nothing to drop or refuse
+        else:
+            fields = checked_fields(payload, scope.compiled, ignore_unknown=options.ignore_unknown)
+        external_id = external_id_in(fields, scope.schema.external_id_field)
+        write_rule.check_change(fields, scope.compiled)
     except BadRequest as exc:
-        raise ItemError(Reason.INVALID_EXTERNAL_ID, exc.errors or [exc.message]) from None
-    if None in fields.values():
-        try:
-            refuse_required_nulls(fields, scope.compiled)
-        except BadRequest as exc:
-            raise ItemError(Reason.VALIDATION_FAILED, exc.errors or [exc.message]) from None
+        raise ItemError(reason_of(exc), exc.errors or [exc.message]) from None
     return external_id, fields
+
+
+def reason_of(refusal: BadRequest) -> str:
+    """The batch failure reason for one of the write rule's refusals, by its type."""
+    if isinstance(refusal, UnknownFields):
+        return Reason.UNKNOWN_FIELDS
+    if isinstance(refusal, InvalidExternalId):
+        return Reason.INVALID_EXTERNAL_ID
+    if isinstance(refusal, MissingReferences):
+        return Reason.MISSING_DEPENDENCY
+    return Reason.VALIDATION_FAILED
 
 
 def _plain(payload: dict[str, Any], declared: frozenset[str]) -> bool:
@@ -152,19 +144,6 @@ def _declared(scope: Scope) -> frozenset[str] | None:
     if not isinstance(properties, dict) or extra is True or isinstance(extra, dict):
         return None
     return frozenset(properties)
-
-
-def _merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """:func:`merge_patch` for an object patch, without a call per scalar field."""
-    result = dict(target)
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, dict):
-            result[key] = merge_patch(result.get(key), value)
-        else:
-            result[key] = value
-    return result
 
 
 async def apply_items(
@@ -237,89 +216,69 @@ class _Chunk:
             self.target_names[target_id] = target.name
 
     def apply(self, item: Item, external_id: str, fields: dict[str, Any]) -> Outcome:
-        scope, compiled = self.scope, self.scope.compiled
+        scope = self.scope
         current = self.state.get(external_id)
-        if current is None:
-            if self.batch_type == PATCH:
-                return failed(
-                    item.position,
-                    external_id,
-                    Reason.NOT_FOUND,
-                    [
-                        f"data.{scope.schema.external_id_field}: no {scope.schema.name} record "
-                        f"{external_id!r}"
-                    ],
-                )
-            if has_control_character(external_id):
-                return failed(
-                    item.position,
-                    external_id,
-                    Reason.INVALID_EXTERNAL_ID,
-                    [f"data.{scope.schema.external_id_field}: {CONTROL_CHARACTER_RULE}"],
-                )
-            defaults = {k: v for k, v in compiled.defaults.items() if k not in fields}
-            document = {**fields, **defaults}
-            if None in document.values() or any(type(v) is dict for v in document.values()):
-                document = _merge({}, document)  # strip_nulls
-            errors = compiled.errors(document)
-            if errors:
-                return failed(item.position, external_id, Reason.VALIDATION_FAILED, errors)
-        else:
-            if self.batch_type == INGEST and self.options.on_conflict == "reject":
-                return failed(
-                    item.position,
-                    external_id,
-                    Reason.ALREADY_EXISTS,
-                    [
-                        f"A {scope.schema.name} record with external id {external_id!r} "
-                        "already exists"
-                    ],
-                )
-            document = _merge(current.doc, fields)
-            errors = compiled.errors(document)
-            if errors:
-                return failed(item.position, external_id, Reason.VALIDATION_FAILED, errors)
-            if document == current.doc:
-                return Outcome(position=item.position, status=SUCCEEDED, external_id=external_id)
-        if compiled.references:
-            missing = self.missing(document, fields)
+        if current is None and self.batch_type == PATCH:
+            return failed(
+                item.position,
+                external_id,
+                Reason.NOT_FOUND,
+                [
+                    f"data.{scope.schema.external_id_field}: no {scope.schema.name} record "
+                    f"{external_id!r}"
+                ],
+            )
+        if (
+            current is not None
+            and self.batch_type == INGEST
+            and self.options.on_conflict == "reject"
+        ):
+            return failed(
+                item.position,
+                external_id,
+                Reason.ALREADY_EXISTS,
+                [f"A {scope.schema.name} record with external id {external_id!r} already exists"],
+            )
+        try:
+            if current is None:
+                write_rule.check_new_key(external_id, f"data.{scope.schema.external_id_field}")
+            written = write_rule.write(
+                None if current is None else current.doc,
+                fields,
+                scope.compiled,
+                schema_id=scope.schema.id,
+                key_field=scope.schema.external_id_field,
+            )
+        except InvalidDocument as exc:  # InvalidExternalId too
+            return failed(item.position, external_id, reason_of(exc), exc.errors or [])
+        if not written.changed:
+            return Outcome(position=item.position, status=SUCCEEDED, external_id=external_id)
+        if written.references:
+            missing = self.missing(written.references)
             if missing:
                 return _unresolved(
                     self.batch_type, self.options, item, external_id, missing, self.now, self.at
                 )
         if current is None:
-            current = _Current(document, 1, None, new_id(), self.at)
+            current = _Current(written.document, 1, None, new_id(), self.at)
             self.state[external_id] = current
         else:
-            current.doc = document
+            current.doc = written.document
             current.version += 1
         current.dirty = True
         return Outcome(position=item.position, status=SUCCEEDED, external_id=external_id)
 
-    def missing(self, document: dict[str, Any], fields: dict[str, Any]) -> list[dict[str, Any]]:
-        """References set by this item whose target does not exist (as
-        :func:`reach.domain.references.missing` decides it, against the bulk-loaded keys)."""
-        found: list[dict[str, Any]] = []
-        schema = self.scope.schema
-        for field, target_id in self.scope.compiled.references.items():
-            value = document.get(field)
-            if field not in fields or not isinstance(value, str):
-                continue
-            if target_id == schema.id and (
-                value == document.get(schema.external_id_field) or value in self.state
-            ):
-                continue  # itself, or a record of this schema that exists or this chunk created
-            if value in self.known.get(target_id, ()):
-                continue
-            found.append(
-                {
-                    "field": field,
-                    "schemaDefinitionId": target_id,
-                    "schemaName": self.target_names[target_id],
-                    "externalId": value,
-                }
-            )
-        return found
+    def missing(self, wanted: list[tuple[str, str, str]]) -> list[Missing]:
+        """Of the references an item sets (:func:`reach.domain.write_rule.write`), those whose
+        target does not exist, as :func:`reach.domain.references.missing` decides it but
+        against the bulk-loaded keys and this chunk's own records."""
+        schema_id = self.scope.schema.id
+        return [
+            Missing(field, target_id, self.target_names[target_id], value)
+            for field, target_id, value in wanted
+            if not (target_id == schema_id and value in self.state)
+            and value not in self.known.get(target_id, ())
+        ]
 
 
 def _unresolved(
@@ -327,25 +286,18 @@ def _unresolved(
     options: Options,
     item: Item,
     external_id: str,
-    missing: list[dict[str, Any]],
+    missing: list[Missing],
     now: datetime,
     at: str,
 ) -> Outcome:
     """An item whose dependencies do not exist: it waits, or fails at once, or has waited
     long enough."""
-    named = [f"data.{m['field']}: no {m['schemaName']} record {m['externalId']!r}" for m in missing]
+    refusal = write_rule.missing_references(missing)
+    named = refusal.errors or []
     if batch_type != INGEST or options.wait_seconds <= 0:
-        return failed(item.position, external_id, Reason.MISSING_DEPENDENCY, named)
+        return failed(item.position, external_id, reason_of(refusal), named)
     if item.expires_at is not None and at >= item.expires_at:
-        return failed(
-            item.position,
-            external_id,
-            Reason.DEPENDENCY_TIMEOUT,
-            [
-                f"{text} (still missing after dependencyWaitTimeout={options.wait_seconds}s)"
-                for text in named
-            ],
-        )
+        return timed_out(item.position, external_id, missing, options)
     expires_at = item.expires_at or clock.format_timestamp(
         now + timedelta(seconds=options.wait_seconds)
     )
@@ -353,9 +305,24 @@ def _unresolved(
         position=item.position,
         status=WAITING,
         external_id=external_id,
-        missing=missing,
+        missing=[m.wire() for m in missing],
         pending_at=item.pending_at or at,
         expires_at=expires_at,
+    )
+
+
+def timed_out(
+    position: int, external_id: str | None, missing: list[Missing], options: Options
+) -> Outcome:
+    """An item that waited for its dependencies as long as it was allowed to."""
+    return failed(
+        position,
+        external_id,
+        Reason.DEPENDENCY_TIMEOUT,
+        [
+            f"{m.text()} (still missing after dependencyWaitTimeout={options.wait_seconds}s)"
+            for m in missing
+        ],
     )
 
 

@@ -16,7 +16,7 @@ import orjson
 
 from reach import clock
 from reach.batches import deletion
-from reach.batches.apply import Item, apply_items
+from reach.batches.apply import Item, apply_items, timed_out
 from reach.batches.model import (
     DELETE,
     ITEM_FAILED,
@@ -31,6 +31,7 @@ from reach.batches.model import (
 from reach.domain import schemas
 from reach.domain.resources import Scope
 from reach.domain.tenants import Tenant
+from reach.domain.write_rule import Missing
 from reach.errors import NotFound
 from reach.services import Services
 from reach.storage import batches as store
@@ -216,15 +217,8 @@ async def _retry_waiting(
             ready.append(item)
         elif at >= row["expires_at"]:
             expired.append(
-                failed(
-                    item.position,
-                    item.external_id,
-                    Reason.DEPENDENCY_TIMEOUT,
-                    [
-                        f"data.{m['field']}: no {m['schemaName']} record {m['externalId']!r} "
-                        f"(still missing after dependencyWaitTimeout={options.wait_seconds}s)"
-                        for m in missing
-                    ],
+                timed_out(
+                    item.position, item.external_id, [Missing.of(m) for m in missing], options
                 )
             )
     outcomes = expired

@@ -1,308 +1,122 @@
-"""Segment conditions: validation, and compilation to one SQL predicate per engine.
+"""Conditional requests (RFC 9110 §8.8.3, §13): a record's ETag, ``If-Match``, ``If-None-Match``.
 
-A condition is ``{field, operator, value: [...]}``; a segment's conditions are ANDed. The
-semantics (docs/decisions.md, *Segments*), for the value ``x`` found at the field's path:
+A record's ETag is strong and names one version of one record: ``"<version>-<id>"``. The
+version moves on with every write that changes the document and a record's id is never reused,
+so two records (also a record deleted and created again under the same external id) never share
+a tag, and a tag never comes back once its version is gone.
 
-* ``equals``: present and equal to one of ``value`` (strings exactly, numbers numerically,
-  booleans; a string never equals a number); ``not_equals``: the negation (absent, null, or
-  equal to none).
-* ``exists``: present and not null; ``not_exists``: the negation.
-* ``greater_than`` / ``less_than``: against ``value[0]`` — a number compares with numbers, an
-  RFC 3339 date-time (or full date) string with date-time strings, chronologically.
-* ``equals_month_day`` (``"MM-DD"``), ``equals_month_day_year`` (``"YYYY-MM-DD"``),
-  ``between_month_day`` (two ``"MM-DD"``, inclusive, wrapping over the year end),
-  ``between_month_day_year`` (two dates, inclusive): on the UTC date of a date-time string.
-* ``array_contains``: ``x`` is an array holding an element equal to one of ``value``.
-* ``ends_with`` (this server's addition, for text-to-segment): ``x`` is a string ending with
-  one of ``value`` (case-sensitive).
+The writes fold the condition into their compare-and-set (:mod:`reach.domain.resources`): the
+condition is checked against the version read, and the write lands only while the record is
+still at that version, so "checked, then changed by someone else, then written" cannot happen.
 
-Every value is bound as a parameter; paths are whitelisted (:mod:`reach.domain.field_paths`)
-and bound too. Each condition is wrapped in ``COALESCE(..., FALSE)`` so SQL's NULL never
-leaks into a negation.
+Parsing and matching only; a request without these headers never builds a
+:class:`Conditions`, so it pays nothing for them.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
-import msgspec
-import orjson
+from reach.errors import BadRequest, PreconditionFailed
 
-from reach.domain.compiled import json_type
-from reach.domain.field_paths import Path
-from reach.errors import BadRequest
-from reach.storage.utc import utc_text
-
-OPERATORS = (
-    "equals",
-    "not_equals",
-    "greater_than",
-    "less_than",
-    "exists",
-    "not_exists",
-    "equals_month_day",
-    "equals_month_day_year",
-    "between_month_day",
-    "between_month_day_year",
-    "array_contains",
-    "ends_with",
-)
-MAX_CONDITIONS = 20
-MAX_VALUES = 100
-_MONTH_DAY = re.compile(r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-Scalar = str | int | float | bool
+# entity-tag = [ weak ] opaque-tag; opaque-tag = DQUOTE *etagc DQUOTE (RFC 9110 §8.8.3)
+_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
 
 
-class Condition(msgspec.Struct, frozen=True):
-    field: str
-    operator: str
-    value: list[Any]
+def etag(record_id: str, version: int) -> str:
+    return f'"{version}-{record_id}"'
 
 
-def parse(given: Any, where: str = "conditions") -> list[Condition]:
-    """Validated conditions (values checked against their operator), or a 400 naming each
-    problem by its path. Fields are checked separately, against the tenant's contacts schema."""
-    if not isinstance(given, list):
-        raise BadRequest("Invalid conditions", errors=[f"{where}: expected array"])
-    if len(given) > MAX_CONDITIONS:
-        raise BadRequest("Invalid conditions", errors=[f"{where}: at most {MAX_CONDITIONS}"])
-    errors: list[str] = []
-    out: list[Condition] = []
-    for i, item in enumerate(given):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            errors.append(f"{at}: expected object, got {json_type(item)}")
-            continue
-        errors += [
-            f"{at}.{key}: unknown field"
-            for key in item
-            if key not in ("field", "operator", "value")
-        ]
-        field, operator, value = item.get("field"), item.get("operator"), item.get("value", [])
-        if not isinstance(field, str) or not field:
-            errors.append(f"{at}.field: required, a field name")
-        if operator not in OPERATORS:
-            errors.append(f"{at}.operator: must be one of {', '.join(OPERATORS)}")
-        if not isinstance(value, list):
-            errors.append(f"{at}.value: expected array, got {json_type(value)}")
-            continue
-        if isinstance(operator, str) and operator in OPERATORS:
-            problem = _check_values(operator, value)
-            if problem:
-                sep = "" if problem.startswith("[") else ": "
-                errors.append(f"{at}.value{sep}{problem}")
-        if isinstance(field, str) and field and operator in OPERATORS:
-            out.append(Condition(field, operator, value))
-    if errors:
-        raise BadRequest("Invalid conditions", errors=errors)
-    return out
+class Tags:
+    """One header's value: ``*`` (any current representation) or a list of entity tags."""
+
+    __slots__ = ("any", "strong", "weak")
+
+    def __init__(self, header: str, value: str) -> None:
+        self.any = value.strip() == "*"
+        self.strong: set[str] = set()  # opaque tags, quotes included
+        self.weak: set[str] = set()
+        if self.any:
+            return
+        position, text = 0, value.strip()
+        while position < len(text):
+            found = _TAG.match(text, position)
+            if found is None or found.end() == position:
+                raise BadRequest(
+                    f"Invalid {header} header",
+                    errors=[f'{header}: expected * or a list of entity tags such as "1-…"'],
+                )
+            (self.weak if found.group(1) else self.strong).add(f'"{found.group(2)}"')
+            position = found.end()
+        if not self.strong and not self.weak:
+            raise BadRequest(f"Invalid {header} header", errors=[f"{header}: empty"])
+
+    def strong_match(self, tag: str) -> bool:
+        """RFC 9110 §8.8.3.2: a weak tag never matches strongly."""
+        return tag in self.strong
+
+    def weak_match(self, tag: str) -> bool:
+        return tag in self.strong or tag in self.weak
 
 
-def _check_values(operator: str, value: list[Any]) -> str | None:
-    if operator in ("exists", "not_exists"):
-        return None if not value else "must be empty for this operator"
-    if not value:
-        return "at least one value is required"
-    if len(value) > MAX_VALUES:
-        return f"at most {MAX_VALUES} values"
-    if operator in ("equals", "not_equals", "array_contains"):
-        bad = [i for i, v in enumerate(value) if not _scalar(v)]
-        return (
-            f"[{bad[0]}]: expected a string, a number (64-bit integer or finite) or a boolean"
-            if bad
-            else None
-        )
-    if operator == "ends_with":
-        bad = [i for i, v in enumerate(value) if not isinstance(v, str) or not v]
-        return f"[{bad[0]}]: expected a non-empty string" if bad else None
-    if operator in ("greater_than", "less_than"):
-        first = value[0]
-        if _number(first) or (isinstance(first, str) and utc_text(first) is not None):
-            return None
-        return "[0]: expected a number or an RFC 3339 date-time"
-    if operator == "equals_month_day":
-        bad = [i for i, v in enumerate(value) if not _month_day(v)]
-        return f'[{bad[0]}]: expected "MM-DD"' if bad else None
-    if operator == "equals_month_day_year":
-        bad = [i for i, v in enumerate(value) if not _day(v)]
-        return f'[{bad[0]}]: expected a date "YYYY-MM-DD"' if bad else None
-    if len(value) != 2:
-        return "expected exactly two values, the first and last day (inclusive)"
-    if operator == "between_month_day":
-        bad = [i for i, v in enumerate(value) if not _month_day(v)]
-        return f'[{bad[0]}]: expected "MM-DD"' if bad else None
-    bad = [i for i, v in enumerate(value) if not _day(v)]
-    if bad:
-        return f'[{bad[0]}]: expected a date "YYYY-MM-DD"'
-    return None if value[0] <= value[1] else "the first date is after the last"
+class Conditions:
+    """The preconditions of one request; ``None`` fields were not sent."""
 
+    __slots__ = ("if_match", "if_none_match")
 
-def _number(v: Any) -> bool:
-    """A JSON number both engines can bind: finite, and an integer within 64 bits."""
-    if isinstance(v, bool):
-        return False
-    if isinstance(v, int):
-        return -(2**63) <= v < 2**63
-    return isinstance(v, float) and math.isfinite(v)
+    def __init__(self, if_match: str | None, if_none_match: str | None) -> None:
+        self.if_match = None if if_match is None else Tags("If-Match", if_match)
+        self.if_none_match = None if if_none_match is None else Tags("If-None-Match", if_none_match)
 
+    def check(self, row: Any) -> None:
+        """For a write (RFC 9110 §13.2.2, steps 1 and 3): raise
+        :class:`~reach.errors.PreconditionFailed` unless the record as read (``row``; None
+        when it does not exist) satisfies both headers."""
+        tag = None if row is None else etag(str(row["id"]), int(row["version"]))
+        if self.if_match is not None:
+            if tag is None:
+                raise PreconditionFailed("If-Match: the record does not exist")
+            if not self.if_match.any and not self.if_match.strong_match(tag):
+                raise PreconditionFailed(
+                    "If-Match: the record has changed (its current ETag is not one of those given)"
+                )
+        if self.if_none_match is not None and tag is not None:
+            if self.if_none_match.any:
+                raise PreconditionFailed("If-None-Match: the record already exists")
+            if self.if_none_match.weak_match(tag):
+                raise PreconditionFailed("If-None-Match: the record's current ETag is given")
 
-def _scalar(v: Any) -> bool:
-    return isinstance(v, str | bool) or _number(v)
+    def holds(self, row: Any) -> bool:
+        try:
+            self.check(row)
+        except PreconditionFailed:
+            return False
+        return True
 
-
-def _month_day(v: Any) -> bool:
-    if not isinstance(v, str) or not _MONTH_DAY.fullmatch(v):
-        return False
-    try:
-        date(2000, int(v[:2]), int(v[3:]))  # a leap year: 02-29 is a month-day
-    except ValueError:
-        return False
-    return True
-
-
-def _day(v: Any) -> bool:
-    return isinstance(v, str) and _DAY.fullmatch(v) is not None and utc_text(v) is not None
-
-
-class Compiler:
-    """Builds SQL for one statement: arguments are numbered on from ``start`` across every
-    predicate compiled, so several segments can share a statement."""
-
-    def __init__(self, dialect: str, start: int) -> None:
-        self.dialect = dialect
-        self.args: list[Any] = []
-        self.start = start
-
-    def _arg(self, value: Any) -> str:
-        self.args.append(value)
-        return f"${self.start + len(self.args) - 1}"
-
-    def predicate(self, conditions: list[Condition], paths: Mapping[str, Path | None]) -> str:
-        """``paths``: each field's path; None for a field that no longer resolves, which
-        then counts as absent in every record."""
-        if not conditions:
-            return "TRUE"
-        return " AND ".join(self._condition(c, paths.get(c.field)) for c in conditions)
-
-    def _condition(self, c: Condition, path: Path | None) -> str:
-        op = c.operator
-        negated = op in ("not_equals", "not_exists")
-        if path is None:
-            return "TRUE" if negated else "FALSE"
-        positive = {"not_equals": "equals", "not_exists": "exists"}.get(op, op)
-        expr = getattr(self, f"_{positive}")(self._path(path), c.value)
-        return f"{'NOT ' if negated else ''}COALESCE(({expr}), FALSE)"
-
-    # -- access to the value at a path, per engine
-    def _path(self, path: Path) -> str:
-        if self.dialect == "postgresql":
-            return self._arg(list(path)) + "::text[]"
-        return self._arg("$" + "".join(f'."{part}"' for part in path))
-
-    def _type(self, p: str) -> str:
-        if self.dialect == "postgresql":
-            return f"jsonb_typeof(data #> {p})"
-        return f"json_type(data, {p})"
-
-    def _string(self, p: str) -> str:
-        """The value as SQL text when it is a JSON string, else NULL."""
-        if self.dialect == "postgresql":
-            return f"CASE WHEN jsonb_typeof(data #> {p}) = 'string' THEN data #>> {p} END"
-        return f"CASE WHEN json_type(data, {p}) = 'text' THEN json_extract(data, {p}) END"
-
-    def _equal_to(self, p: str, v: Scalar) -> str:
-        if self.dialect == "postgresql":
-            return f"data #> {p} = {self._arg(orjson.dumps(v).decode())}::jsonb"
-        if isinstance(v, bool):
-            return f"json_type(data, {p}) = {self._arg('true' if v else 'false')}"
-        kinds = "'text'" if isinstance(v, str) else "'integer', 'real'"
-        # The comparison first: the type check then runs only for the few rows that equal.
-        return f"(json_extract(data, {p}) = {self._arg(v)} AND json_type(data, {p}) IN ({kinds}))"
-
-    def _utc(self, p: str) -> str:
-        return f"reach_utc({self._string(p)})"
-
-    # -- the operators (positive forms)
-    def _equals(self, p: str, value: list[Scalar]) -> str:
-        return " OR ".join(self._equal_to(p, v) for v in value)
-
-    def _exists(self, p: str, value: list[Any]) -> str:
-        return f"COALESCE({self._type(p)}, 'null') <> 'null'"
-
-    def _greater_than(self, p: str, value: list[Any]) -> str:
-        return self._compare(p, ">", value[0])
-
-    def _less_than(self, p: str, value: list[Any]) -> str:
-        return self._compare(p, "<", value[0])
-
-    def _compare(self, p: str, sign: str, bound: Any) -> str:
-        if isinstance(bound, str):
-            return f"{self._utc(p)} {sign} {self._arg(utc_text(bound))}"
-        if self.dialect == "postgresql":
-            # CASE, not AND: the cast must only ever see numbers.
-            return (
-                f"CASE WHEN jsonb_typeof(data #> {p}) = 'number' THEN "
-                f"(data #>> {p})::numeric {sign} {self._arg(repr(bound))}::text::numeric END"
+    def not_modified(self, tag: str) -> bool:
+        """For a GET of a record with ETag ``tag``: whether to answer 304 (§13.1.2). ``If-Match``
+        on a GET fails with 412 like on a write."""
+        if self.if_match is not None and not (self.if_match.any or self.if_match.strong_match(tag)):
+            raise PreconditionFailed(
+                "If-Match: the record has changed (its current ETag is not one of those given)"
             )
-        return (
-            f"json_type(data, {p}) IN ('integer', 'real') "
-            f"AND json_extract(data, {p}) {sign} {self._arg(bound)}"
-        )
+        if self.if_none_match is None:
+            return False
+        return self.if_none_match.any or self.if_none_match.weak_match(tag)
 
-    def _equals_month_day(self, p: str, value: list[str]) -> str:
-        marks = ", ".join(self._arg(v) for v in value)
-        return f"substr({self._utc(p)}, 6, 5) IN ({marks})"
 
-    def _equals_month_day_year(self, p: str, value: list[str]) -> str:
-        marks = ", ".join(self._arg(v) for v in value)
-        return f"substr({self._utc(p)}, 1, 10) IN ({marks})"
-
-    def _between_month_day(self, p: str, value: list[str]) -> str:
-        first, last = value
-        day = f"substr({self._utc(p)}, 6, 5)"
-        if first <= last:
-            return f"{day} BETWEEN {self._arg(first)} AND {self._arg(last)}"
-        return f"({day} >= {self._arg(first)} OR {day} <= {self._arg(last)})"
-
-    def _between_month_day_year(self, p: str, value: list[str]) -> str:
-        return (
-            f"substr({self._utc(p)}, 1, 10) BETWEEN {self._arg(value[0])} AND {self._arg(value[1])}"
-        )
-
-    def _ends_with(self, p: str, value: list[str]) -> str:
-        # The suffix test first, on the raw extraction (one JSON access per row); the type
-        # check, which rules out numbers and JSON text of objects, only for rows that pass.
-        ends = []
-        for v in value:
-            if self.dialect == "postgresql":
-                n = self._arg(v) + "::text"
-                ends.append(f"right(data #>> {p}, length({n})) = {n}")
-            else:
-                n = self._arg(v)
-                ends.append(f"substr(json_extract(data, {p}), -length({n})) = {n}")
-        return f"({' OR '.join(ends)}) AND {self._type(p)} = {self._arg(self._text_type())}"
-
-    def _text_type(self) -> str:
-        return "string" if self.dialect == "postgresql" else "text"
-
-    def _array_contains(self, p: str, value: list[Scalar]) -> str:
-        if self.dialect == "postgresql":
-            wanted = " OR ".join(
-                f"data #> {p} @> {self._arg(orjson.dumps([v]).decode())}::jsonb" for v in value
-            )
-            return f"CASE WHEN jsonb_typeof(data #> {p}) = 'array' THEN ({wanted}) END"
-        wanted = " OR ".join(self._element(v) for v in value)
-        # Only placeholders and fixed SQL are interpolated; the values are bound.
-        inner = f"SELECT 1 FROM json_each(data, {p}) AS e WHERE {wanted}"  # noqa: S608
-        return f"json_type(data, {p}) = 'array' AND EXISTS ({inner})"
-
-    def _element(self, v: Scalar) -> str:
-        if isinstance(v, bool):
-            return f"e.type = {self._arg('true' if v else 'false')}"
-        kinds = "'text'" if isinstance(v, str) else "'integer', 'real'"
-        return f"(e.type IN ({kinds}) AND e.value = {self._arg(v)})"
+def from_headers(raw: list[tuple[bytes, bytes]]) -> Conditions | None:
+    """The request's conditions, or None when it sent neither header. Repeated header lines
+    are one comma-separated list (RFC 9110 §5.3)."""
+    found: dict[bytes, list[str]] = {}
+    for name, value in raw:
+        if name == b"if-match" or name == b"if-none-match":
+            found.setdefault(name, []).append(value.decode("latin-1"))
+    if not found:
+        return None
+    if_match, if_none_match = found.get(b"if-match"), found.get(b"if-none-match")
+    return Conditions(
+        None if if_match is None else ", ".join(if_match),
+        None if if_none_match is None else ", ".join(if_none_match),
+    )

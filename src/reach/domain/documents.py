@@ -2,7 +2,7 @@
 
 Merge semantics are RFC 7396 (JSON Merge Patch) for single writes, upserts and batches alike:
 an absent field is unchanged, ``null`` removes the field, a value replaces it, and nested
-objects merge the same way.
+objects merge the same way. What a write does with them is :mod:`reach.domain.write_rule`.
 """
 
 from __future__ import annotations
@@ -10,27 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 from reach.domain.compiled import CompiledSchema, json_type
-from reach.errors import BadRequest
+from reach.errors import BadRequest, InvalidDocument, UnknownFields
 
 ALLOWED_TOP_LEVEL = frozenset({"data"})
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
+    if type(patch) is not dict:
         return patch
-    result = dict(target) if isinstance(target, dict) else {}
+    result = dict(target) if type(target) is dict else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
-        else:
+        elif type(value) is dict:
             result[key] = merge_patch(result.get(key), value)
+        else:  # no call per scalar: this loop is the batch worker's hot path
+            result[key] = value
     return result
-
-
-def strip_nulls(document: dict[str, Any]) -> dict[str, Any]:
-    """A new record's document: merging onto nothing drops every ``null``."""
-    merged: dict[str, Any] = merge_patch({}, document)
-    return merged
 
 
 def unwrap(body: Any, compiled: CompiledSchema, *, ignore_unknown: bool) -> dict[str, Any]:
@@ -67,15 +63,11 @@ def checked_fields(
     kept, unknown = compiled.split_unknown(data, root)
     unknown = [*(top_level or []), *unknown]
     if unknown and not ignore_unknown:
-        raise BadRequest(
-            f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
-            errors=[f"{path}: unknown field" for path in unknown],
-        )
+        raise UnknownFields(unknown)
     nul = nul_characters(kept, root)
     if nul:
-        raise BadRequest(
-            "Validation failed",
-            errors=[f"{path}: must not contain the NUL character (U+0000)" for path in nul],
+        raise InvalidDocument(
+            [f"{path}: must not contain the NUL character (U+0000)" for path in nul]
         )
     checked: dict[str, Any] = kept
     return checked
@@ -98,18 +90,6 @@ def nul_characters(value: Any, path: str) -> list[str]:
         for index, item in enumerate(value):
             found.extend(nul_characters(item, f"{path}[{index}]"))
     return found
-
-
-def refuse_required_nulls(
-    patch: dict[str, Any], compiled: CompiledSchema, root: str = "data"
-) -> None:
-    problems = [
-        f"{root}.{key}: required field cannot be removed"
-        for key, value in patch.items()
-        if value is None and key in compiled.required
-    ]
-    if problems:
-        raise BadRequest("Validation failed", errors=problems)
 
 
 def parse_flag(value: Any, name: str) -> bool:

@@ -1,7 +1,7 @@
 """Field references into resource documents: a top-level name, or a JSON path ``$.a.b``.
 
 Mappings and ``fieldsToExpose`` name fields this way; segment conditions compile them to SQL
-(:mod:`reach.domain.conditions`). Path segments are whitelisted so a path can be bound as a
+(:mod:`reach.domain.segment_conditions`). Path segments are whitelisted so a path can be bound as a
 parameter on both engines and mean the same thing: no quotes, backslashes, brackets or
 wildcards, and never all digits (PostgreSQL's ``#>`` would read those as array indexes).
 """

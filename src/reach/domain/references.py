@@ -11,28 +11,18 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from reach.domain import schemas
+from reach.domain.write_rule import Missing
 from reach.errors import BadRequest
 
 if TYPE_CHECKING:
     from reach.domain.resources import Record, Scope
 
 
-class Missing(msgspec.Struct, frozen=True):
-    field: str
-    schema_id: str
-    schema_name: str
-    external_id: str
-
-
-async def missing(scope: Scope, document: dict[str, Any], changed: dict[str, Any]) -> list[Missing]:
-    """References set by this write whose target record does not exist."""
+async def missing(scope: Scope, wanted: list[tuple[str, str, str]]) -> list[Missing]:
+    """Of the (field, target schema id, external id) references a write sets
+    (:func:`reach.domain.write_rule.write`), those whose target record does not exist."""
     found: list[Missing] = []
-    for field, target_id in scope.compiled.references.items():
-        value = document.get(field)
-        if field not in changed or not isinstance(value, str):
-            continue
-        if target_id == scope.schema.id and value == document.get(scope.schema.external_id_field):
-            continue  # a record may name itself
+    for field, target_id, value in wanted:
         if not await scope.rows.exists(target_id, value, share=True):
             target = await scope.registry.resolve(scope.conn, scope.tenant.partner_id, target_id)
             found.append(Missing(field, target_id, target.name, value))

@@ -12,7 +12,6 @@ transaction, and the write joins it.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -20,23 +19,18 @@ import msgspec
 import orjson
 
 from reach import clock
-from reach.domain import references
+from reach.domain import references, write_rule
 from reach.domain.compiled import CompiledSchema, json_type
-from reach.domain.documents import merge_patch, refuse_required_nulls, strip_nulls
+from reach.domain.conditions import Conditions
 from reach.domain.recent import RecentRecords, snapshot
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
-from reach.errors import BadRequest, Conflict, NotFound
+from reach.domain.write_rule import Written
+from reach.errors import Conflict, InvalidDocument, InvalidExternalId, NotFound
 from reach.storage.database import Connection, Row
 from reach.storage.resources import TenantResources
 
 MAX_EXTERNAL_ID_LENGTH = 255
-# Unicode's control characters (category Cc): C0, DEL and C1.
-_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
-CONTROL_CHARACTER_RULE = (
-    "must not contain control characters (U+0000-U+001F, U+007F-U+009F) in a new record's "
-    "external id"
-)
 # Compare-and-set attempts before the record is locked; the locked attempt always lands.
 _OPTIMISTIC_ATTEMPTS = 3
 
@@ -110,33 +104,21 @@ class Scope:
 
 def check_external_id(external_id: Any, field: str) -> str:
     if not isinstance(external_id, str):
-        raise BadRequest(
-            "Validation failed", errors=[f"{field}: expected string, got {json_type(external_id)}"]
-        )
+        raise InvalidExternalId([f"{field}: expected string, got {json_type(external_id)}"])
     if not external_id or len(external_id) > MAX_EXTERNAL_ID_LENGTH:
-        raise BadRequest(
-            "Validation failed",
-            errors=[f"{field}: must be 1 to {MAX_EXTERNAL_ID_LENGTH} characters"],
-        )
+        raise InvalidExternalId([f"{field}: must be 1 to {MAX_EXTERNAL_ID_LENGTH} characters"])
     if "\x00" in external_id:
         # Neither engine's text column can hold U+0000 alike; refuse it up front.
-        raise BadRequest(
-            "Validation failed", errors=[f"{field}: must not contain the NUL character (U+0000)"]
-        )
+        raise InvalidExternalId([f"{field}: must not contain the NUL character (U+0000)"])
     return external_id
 
 
-def refuse_control_characters(external_id: str, field: str) -> None:
-    """A record is never created under an external id holding a control character (a line
-    feed, a tab, an escape...): such an id is almost always a client bug, and one that is
-    stored must still be typed into URLs, logs and CSV files. Records stored before this rule
-    stay addressable and writable; see docs/decisions.md."""
-    if has_control_character(external_id):
-        raise BadRequest("Validation failed", errors=[f"{field}: {CONTROL_CHARACTER_RULE}"])
-
-
-def has_control_character(external_id: str) -> bool:
-    return _CONTROL_CHARACTER.search(external_id) is not None
+def external_id_in(fields: dict[str, Any], key_field: str) -> str:
+    """The external id a change names in its ``key_field`` (a create, or a batch item)."""
+    raw = fields.get(key_field)
+    if raw is None:
+        raise InvalidExternalId([f"data.{key_field}: required field missing"])
+    return check_external_id(raw, f"data.{key_field}")
 
 
 def later_than(previous: str) -> str:
@@ -158,32 +140,30 @@ async def upsert(
     *,
     path_external_id: str | None,
     on_conflict: str,
+    conditions: Conditions | None = None,
 ) -> tuple[Record, bool]:
     """Create the record, or merge into it (``upsert``) / refuse (``reject``). Returns
-    the record and whether it was created."""
+    the record and whether it was created. ``conditions`` (``If-Match``, ``If-None-Match``)
+    are checked against the record as read, and the write lands only on that version."""
     key_field = _key_field(scope)
     body_key = fields.get(key_field)
     if path_external_id is not None:
         id_field = "externalId"
         external_id = check_external_id(path_external_id, id_field)
         if key_field in fields and body_key != external_id:
-            raise BadRequest(
-                "Validation failed",
-                errors=[f"data.{key_field}: must equal the externalId in the path"],
-            )
+            raise InvalidDocument([f"data.{key_field}: must equal the externalId in the path"])
         fields = {**fields, key_field: external_id}
     else:
-        if body_key is None:
-            raise BadRequest(
-                "Validation failed", errors=[f"data.{key_field}: required field missing"]
-            )
         id_field = f"data.{key_field}"
-        external_id = check_external_id(body_key, id_field)
-    refuse_required_nulls(fields, scope.compiled)
+        external_id = external_id_in(fields, key_field)
+    write_rule.check_change(fields, scope.compiled)
     # A hint says the record existed, not that it still does: "reject" must read to refuse.
     hint = scope.hint(external_id) if on_conflict == "upsert" else None
     for attempt in range(_OPTIMISTIC_ATTEMPTS + 1):
         row = hint or await _read(scope, external_id, locked=attempt == _OPTIMISTIC_ATTEMPTS)
+        if conditions is not None and not _holds(conditions, row, hinted=hint is not None):
+            hint = None
+            continue
         if row is not None:
             if on_conflict == "reject":
                 raise Conflict(
@@ -194,10 +174,10 @@ async def upsert(
                 return merged, False
             hint = None
             continue  # another write came first (or the hint was stale): read again
-        refuse_control_characters(external_id, id_field)
-        defaults = {k: v for k, v in scope.compiled.defaults.items() if k not in fields}
-        document = strip_nulls({**fields, **defaults})
-        await _validate(scope, document, fields)
+        write_rule.check_new_key(external_id, id_field)
+        written = _write(scope, None, fields)
+        await _check_references(scope, written)
+        document = written.document
         at = clock.now()
         record_id = clock.new_id()
         text = orjson.dumps(document).decode()
@@ -220,27 +200,39 @@ async def upsert(
     raise Conflict("The record is being written concurrently; retry the request")
 
 
-async def patch(scope: Scope, external_id: str, fields: dict[str, Any]) -> Record:
+async def patch(
+    scope: Scope, external_id: str, fields: dict[str, Any], conditions: Conditions | None = None
+) -> Record:
     check_external_id(external_id, "externalId")
     key_field = _key_field(scope)
     if key_field in fields and fields[key_field] != external_id:
-        raise BadRequest(
-            "Validation failed",
-            errors=[f"data.{key_field}: must equal the externalId in the path"],
-        )
-    refuse_required_nulls(fields, scope.compiled)
+        raise InvalidDocument([f"data.{key_field}: must equal the externalId in the path"])
+    write_rule.check_change(fields, scope.compiled)
     hint = scope.hint(external_id)
     for attempt in range(_OPTIMISTIC_ATTEMPTS + 1):
         row = hint or await _read(scope, external_id, locked=attempt == _OPTIMISTIC_ATTEMPTS)
         if row is None:
             # Also when a concurrent delete won the race: the record is gone.
             raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
+        if conditions is not None and not _holds(conditions, row, hinted=hint is not None):
+            hint = None
+            continue
         merged = await _merge_into(scope, row, fields, hinted=hint is not None)
         if merged is not None:
             return merged
         hint = None
     # Unreachable: the locked attempt holds the row (or SQLite's write lock), so it lands.
     raise Conflict("The record is being written concurrently; retry the request")
+
+
+def _holds(conditions: Conditions, row: Row | dict[str, Any] | None, *, hinted: bool) -> bool:
+    """Whether the write may go on from ``row``: raises
+    :class:`~reach.errors.PreconditionFailed` when the record as read fails the conditions;
+    False when only a hint does (it may be stale, so the caller reads before refusing)."""
+    if hinted:
+        return conditions.holds(row)
+    conditions.check(row)
+    return True
 
 
 async def _read(scope: Scope, external_id: str, *, locked: bool) -> Row | None:
@@ -257,15 +249,13 @@ async def _merge_into(
     ``hinted``: ``row`` is this process's last sight of the record, not a read, so an answer
     that would rest on it being current (invalid, or unchanged) waits for a read instead."""
     current = orjson.loads(row["data"])
-    merged = merge_patch(current, fields)
-    # Validated even when nothing changes: after a schema update, a record stored under an
-    # older version must satisfy the new one at its next write, no-op or not.
-    errors = scope.compiled.errors(merged)
-    if errors:
+    try:
+        written = _write(scope, current, fields)
+    except InvalidDocument:
         if hinted:
             return None
-        raise BadRequest("Validation failed", errors=errors)
-    if merged == current:
+        raise
+    if not written.changed:
         if hinted:
             return None
         # Nothing changes: no write, no new version, updatedAt stays (idempotent PATCH).
@@ -273,36 +263,34 @@ async def _merge_into(
         return scope.record(row, current)
     # Ordinary reads that begin the transaction (on PostgreSQL they hold key-share locks on
     # the targets until commit), so the write below joins it rather than running alone.
-    await _check_references(scope, merged, fields)
+    await _check_references(scope, written)
+    merged = written.document
     at = later_than(row["updated_at"])
     version = int(row["version"])
     seq = int(row["seq"])
     text = orjson.dumps(merged).decode()
     if not await scope.rows.update_if_version(seq, text, at, version):
         return None
-    written = {**snapshot(row), "data": text, "version": version + 1, "updated_at": at}
-    scope.remember(written)
-    return scope.record(written, merged)
+    stored = {**snapshot(row), "data": text, "version": version + 1, "updated_at": at}
+    scope.remember(stored)
+    return scope.record(stored, merged)
 
 
-async def _validate(scope: Scope, document: dict[str, Any], changed: dict[str, Any]) -> None:
-    errors = scope.compiled.errors(document)
-    if errors:
-        raise BadRequest("Validation failed", errors=errors)
-    await _check_references(scope, document, changed)
+def _write(scope: Scope, current: dict[str, Any] | None, fields: dict[str, Any]) -> Written:
+    return write_rule.write(
+        current,
+        fields,
+        scope.compiled,
+        schema_id=scope.schema.id,
+        key_field=scope.schema.external_id_field,
+    )
 
 
-async def _check_references(
-    scope: Scope, document: dict[str, Any], changed: dict[str, Any]
-) -> None:
-    missing = await references.missing(scope, document, changed)
-    if missing:
-        raise BadRequest(
-            "Referenced records do not exist",
-            errors=[
-                f"data.{m.field}: no {m.schema_name} record {m.external_id!r}" for m in missing
-            ],
-        )
+async def _check_references(scope: Scope, written: Written) -> None:
+    if written.references:
+        missing = await references.missing(scope, written.references)
+        if missing:
+            raise write_rule.missing_references(missing)
 
 
 async def get(scope: Scope, external_id: str, include: list[str]) -> tuple[Record, list[Record]]:
@@ -318,13 +306,18 @@ async def get(scope: Scope, external_id: str, include: list[str]) -> tuple[Recor
     return record, await references.included(scope, [orjson.loads(row["data"])], include)
 
 
-async def delete(scope: Scope, external_id: str, *, cascade: bool) -> tuple[Record, int]:
+async def delete(
+    scope: Scope, external_id: str, *, cascade: bool, conditions: Conditions | None = None
+) -> tuple[Record, int]:
     """Delete one record. Records that reference it block the delete (409) unless
-    ``cascade``, which deletes them too; returns the record and how many went with it."""
+    ``cascade``, which deletes them too; returns the record and how many went with it.
+    ``conditions`` are checked against the record as locked for the delete."""
     check_external_id(external_id, "externalId")
     row = await scope.rows.get(scope.schema.id, external_id, for_update=True)
     if row is None:
         raise NotFound(f"{scope.schema.name} record {external_id!r} not found")
+    if conditions is not None:
+        conditions.check(row)
     if not cascade:
         referrers = await references.referencing(scope, [external_id])
         if referrers:

@@ -1,7 +1,7 @@
 """Segments: named sets of a tenant's contacts, defined by conditions and always current.
 
 Membership is never stored: every read evaluates the conditions in the database over the
-contacts' stored documents (:mod:`reach.domain.conditions`), so a PATCH that changes a field
+contacts' stored documents (:mod:`reach.domain.segment_conditions`), so a PATCH that changes a field
 changes the contact's segments on the very next read. The contacts are the records of the
 schema the partner's mapping names as ``contactsSchema.primarySource``; condition fields
 resolve through it (docs/decisions.md, *Segments*).
@@ -18,11 +18,11 @@ from reach import clock
 from reach.cursors import decode_cursor, encode_cursor
 from reach.domain import field_paths, mappings
 from reach.domain.compiled import json_type
-from reach.domain.conditions import Compiler, Condition, parse
 from reach.domain.field_paths import Path
 from reach.domain.ordered_ids import new_ordered_id
 from reach.domain.resources import Record
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
+from reach.domain.segment_conditions import Compiler, Condition, parse
 from reach.domain.tenants import Tenant
 from reach.errors import BadRequest, Conflict, NotFound
 from reach.storage.database import Connection, Row

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reach.domain.conditions import Condition
+from reach.domain.segment_conditions import Condition
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _NOUNS = ("customers", "customer", "users", "user", "contacts", "contact", "people", "members")

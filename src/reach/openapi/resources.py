@@ -180,6 +180,51 @@ _CASCADE = query_param(
     "Also delete the records of other schemas that reference this one; without it a "
     "referenced record is not deleted (409)",
 )
+_ETAG_TEXT = (
+    'The record\'s strong entity tag, "<version>-<id>": it changes with every write that changes '
+    "the record, and no two records share one. Send it back in If-Match to write only that "
+    "version, or in If-None-Match to read only if it changed."
+)
+_ETAG: Schema = {"ETag": {"description": _ETAG_TEXT, "schema": STRING}}
+
+
+def _condition(name: str, text: str) -> Schema:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": text,
+        "schema": {"type": "string", "description": text},
+    }
+
+
+_IF_MATCH = _condition(
+    "If-Match",
+    "Write only if the record's current ETag is one of these (a comma-separated list of "
+    'entity tags, e.g. "3-<id>"), or, for *, only if the record exists; otherwise 412 and '
+    "nothing changes. Weak tags (W/...) never match.",
+)
+_IF_NONE_MATCH_CREATE = _condition(
+    "If-None-Match",
+    "* creates only: if the record already exists the answer is 412 and nothing changes. A "
+    "list of entity tags: 412 if the record's current ETag is one of them.",
+)
+_IF_NONE_MATCH_READ = _condition(
+    "If-None-Match",
+    "Answer 304 Not Modified (no body) if the record's current ETag is one of these (weak "
+    "comparison), or for * if it exists. Never 304 when include is given.",
+)
+_PRECONDITION_FAILED: dict[str, Schema] = {
+    "412": response(
+        "Precondition failed (If-Match / If-None-Match): nothing was changed", schema_ref("Error")
+    )
+}
+_NOT_MODIFIED: dict[str, Schema] = {
+    "304": {
+        "description": "Not modified: the record's ETag is one given in If-None-Match",
+        "headers": _ETAG,
+    }
+}
 _MERGE_TEXT = (
     " Fields not included in the request are left unchanged. Null values will explicitly "
     "delete the field (required fields cannot be deleted and will return a validation error)."
@@ -215,6 +260,10 @@ def operations(schema: ResourceSchema | None, known: set[str]) -> list[Operation
     def ok(body: Schema) -> dict[str, Schema]:
         return {"200": response("Status 200 response", body)}
 
+    def tagged(body: Schema) -> dict[str, Schema]:
+        """A single-record answer: it carries the record's ETag."""
+        return {"200": {**response("Status 200 response", body), "headers": _ETAG}}
+
     read = errors("400", "401", "403", "404")
     write = errors("400", "401", "403", "404", "413", "415")
     upload = (param_ref("OnConflict"), param_ref("IgnoreUnknownFields"))
@@ -235,10 +284,10 @@ def operations(schema: ResourceSchema | None, known: set[str]) -> list[Operation
             f"createResource{suffix}",
             f"Create {title}Resource",
             tag,
-            {**ok(envelope(record)), **write, **errors("409")},
+            {**tagged(envelope(record)), **write, **errors("409"), **_PRECONDITION_FAILED},
             f"Creates a {noun}; its external ID is data.<externalIdField>. When upsert is "
             "enabled, new data is merged with existing data." + _MERGE_TEXT,
-            parameters=(*scope, *upload),
+            parameters=(*scope, *upload, _IF_MATCH, _IF_NONE_MATCH_CREATE),
             body=_body(create),
         ),
         Operation(
@@ -247,9 +296,9 @@ def operations(schema: ResourceSchema | None, known: set[str]) -> list[Operation
             f"getResource{suffix}",
             f"Get {title}Resource",
             tag,
-            {**ok(one), **read},
+            {**tagged(one), **_NOT_MODIFIED, **read},
             f"Retrieves a {noun} by its external ID. Can include reference fields to resolve.",
-            parameters=(*scope, external_id("retrieve"), _include(schema)),
+            parameters=(*scope, external_id("retrieve"), _include(schema), _IF_NONE_MATCH_READ),
         ),
         Operation(
             "PATCH",
@@ -257,10 +306,10 @@ def operations(schema: ResourceSchema | None, known: set[str]) -> list[Operation
             f"patchResource{suffix}",
             f"Patch {title}Resource",
             tag,
-            {**ok(one), **write},
+            {**tagged(one), **write, **_PRECONDITION_FAILED},
             f"Updates a {noun} by its external ID. This is an incremental update, only "
             "provided fields will be updated." + _MERGE_TEXT,
-            parameters=(*scope, external_id("update"), param_ref("IgnoreUnknownFields")),
+            parameters=(*scope, external_id("update"), param_ref("IgnoreUnknownFields"), _IF_MATCH),
             body=_body(partial),
         ),
         Operation(
@@ -269,10 +318,16 @@ def operations(schema: ResourceSchema | None, known: set[str]) -> list[Operation
             f"createResourceAt{suffix}",
             f"Create {title}Resource (external ID in the path)",
             tag,
-            {**ok(envelope(record)), **write, **errors("409")},
+            {**tagged(envelope(record)), **write, **errors("409"), **_PRECONDITION_FAILED},
             "The older form of create: the external ID is the path; a different "
             "data.<externalIdField> is a 400.",
-            parameters=(*scope, external_id("create or update"), *upload),
+            parameters=(
+                *scope,
+                external_id("create or update"),
+                *upload,
+                _IF_MATCH,
+                _IF_NONE_MATCH_CREATE,
+            ),
             body=_body(create),
             extra={"deprecated": True},
         ),
@@ -282,8 +337,8 @@ def operations(schema: ResourceSchema | None, known: set[str]) -> list[Operation
             f"deleteResource{suffix}",
             f"Delete {title}Resource",
             tag,
-            {**ok(envelope(record)), **read, **errors("409")},
+            {**tagged(envelope(record)), **read, **errors("409"), **_PRECONDITION_FAILED},
             f"Deletes a {noun} and returns it as it was.",
-            parameters=(*scope, external_id("delete"), _CASCADE),
+            parameters=(*scope, external_id("delete"), _CASCADE, _IF_MATCH),
         ),
     ]

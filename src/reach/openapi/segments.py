@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from reach.domain.channel_accounts import TYPES as CHANNEL_TYPES
-from reach.domain.conditions import OPERATORS
+from reach.domain.segment_conditions import OPERATORS
 from reach.domain.segments import TYPES as SEGMENT_TYPES
 from reach.openapi.components import (
     BOOLEAN,

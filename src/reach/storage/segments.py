@@ -3,7 +3,7 @@
 :class:`TenantSegments` holds the segment rows; :class:`SegmentRecords` is the sibling of
 :class:`reach.storage.resources.TenantResources` that reads resource rows *through* a segment's
 predicate. Both add ``tenant_id = $1`` to every statement; predicates come from
-:mod:`reach.domain.conditions`, whose SQL binds every value as a parameter (numbered from
+:mod:`reach.domain.segment_conditions`, whose SQL binds every value as a parameter (numbered from
 ``$4`` here, after tenant, schema and the key they follow).
 """
 
