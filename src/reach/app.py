@@ -23,7 +23,16 @@ from reach.edge import Edge, Observer, render
 from reach.errors import ServiceUnavailable
 from reach.http import ok
 from reach.observability.wiring import setup as setup_observability
-from reach.routes import batches, docs, resources, schema_definitions, tenants
+from reach.routes import (
+    batches,
+    channel_accounts,
+    docs,
+    mappings,
+    resources,
+    schema_definitions,
+    segments,
+    tenants,
+)
 from reach.services import Services, open_services
 from reach.storage import faults
 
@@ -83,6 +92,9 @@ def routes() -> list[BaseRoute]:
             Route("/readyz", readyz, methods=["GET"]),
             *tenants.ROUTES,
             *schema_definitions.ROUTES,
+            *mappings.ROUTES,
+            *segments.ROUTES,
+            *channel_accounts.ROUTES,
             *docs.routes(),
         ]
     )
