@@ -1,4 +1,4 @@
-# reach-server developer tasks.  A fresh machine needs only Python 3.11, pip,
+# reach-server developer tasks.  A fresh machine needs only Python >= 3.11, pip,
 # make (and PostgreSQL for the PostgreSQL half of the test suite).
 #
 #   make            bootstrap .venv from the hash-locked requirements/dev.txt
@@ -6,7 +6,8 @@
 #                   REACH_TEST_DATABASE_URL is set)
 #   make lint       ruff check + ruff format --check + mypy
 #   make fmt        ruff format + ruff check --fix
-#   make serve      run the server (extra arguments via ARGS=...)
+#   make serve      run the server (extra arguments via ARGS=...); installs the
+#                   runtime dependencies only (requirements/runtime.txt)
 #   make bench      run the benchmarks (extra arguments via BENCH_ARGS=...)
 #   make lock       re-generate requirements/*.txt after changing pyproject.toml
 #   make clean      remove the virtualenv, caches and build output
@@ -14,7 +15,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.stamp
 
 ARGS ?=
 PYTEST_ARGS ?=
@@ -23,31 +23,55 @@ BENCH_ARGS ?=
 .DEFAULT_GOAL := venv
 .PHONY: venv serve test lint fmt bench lock clean
 
-venv: $(STAMP)
+# Checked before anything is installed: an older Python would fail later with an unrelated
+# dependency error and leave a broken .venv behind.
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifneq ($(filter-out clean lock,$(or $(MAKECMDGOALS),venv)),)
+ifeq ($(PYVER),)
+$(error cannot run $(PYTHON); reach-server needs Python >= 3.11 (make PYTHON=python3.11 ...))
+endif
+ifneq ($(shell $(PYTHON) -c 'import sys; print(sys.version_info >= (3, 11))'),True)
+$(error reach-server needs Python >= 3.11, but $(PYTHON) is $(PYVER) (make PYTHON=python3.11 ...))
+endif
+endif
 
-# Re-installs whenever the lock file or the project metadata changes.
-$(STAMP): requirements/dev.txt pyproject.toml
+# The stamps name the Python version, so a .venv made by another Python is rebuilt.
+RUNTIME_STAMP := $(VENV)/.runtime-$(PYVER)
+DEV_STAMP := $(VENV)/.dev-$(PYVER)
+
+venv: $(DEV_STAMP)
+
+# Re-installs whenever a lock file or the project metadata changes.
+$(RUNTIME_STAMP): requirements/runtime.txt pyproject.toml
+	@if [ -e $(VENV) ] && ! $(BIN)/python -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYVER)")' 2>/dev/null; then \
+		echo "$(VENV) was made by another Python (or is broken); rebuilding it with $(PYTHON) $(PYVER)"; \
+		rm -rf $(VENV); \
+	fi
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --require-hashes -r requirements/runtime.txt
 	$(BIN)/pip install --no-deps --no-build-isolation -e .
 	touch $@
 
-serve: $(STAMP)
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements/dev.txt
+	$(BIN)/pip install --require-hashes -r requirements/dev.txt
+	touch $@
+
+serve: $(RUNTIME_STAMP)
 	$(BIN)/reach serve $(ARGS)
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-fmt: $(STAMP)
+fmt: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Maintainer task: uv is installed into a throwaway virtualenv, never into .venv.

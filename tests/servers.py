@@ -20,7 +20,7 @@ from tests.harness import Harness, ServerThread, free_port
 @contextmanager
 def extra_server(api: Harness, **overrides: Any) -> Iterator[str]:
     settings = msgspec.structs.replace(
-        api.settings, port=free_port(), batch_worker=False, **overrides
+        api.settings, **({"port": free_port(), "batch_worker": False} | overrides)
     )
     server = ServerThread(settings)
     server.start()

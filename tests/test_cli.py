@@ -97,6 +97,7 @@ def test_token_prints_a_partner_jwt_signed_with_the_secret(cli: Cli) -> None:
 
 def test_token_with_tenant_and_ttl_prints_a_tenant_jwt(cli: Cli) -> None:
     partner = cli.json("partners", "create", "P")
+    cli.json("tenants", "create", partner["id"], "biz-9")
     token = cli.ok("token", partner["id"], "--tenant", "biz-9", "--ttl", "120").strip()
     claims = _decode(token, partner["secret"])
     assert claims["partnerId"] == partner["id"]
@@ -159,6 +160,7 @@ def test_duplicate_tenant_fails_with_message_on_stderr(cli: Cli) -> None:
     ],
 )
 def test_unknown_partner_fails_with_message_on_stderr(cli: Cli, args: tuple[str, ...]) -> None:
+    cli.run("migrate")  # the database exists; the partner does not
     missing = str(uuid.uuid4())
     result = cli.run(*(arg.format(missing=missing) for arg in args))
     assert result.returncode != 0
@@ -203,6 +205,7 @@ def test_validation_errors_are_spelled_out(cli: Cli) -> None:
 
 def test_database_url_option_wins_over_the_environment(cli: Cli, tmp_path: Path) -> None:
     other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert cli.run("migrate", "--database-url", other).returncode == 0
     cli.json("partners", "create", "In the env database")
     assert cli.lines("partners", "list", "--database-url", other) == []
     assert len(cli.lines("partners", "list")) == 1

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from tests.harness import TEST_SECRET_KEY, free_port
@@ -92,31 +95,39 @@ def serve(cli: Cli) -> Iterator[Any]:
         served.stop(signal.SIGTERM)
 
 
-def _demo_requests(text: str) -> tuple[str, str, bytes, str]:
-    token = re.search(r"export TOKEN=(\S+)", text)
-    post = re.search(r"curl -s -X POST (\S+)", text)
-    body = re.search(r"-d '(.+)'", text)
-    get = re.search(r"curl -s (http\S+) -H", text)
-    assert token, text
-    assert post, text
-    assert body, text
-    assert get, text
-    return token.group(1), post.group(1), body.group(1).encode(), get.group(1)
+def _first_run_exports(path: Path) -> dict[str, str]:
+    found = dict(re.findall(r"^export (\w+)=(\S+)$", path.read_text(), re.MULTILINE))
+    assert set(found) == {"REACH_PARTNER_ID", "REACH_PARTNER_SECRET", "TOKEN"}, found
+    return found
 
 
-def test_serve_on_an_empty_file_prints_a_demo_that_works(serve: Any) -> None:
+CUSTOMER = {
+    "customerId": "c-1",
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "email": "ada@example.com",
+    "createdAt": "2026-01-01T00:00:00Z",
+}
+
+
+def test_serve_on_an_empty_file_writes_a_demo_that_works(serve: Any, cli: Cli) -> None:
     first: Served = serve()
     first.wait_ready()
-    token, post_url, body, get_url = _demo_requests(first.text())
-    assert post_url.startswith(first.base_url)
-    assert get_url.startswith(first.base_url)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    credentials = Path(cli.database_url.removeprefix("sqlite:///") + ".first-run")
+    assert credentials.stat().st_mode & 0o777 == 0o600
+    exports = _first_run_exports(credentials)
+    # Not a terminal (a service manager's journal): the secret and token stay out of it.
+    assert exports["REACH_PARTNER_SECRET"] not in first.text()
+    assert exports["TOKEN"] not in first.text()
+    assert str(credentials) in first.text()
+    headers = {"Authorization": f"Bearer {exports['TOKEN']}"}
 
-    created = httpx.post(post_url, content=body, headers=headers, timeout=30)
+    url = f"{first.base_url}/api/resources/customers"
+    created = httpx.post(url, json={"data": CUSTOMER}, headers=headers, timeout=30)
     assert created.status_code == 200, created.text
-    fetched = httpx.get(get_url, headers=headers, timeout=30)
+    fetched = httpx.get(f"{url}/c-1", headers=headers, timeout=30)
     assert fetched.status_code == 200, fetched.text
-    assert fetched.json()["data"]["result"]["data"] == orjson.loads(body)["data"] | {
+    assert fetched.json()["data"]["result"]["data"] == CUSTOMER | {
         "emailOptOut": False,
         "smsOptOut": True,
     }
@@ -124,12 +135,72 @@ def test_serve_on_an_empty_file_prints_a_demo_that_works(serve: Any) -> None:
     assert first.stop(signal.SIGINT) == 0, first.text()
     second: Served = serve()
     second.wait_ready()
-    path = get_url.removeprefix(first.base_url)
-    again = httpx.get(f"{second.base_url}{path}", headers=headers, timeout=30)
+    again = httpx.get(f"{second.base_url}/api/resources/customers/c-1", headers=headers, timeout=30)
     assert again.status_code == 200, again.text
     assert second.stop(signal.SIGTERM) == 0, second.text()
-    assert "export TOKEN" not in second.text()
     assert "First run" not in second.text()
+    assert _first_run_exports(credentials) == exports  # not rewritten by the second start
+
+
+def test_serve_prints_the_demo_secrets_on_a_terminal(cli: Cli) -> None:
+    port = free_port()
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(  # noqa: S603 - our own entry point, fixed arguments
+        [sys.executable, "-m", "reach", "serve", "--port", str(port)],
+        env=_clean_env(REACH_DATABASE_URL=cli.database_url),
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        start_new_session=True,
+    )
+    os.close(follower)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"listening on" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 1)
+            if ready:
+                try:
+                    seen += os.read(leader, 65536)
+                except OSError:
+                    break
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        os.close(leader)
+    exports = _first_run_exports(Path(cli.database_url.removeprefix("sqlite:///") + ".first-run"))
+    text = seen.decode()
+    assert f"export REACH_PARTNER_SECRET={exports['REACH_PARTNER_SECRET']}" in text
+    assert f"export TOKEN={exports['TOKEN']}" in text
+
+
+def test_a_second_serve_on_the_same_port_exits_with_one_line(serve: Any, cli: Cli) -> None:
+    first: Served = serve()
+    first.wait_ready()
+    port = first.base_url.rsplit(":", 1)[1]
+    other = Cli(cli.database_url.replace("cli.db", "other.db"))
+    result = other.run("serve", "--port", port)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is already in use (another reach serve or another "
+        "program); stop it or choose another with --port / REACH_PORT"
+    ]
+    # Nothing was created for the refused server, and the first one still answers alone.
+    assert not Path(other.database_url.removeprefix("sqlite:///")).exists()
+    assert httpx.get(f"{first.base_url}/healthz", timeout=10).status_code == 200
+
+
+def test_serve_on_a_port_another_program_holds_exits_without_a_traceback(cli: Cli) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        result = cli.run("serve", "--port", str(port))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is already in use (another reach serve or another "
+        "program); stop it or choose another with --port / REACH_PORT"
+    ]
 
 
 def test_serve_refuses_an_unmigrated_postgresql_database(scratch_postgres: str) -> None:

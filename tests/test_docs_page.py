@@ -136,3 +136,31 @@ def test_redoc_renders_the_customer_patch_operation(api: Harness) -> None:
     dom = _render(f"{api.base_url}/redoc")
     assert "Patch Customer Resource" in dom, dom[:2000]
     assert "/api/resources/customers/{externalId}" in dom
+
+
+SWAGGER_BUNDLE = "/docs/assets/swagger_ui/vendor/swagger-ui-bundle.js"
+
+
+def test_docs_assets_are_cached_and_revalidated_by_etag(api: Harness) -> None:
+    first = api.client.get(SWAGGER_BUNDLE)
+    assert first.status_code == 200
+    assert first.headers["cache-control"] == "public, max-age=3600"
+    assert "no-store" not in first.headers["cache-control"]
+    again = api.client.get(SWAGGER_BUNDLE, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["cache-control"] == "public, max-age=3600"
+
+
+def test_docs_assets_are_compressed_for_clients_that_take_gzip(api: Harness) -> None:
+    plain = api.client.get(SWAGGER_BUNDLE, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    with api.client.stream("GET", SWAGGER_BUNDLE, headers={"Accept-Encoding": "gzip"}) as zipped:
+        body = zipped.read()  # decoded by httpx
+        on_the_wire = zipped.num_bytes_downloaded
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert zipped.headers["vary"] == "Accept-Encoding"
+    assert body == plain.content
+    assert on_the_wire < len(plain.content) / 2
+    # The page itself and the API stay uncached.
+    assert api.client.get("/docs").headers["cache-control"] == "no-store"

@@ -244,7 +244,81 @@ def _schema_by_id(method: str) -> Callable[[World], list[Probe]]:
     return probes
 
 
+def _mappings(method: str) -> Callable[[World], list[Probe]]:
+    def probes(w: World) -> list[Probe]:
+        if method == "GET":
+            return [
+                Probe("GET", "/partner/schema-mappings", w.partner(), None, (200,)),
+                Probe("GET", "/partner/schema-mappings", w.tenant(), None, (403,)),
+            ]
+        # Mapping the victim partner's schema: not one of A's schemas, a 400.
+        source = {"schemaId": w.ids["b schema"], "userId": "vaultId"}
+        body = {"type": "combined_schema", "contactsSchema": {"primarySource": source}}
+        return [
+            Probe("POST", "/partner/schema-mappings", w.partner(), body, (400,)),
+            Probe("POST", "/partner/schema-mappings", w.tenant(), body, (403,)),
+        ]
+
+    return probes
+
+
+def _segments_collection(method: str, body: Any = None) -> Callable[[World], list[Probe]]:
+    def probes(w: World) -> list[Probe]:
+        return _tenant_route(method, "/api/segments", body)(w) + [
+            Probe(method, "/api/segments", h, body, (200,)) for h in w.own()
+        ]
+
+    return probes
+
+
+def _text_to_segment(w: World) -> list[Probe]:
+    body = {"text": f"customers named {w.markers['b data']}"}
+    return _tenant_route("POST", "/api/segments/text-to-segment", body)(w) + [
+        Probe("POST", "/api/segments/text-to-segment", h, body, (200,)) for h in w.own()
+    ]
+
+
+def _user_segments(w: World) -> list[Probe]:
+    found: list[Probe] = []
+    for record in _victim_records(w):
+        found += _tenant_route("GET", f"/api/segments/user/{record}")(w)
+        found += [Probe("GET", f"/api/segments/user/{record}", h) for h in w.own()]
+    return found
+
+
+def _segment(method: str, suffix: str = "", body: Any = None) -> Callable[[World], list[Probe]]:
+    def probes(w: World) -> list[Probe]:
+        found: list[Probe] = []
+        for victim in (w.ids["b1 segment"], w.ids["a2 segment"]):
+            path = f"/api/segments/{victim}{suffix}"
+            found += [Probe(method, path, h, body) for h in w.own()]
+            found += _tenant_route(method, path, body)(w)
+        return found
+
+    return probes
+
+
+def _channel_accounts(method: str, body: Any = None) -> Callable[[World], list[Probe]]:
+    def probes(w: World) -> list[Probe]:
+        return _tenant_route(method, "/api/channel/accounts", body)(w) + [
+            Probe(method, "/api/channel/accounts", h, body, (200,)) for h in w.own()
+        ]
+
+    return probes
+
+
+def _channel_account(w: World) -> list[Probe]:
+    body = {"channelAccountMetadata": {"baseDomain": "hijack.example.com"}}
+    found: list[Probe] = []
+    for victim in (w.ids["b1 account"], w.ids["a2 account"]):
+        path = f"/api/channel/accounts/{victim}"
+        found += [Probe("PATCH", path, h, body) for h in w.own()]
+        found += _tenant_route("PATCH", path, body)(w)
+    return found
+
+
 RECORD = "/api/resources/{schema}/{externalId:path}"
+_SEGMENT = {"name": "mine", "conditions": [{"field": "email", "operator": "exists", "value": []}]}
 ATTACKS: dict[tuple[str, str], Callable[[World], list[Probe]]] = {
     ("GET", RECORD): _record_route("GET"),
     ("PATCH", RECORD): _record_route("PATCH", {"data": {"firstName": "Hijacked"}}),
@@ -267,6 +341,19 @@ ATTACKS: dict[tuple[str, str], Callable[[World], list[Probe]]] = {
     ("GET", "/partner/schema-definitions/{idOrName}"): _schema_by_id("GET"),
     ("POST", "/partner/schema-definitions/{idOrName}"): _schema_by_id("POST"),
     ("DELETE", "/partner/schema-definitions/{idOrName}"): _schema_by_id("DELETE"),
+    ("GET", "/partner/schema-mappings"): _mappings("GET"),
+    ("POST", "/partner/schema-mappings"): _mappings("POST"),
+    ("GET", "/api/segments"): _segments_collection("GET"),
+    ("POST", "/api/segments"): _segments_collection("POST", _SEGMENT),
+    ("POST", "/api/segments/text-to-segment"): _text_to_segment,
+    ("GET", "/api/segments/user/{externalId:path}"): _user_segments,
+    ("GET", "/api/segments/{id}"): _segment("GET"),
+    ("PATCH", "/api/segments/{id}"): _segment("PATCH", body={"name": "hijacked"}),
+    ("DELETE", "/api/segments/{id}"): _segment("DELETE"),
+    ("GET", "/api/segments/{id}/members"): _segment("GET", "/members"),
+    ("GET", "/api/channel/accounts"): _channel_accounts("GET"),
+    ("POST", "/api/channel/accounts"): _channel_accounts("POST", {"type": "twilio"}),
+    ("PATCH", "/api/channel/accounts/{id}"): _channel_account,
 }
 
 
@@ -312,6 +399,8 @@ def _make_world(api: Harness) -> World:
         "b partner name": f"victim-partner-{tag}",
         "b data": f"VictimFirst{tag}",
         "a2 data": f"SiblingFirst{tag}",
+        "b1 segment": f"VictimSegment{tag}",
+        "a2 segment": f"SiblingSegment{tag}",
     }
     for key, partner, tenant in (("a2", a, w.a2), ("b1", b, w.b1)):
         got = api.client.get(f"/partner/tenants/{tenant}", headers=api.partner_headers(partner))
@@ -349,6 +438,19 @@ def _make_world(api: Harness) -> World:
         assert batch.status_code == 202, batch.text
         w.ids[f"{key} batch"] = batch.json()["data"]["batchId"]
         wait_for_batch(api, headers, w.ids[f"{key} batch"])
+        # A segment its record belongs to, and a channel account.
+        condition = {"field": "firstName", "operator": "equals", "value": [w.markers[first]]}
+        segment = {"name": w.markers[f"{key} segment"], "conditions": [condition]}
+        made = api.client.post("/api/segments", json=segment, headers=headers)
+        assert made.status_code == 200, made.text
+        w.ids[f"{key} segment"] = made.json()["data"]["id"]
+        account = {
+            "type": "twilio",
+            "channelAccountMetadata": {"baseDomain": f"{tag}.{key}.example"},
+        }
+        made = api.client.post("/api/channel/accounts", json=account, headers=headers)
+        assert made.status_code == 200, made.text
+        w.ids[f"{key} account"] = made.json()["data"]["id"]
     return w
 
 
@@ -362,6 +464,10 @@ def _victim_state(w: World) -> list[bytes]:
             "/api/resources/customers",
             f"/api/batches/{w.ids[f'{key} batch']}",
             f"/partner/tenants/{tenant}",
+            f"/api/segments/{w.ids[f'{key} segment']}",
+            f"/api/segments/{w.ids[f'{key} segment']}/members",
+            f"/api/segments/user/{w.markers[f'{key} record']}",
+            "/api/channel/accounts",
         ):
             h = api.partner_headers(partner) if path.startswith("/partner") else headers
             response = api.client.get(path, headers=h)

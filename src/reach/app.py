@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
+from reach import cors
 from reach.batches.worker import run_in_background
 from reach.config import Settings, load_settings
 from reach.dispatch import by_path
@@ -22,7 +23,16 @@ from reach.edge import Edge, Observer, render
 from reach.errors import ServiceUnavailable
 from reach.http import ok
 from reach.observability.wiring import setup as setup_observability
-from reach.routes import batches, docs, resources, schema_definitions, tenants
+from reach.routes import (
+    batches,
+    channel_accounts,
+    docs,
+    mappings,
+    resources,
+    schema_definitions,
+    segments,
+    tenants,
+)
 from reach.services import Services, open_services
 from reach.storage import faults
 
@@ -82,6 +92,9 @@ def routes() -> list[BaseRoute]:
             Route("/readyz", readyz, methods=["GET"]),
             *tenants.ROUTES,
             *schema_definitions.ROUTES,
+            *mappings.ROUTES,
+            *segments.ROUTES,
+            *channel_accounts.ROUTES,
             *docs.routes(),
         ]
     )
@@ -94,12 +107,13 @@ class ReachApp(Starlette):
     Edge already renders every error, so on the hot path they only cost time.
     """
 
-    def __init__(self, *, observers: list[Observer], **kwargs: Any) -> None:
+    def __init__(self, *, observers: list[Observer], cors_origins: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.observers = observers
+        self.cors_origins = cors_origins
 
     def build_middleware_stack(self) -> ASGIApp:
-        return Edge(self.router, observers=self.observers)
+        return cors.wrap(Edge(self.router, observers=self.observers), self.cors_origins)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -131,4 +145,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[*routes(), *observe.routes()],  # /metrics after the hot paths
         lifespan=lifespan,
         observers=observe.observers,
+        cors_origins=settings.cors_origins,
     )

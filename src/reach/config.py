@@ -59,6 +59,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_schema_bytes: int = 512 * 1024
     max_schema_depth: int = 32
     max_schema_nodes: int = 10_000
+    batch_retention_days: int = 30
+    cors_origins: str = ""
     idempotency_retention_seconds: int = 86_400
 
     def __repr__(self) -> str:
@@ -145,6 +147,12 @@ FIELD_DOCS: dict[str, str] = {
     "(levels of objects and arrays); deeper is a 400.",
     "max_schema_nodes": "Most JSON values (objects, arrays, keys' values) a definition's JSON "
     "Schema may hold, a regular expression counting as 20; more is a 400.",
+    "batch_retention_days": "Days a finished batch (with its items) is kept after it finished; "
+    "the batch workers delete older ones hourly in small chunks (`reach prune` does it by "
+    "hand). 0 keeps them forever.",
+    "cors_origins": "Browser origins allowed to call the API from another site, comma-separated "
+    "(`https://app.example.com`), or `*`; empty (the default) allows none. Preflight `OPTIONS` "
+    "requests are answered for them.",
     "idempotency_retention_seconds": "How long the first response to a write sent with an "
     "`Idempotency-Key` is kept and replayed to retries with that key (default 24 h); the "
     "batch worker deletes expired keys.",
@@ -181,6 +189,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_JWT_LEEWAY_SECONDS must be between 0 and 60")
     if settings.workers < 1:
         raise ConfigError("REACH_WORKERS must be at least 1")
+    if settings.batch_retention_days < 0:
+        raise ConfigError("REACH_BATCH_RETENTION_DAYS must be 0 (keep forever) or more")
     if settings.request_timeout_seconds <= 0:
         raise ConfigError("REACH_REQUEST_TIMEOUT_SECONDS must be positive")
     if settings.token_cache_seconds < 0:

@@ -16,6 +16,7 @@ import binascii
 import contextlib
 import os
 import secrets
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -91,7 +92,34 @@ def box_for(database_url: str, secret_key: str) -> SecretBox:
         )
     from reach.storage.sqlite import sqlite_path
 
-    return SecretBox(_key_file(key_file_for(sqlite_path(database_url))))
+    database = sqlite_path(database_url)
+    key_file = key_file_for(database)
+    if not key_file.exists() and _holds_sealed_secrets(database):
+        # A fresh key beside a restored database would make every stored secret unreadable.
+        raise ConfigError(
+            f"{key_file} is missing, but {database} holds partner secrets sealed with a key: "
+            "restore the key file that was backed up with the database (or set "
+            "REACH_SECRET_KEY to that key); a new key cannot open them"
+        )
+    return SecretBox(_key_file(key_file))
+
+
+def _holds_sealed_secrets(database: str) -> bool:
+    if not Path(database).is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{Path(database).absolute()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = conn.execute(
+            "SELECT 1 FROM partner_secrets WHERE sealed_secret IS NOT NULL LIMIT 1"
+        ).fetchone()
+    except sqlite3.Error:
+        return False  # not migrated that far (no table or column yet): nothing sealed
+    finally:
+        conn.close()
+    return row is not None
 
 
 def _key_file(path: Path) -> bytes:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from reach import clock
-from reach.batches import process
+from reach.batches import process, retention
 from reach.batches.apply import ConcurrentCreate
 from reach.config import Settings
 from reach.errors import StaleScope
@@ -92,6 +92,7 @@ class Worker:
         self._kicked = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._statistics_checked = services.db.dialect != "postgresql"
+        self._next_prune = 0.0  # the first poll prunes; then every PRUNE_INTERVAL_SECONDS
         self._prune_due = 0.0  # monotonic time of the next prune of expired idempotency keys
 
     def start(self) -> None:
@@ -131,6 +132,8 @@ class Worker:
                 if failing:
                     log.info("batch worker reaches the database again")
                 failing = False
+            if index == 0:
+                await self.prune_when_due()
             if not worked:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._kicked.wait(), self.poll)
@@ -172,6 +175,35 @@ class Worker:
         except Exception as exc:
             log.warning("pruning expired idempotency keys failed: %s", faults.cause(exc))
             return 0
+
+    async def prune_when_due(self) -> retention.Pruned | None:
+        """Delete batches past REACH_BATCH_RETENTION_DAYS, at most once an interval."""
+        days = self.services.settings.batch_retention_days
+        if not days or time.monotonic() < self._next_prune:
+            return None
+        self._next_prune = time.monotonic() + retention.PRUNE_INTERVAL_SECONDS
+        try:
+            pruned = await retention.prune(
+                self.services.db,
+                retention.cutoff(days),
+                keep_going=lambda: not self._stopping.is_set(),
+            )
+        except Exception as exc:
+            if not faults.is_transient(exc):
+                log.exception("pruning finished batches failed; next try in an interval")
+                return None
+            # A busy or unreachable database: the poll loop reports outages; try again soon.
+            log.debug("pruning postponed: %s", faults.cause(exc))
+            self._next_prune = time.monotonic() + self.poll
+            return None
+        if pruned.batches:
+            log.info(
+                "pruned %d finished batch(es) and %d item(s) older than %s",
+                pruned.batches,
+                pruned.items,
+                pruned.before,
+            )
+        return pruned
 
     async def _wake_waiting(self, now: datetime) -> None:
         db = self.services.db
@@ -330,9 +362,10 @@ async def run_worker(
         loop.add_signal_handler(sig, stop.set)
     worker.start()
     message = f"batch worker {worker.name} started ({worker.concurrency} loop(s))"
-    log.info(message)
     if announce is not None:
         announce(message)
+    else:
+        log.info(message)
     try:
         await stop.wait()
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import orjson
 
@@ -13,31 +15,52 @@ from reach.cli.common import (
     _settings,
     database_option,
     main,
+    require_existing_database,
 )
+from reach.config import Settings
 from reach.domain import partners, tenants
+from reach.errors import NotFound
 from reach.storage.database import Connection
+from reach.storage.sqlite import sqlite_path
+
+MAX_TTL_SECONDS = 366 * 24 * 3600  # a year and a day: longer-lived tokens are a leak waiting
 
 
 @main.command()
 @database_option
 @click.argument("partner_id")
 @click.option(
-    "--tenant", "tenant_external_id", default=None, help="Tenant external id (tenant token)."
+    "--tenant",
+    "tenant_key",
+    default=None,
+    help="The tenant (external id or id) for a tenant token; it must exist.",
 )
-@click.option("--ttl", type=int, default=3600, show_default=True, help="Lifetime in seconds.")
-def token(
-    database_url: str | None, partner_id: str, tenant_external_id: str | None, ttl: int
-) -> None:
+@click.option(
+    "--ttl",
+    type=click.IntRange(1, MAX_TTL_SECONDS),
+    default=3600,
+    show_default=True,
+    help="Lifetime in seconds.",
+)
+def token(database_url: str | None, partner_id: str, tenant_key: str | None, ttl: int) -> None:
     """Print a signed JWT for PARTNER_ID (a partner token, or a tenant token with --tenant)."""
     settings = _settings(database_url=database_url)
+    require_existing_database(settings)  # before the key file, which must not be made here
     box = _box(settings)
 
-    async def newest_secret(conn: Connection) -> str:
+    async def newest_secret(conn: Connection) -> tuple[str, str | None]:
         await partners.get(conn, partner_id)
+        external_id = None
+        if tenant_key is not None:
+            # A token for a tenant that does not exist would only fail later, at every call.
+            tenant = await tenants.find(conn, partner_id, tenant_key)
+            if tenant is None or tenant.deleted_at is not None:
+                raise NotFound(f"Tenant {tenant_key!r} of partner {partner_id} not found")
+            external_id = tenant.external_id
         secrets = await partners.active_secrets(conn, box, partner_id)
-        return secrets[0]
+        return secrets[0], external_id
 
-    secret = _in_transaction(settings, newest_secret)
+    secret, tenant_external_id = _in_transaction(settings, newest_secret, read_only=True)
     click.echo(auth.mint_token(partner_id, secret, tenant_external_id=tenant_external_id, ttl=ttl))
 
 
@@ -72,7 +95,7 @@ def partners_create(database_url: str | None, name: str, no_default_schemas: boo
 def partners_list(database_url: str | None) -> None:
     """List partners as JSON lines (never their secrets)."""
     settings = _settings(database_url=database_url)
-    for partner in _in_transaction(settings, partners.list_all):
+    for partner in _in_transaction(settings, partners.list_all, read_only=True):
         click.echo(
             orjson.dumps(
                 {"id": partner.id, "name": partner.name, "createdAt": partner.created_at}
@@ -156,7 +179,7 @@ def tenants_list(database_url: str | None, partner_id: str, include_deleted: boo
                 return found
             cursor = page.cursor
 
-    for tenant in _in_transaction(settings, work):
+    for tenant in _in_transaction(settings, work, read_only=True):
         click.echo(
             orjson.dumps(
                 {
@@ -167,3 +190,47 @@ def tenants_list(database_url: str | None, partner_id: str, include_deleted: boo
                 }
             ).decode()
         )
+
+
+@main.command()
+@database_option
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup(database_url: str | None, path: Path) -> None:
+    """Copy the SQLite database to PATH (consistent, while the server runs) and its key file
+    to PATH.key; on PostgreSQL, say how to back it up and check the prerequisites."""
+    from reach import backup as backups
+
+    settings = _settings(database_url=database_url)
+    if settings.engine == "postgresql":
+        raise click.ClickException(
+            backups.postgres_advice(settings.database_url, path, _server_major(settings))
+        )
+    require_existing_database(settings)
+    try:
+        made = backups.backup_sqlite(
+            sqlite_path(settings.database_url),
+            path,
+            key_from_environment=bool(settings.secret_key.strip()),
+        )
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    _echo_json(
+        {
+            "database": made.database,
+            "keyFile": made.key_file,
+            "key": "REACH_SECRET_KEY (keep it with the backup)" if made.key_file is None else None,
+            "bytes": made.bytes,
+            "seconds": made.seconds,
+        }
+    )
+
+
+def _server_major(settings: Settings) -> int | None:
+    async def version(conn: Connection) -> int:
+        number: str = await conn.fetchval("SHOW server_version_num")
+        return int(number) // 10000
+
+    try:
+        return _in_transaction(settings, version, read_only=True)
+    except click.ClickException:
+        return None

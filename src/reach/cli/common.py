@@ -4,8 +4,11 @@ transaction from a synchronous command."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -18,6 +21,7 @@ from reach.errors import ConfigError, ReachError
 from reach.secretbox import SecretBox, box_for
 from reach.storage import migrate
 from reach.storage.database import Connection, open_database
+from reach.storage.sqlite import sqlite_path
 
 T = TypeVar("T")
 
@@ -43,15 +47,34 @@ def _box(settings: Settings) -> SecretBox:
         raise click.ClickException(str(exc)) from None
 
 
-def _in_transaction(settings: Settings, work: Callable[[Connection], Awaitable[T]]) -> T:
-    if settings.engine == "sqlite":
+def require_existing_database(settings: Settings) -> None:
+    """Read-only commands never create or migrate a database: run in the wrong directory, they
+    would otherwise make a fresh empty ``./reach.db`` and report "not found" from it."""
+    if settings.engine != "sqlite":
+        return
+    path = Path(sqlite_path(settings.database_url))
+    if not path.is_file():
+        raise click.ClickException(
+            f"no database at {path} (set REACH_DATABASE_URL or --database-url; "
+            "`reach migrate` or `reach serve` creates one)"
+        )
+    if migrate.current_revision_sqlite(settings.database_url) != migrate.head_revision():
+        raise click.ClickException(f"{path} is not at the newest schema; run `reach migrate` first")
+
+
+def _in_transaction(
+    settings: Settings, work: Callable[[Connection], Awaitable[T]], *, read_only: bool = False
+) -> T:
+    if read_only:
+        require_existing_database(settings)
+    elif settings.engine == "sqlite":
         # the embedded default needs no set-up
         migrate.upgrade(settings.database_url, secret_key=settings.secret_key)
 
     async def run() -> T:
         db = await open_database(settings.database_url, pool_size=1)
         try:
-            async with db.transaction(write=True) as conn:
+            async with db.transaction(write=not read_only) as conn:
                 return await work(conn)
         finally:
             await db.close()
@@ -76,6 +99,11 @@ class _Main(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`reach export ... | head`): what it wanted, it has.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit cannot fail again
+            ctx.exit(0)
         except _DATABASE_ERRORS as exc:
             raise click.ClickException(f"database unusable: {exc}") from None
         except OSError as exc:

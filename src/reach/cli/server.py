@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import math
 import os
+import socket
+import sys
+from pathlib import Path
 
 import click
 
 from reach import auth
 from reach.cli.common import (
     _box,
+    _echo_json,
     _in_transaction,
     _settings,
     database_option,
     main,
+    require_existing_database,
 )
 from reach.config import ENV_PREFIX, Settings
 from reach.domain import partners, tenants
+from reach.observability.logs import announce, configure_logging, granian_log_config
 from reach.secretbox import new_key
 from reach.storage import migrate
 from reach.storage.database import Connection, open_database
+from reach.storage.sqlite import sqlite_path
+
+log = logging.getLogger("reach.server")
 
 
 @main.command()
@@ -51,6 +62,8 @@ def serve(
 ) -> None:
     """Run the API server (granian). Migrates the embedded SQLite default by itself."""
     settings = _settings(database_url=database_url, host=host, port=port, workers=workers)
+    configure_logging(settings.log_level)
+    ensure_port_free(settings.host, settings.port)  # before anything is created or migrated
     if settings.engine == "sqlite":
         migrate.upgrade(settings.database_url, secret_key=settings.secret_key)
     else:
@@ -66,10 +79,10 @@ def serve(
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
-    click.echo(
+    announce(
+        "reach.server",
         f"reach-server listening on http://{settings.host}:{settings.port} "
         f"({settings.engine}, {settings.workers} worker(s))",
-        err=True,
     )
     from reach.observability.workers import shared_between_workers
 
@@ -83,6 +96,7 @@ def serve(
             workers=settings.workers,
             interface=Interfaces.ASGI,
             log_level=LogLevels(settings.log_level),
+            log_dictconfig=granian_log_config(),
             # HTTP/1.1 only: in granian's auto mode a connection waits for its first bytes
             # (to tell HTTP/2 from HTTP/1) with no timeout, so silent connections were never
             # closed and ~2,000 of them locked every client out. Plain HTTP/2 (h2c) is rare
@@ -147,20 +161,79 @@ def _first_run_demo(settings: Settings) -> None:
         '{"data":{"customerId":"c-1","firstName":"Ada","lastName":"Lovelace",'
         '"email":"ada@example.com","createdAt":"2026-01-01T00:00:00Z"}}'
     )
-    click.echo(
+    exports = (
+        f"export REACH_PARTNER_ID={partner.id}\n"
+        f"export REACH_PARTNER_SECRET={partner.secret}\n"
+        f"export TOKEN={token}\n"
+    )
+    path = credentials_file_for(settings)
+    _write_private(path, FIRST_RUN_HEADER + exports)
+    intro = (
         "\nFirst run: created a demo partner and tenant "
-        "(turn off with REACH_DEMO_ON_FIRST_RUN=0).\n"
-        f"  partner id: {partner.id}\n"
-        f"  secret:     {partner.secret}   (shown once; keep it to sign your own tokens)\n"
-        f"  tenant:     {tenant_external_id}\n\n"
-        "Try it (the token is a tenant token valid for 7 days):\n\n"
-        f"  export TOKEN={token}\n"
+        f"{tenant_external_id!r} (turn off with REACH_DEMO_ON_FIRST_RUN=0).\n"
+    )
+    if not sys.stderr.isatty():
+        # Under a service manager stderr is a journal: the secret and token stay in the file.
+        log.info(
+            "first run: created a demo partner and tenant %r (turn off with "
+            "REACH_DEMO_ON_FIRST_RUN=0); its partner id, secret and a 7-day tenant token are in "
+            "%s (mode 0600); `. %s` sets them in a shell",
+            tenant_external_id,
+            path,
+            path,
+        )
+        return
+    click.echo(
+        intro
+        + f"Keep the secret (it signs your own tokens); also written to {path} (mode 0600).\n\n"
+        + "".join(f"  {line}\n" for line in exports.splitlines())
+        + "\nTry it (TOKEN is a tenant token valid for 7 days):\n\n"
         f"  curl -s -X POST {base}/api/resources/customers \\\n"
         '    -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\\n'
         f"    -d '{body}'\n"
         f'  curl -s {base}/api/resources/customers/c-1 -H "Authorization: Bearer $TOKEN"\n',
         err=True,
     )
+
+
+FIRST_RUN_HEADER = (
+    "# reach-server first-run demo: partner id, secret and a 7-day tenant token.\n"
+    "# Source it in a shell (. ./reach.db.first-run); delete it once you have what you need.\n"
+)
+
+
+def credentials_file_for(settings: Settings) -> Path:
+    return Path(sqlite_path(settings.database_url) + ".first-run").absolute()
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an older file may have had a wider mode
+        handle.write(text)
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse a port another server listens on. granian binds with SO_REUSEPORT, so a second
+    server would otherwise share the port and requests would alternate between two servers;
+    a probe bound without it fails while anything listens there."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
+        try:
+            probe.bind(address)
+            probe.listen(1)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is already in use (another reach serve or another "
+                    "program); stop it or choose another with --port / REACH_PORT"
+                ) from None
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 @main.command()
@@ -187,8 +260,6 @@ def worker(
     lease_seconds: float | None,
 ) -> None:
     """Run a batch worker until SIGTERM/SIGINT (more of them scale batch processing out)."""
-    import logging
-
     from reach.batches import worker as batch_worker
 
     settings = _settings(database_url=database_url)
@@ -198,15 +269,46 @@ def worker(
         migrate.upgrade(settings.database_url, secret_key=settings.secret_key)
     else:
         _require_migrated(settings)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     asyncio.run(
         batch_worker.run_worker(
             settings,
             concurrency=concurrency,
             chunk_size=chunk_size or batch_worker.CHUNK_SIZE,
             lease_seconds=lease_seconds or batch_worker.LEASE_SECONDS,
-            announce=lambda message: click.echo(f"reach {message} on {settings.engine}", err=True),
+            announce=lambda message: announce("reach.batches", f"{message} on {settings.engine}"),
         )
     )
+
+
+@main.command()
+@database_option
+@click.option(
+    "--days",
+    type=click.IntRange(0),
+    default=None,
+    help="Delete batches that finished more than DAYS ago (default REACH_BATCH_RETENTION_DAYS).",
+)
+def prune(database_url: str | None, days: int | None) -> None:
+    """Delete finished batches (and their items) past the retention period, in small chunks.
+
+    The batch workers do this hourly on their own; this is for doing it now."""
+    from reach.batches import retention
+
+    settings = _settings(database_url=database_url)
+    days = settings.batch_retention_days if days is None else days
+    if days == 0:
+        raise click.ClickException(
+            "REACH_BATCH_RETENTION_DAYS is 0 (keep batches forever); pass --days N to prune"
+        )
+    require_existing_database(settings)
+
+    async def run() -> retention.Pruned:
+        db = await open_database(settings.database_url, pool_size=1)
+        try:
+            return await retention.prune(db, retention.cutoff(days))
+        finally:
+            await db.close()
+
+    pruned = asyncio.run(run())
+    _echo_json({"before": pruned.before, "batches": pruned.batches, "items": pruned.items})

@@ -37,13 +37,16 @@ from reach.client.models import (
     Tenant,
 )
 from reach.client.retry import RetryPolicy
+from reach.client.segments import ChannelAccount, Condition, Segment, TextToSegment
 
 __all__ = [
     "BadRequestError",
     "Batch",
     "BatchProgress",
     "BatchTimeout",
+    "ChannelAccount",
     "Client",
+    "Condition",
     "ConflictError",
     "Fetched",
     "ForbiddenError",
@@ -60,7 +63,9 @@ __all__ = [
     "Record",
     "RetryPolicy",
     "SchemaDefinition",
+    "Segment",
     "ServerError",
     "Tenant",
+    "TextToSegment",
     "UnauthorizedError",
 ]

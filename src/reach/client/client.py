@@ -7,7 +7,8 @@
     batch = client.upload("customers", rows, progress=lambda b: print(b.progress))
 
 Resource, batch and listing methods act for the client's tenant (``tenant=`` or
-:meth:`Client.for_tenant`); tenant and schema-definition methods are the partner's.
+:meth:`Client.for_tenant`); tenant and schema-definition methods are the partner's. Segments,
+schema mappings and channel accounts: :mod:`reach.client.segments`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from reach.client.models import (
 )
 from reach.client.partner import PartnerCalls, segment
 from reach.client.retry import RetryPolicy
+from reach.client.segments import SegmentCalls
 from reach.client.transport import Credentials, StaticToken, Transport
 
 Scalar = str | int | float | bool
@@ -46,7 +48,7 @@ def _filter_params(filters: Mapping[str, Scalar] | None) -> dict[str, str]:
     return params
 
 
-class Client(PartnerCalls):
+class Client(SegmentCalls, PartnerCalls):
     def __init__(self, transport: Transport, tenant: str | None = None) -> None:
         super().__init__(transport)
         self.tenant = tenant

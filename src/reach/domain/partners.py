@@ -10,7 +10,7 @@ import msgspec
 
 from reach import clock
 from reach.domain import schemas
-from reach.errors import NotFound
+from reach.errors import BadRequest, NotFound
 from reach.secretbox import SecretBox
 from reach.storage import partners as store
 from reach.storage.database import Connection
@@ -41,6 +41,8 @@ async def create(
 ) -> NewSecret:
     """A new partner with its first secret and, unless told otherwise, the built-in schemas
     (customers, locations, transactions): zero setup by default, a clean slate on request."""
+    if not name.strip():
+        raise BadRequest("Validation failed", errors=["name: must not be empty"])
     at = clock.now()
     partner_id = clock.new_id()
     secret = _new_secret()

@@ -69,7 +69,7 @@ class JsonFormatter(logging.Formatter):
         line: dict[str, Any] = {
             "ts": self._clock.stamp(record.created),
             "level": _NAMES.get(record.levelno, "error"),
-            "logger": record.name,
+            "logger": record.name.lstrip("_"),  # granian's own logger is "_granian"
             "message": record.getMessage(),
         }
         if record.exc_info and record.exc_info[0] is not None:
@@ -103,6 +103,26 @@ def configure_logging(level: str) -> None:
     logger.setLevel(LEVELS.get(level.lower(), logging.INFO))
     # The server's own logging (granian, uvicorn) must not print our records a second time.
     logger.propagate = False
+
+
+def announce(logger: str, message: str) -> None:
+    """One JSON line at info level whatever ``REACH_LOG_LEVEL`` says: a process saying it is
+    up (supervisors and tests wait for it), not a log record to filter."""
+    record = logging.LogRecord(logger, logging.INFO, __file__, 0, message, None, None)
+    sys.stderr.write(JsonFormatter().format(record) + "\n")
+    sys.stderr.flush()
+
+
+def granian_log_config() -> dict[str, Any]:
+    """granian's own lines (start-up, worker processes, shutdown), in every process it starts,
+    as the same JSON lines on stderr (granian's default is plain text on stdout)."""
+    handler = {"class": f"{__name__}._StderrHandler", "formatter": "json"}
+    logger = {"handlers": ["json"], "level": "INFO", "propagate": False}
+    return {
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"json": handler},
+        "loggers": {"_granian": logger, "granian.access": dict(logger)},
+    }
 
 
 class AccessLog:

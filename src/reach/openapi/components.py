@@ -214,22 +214,36 @@ PAGINATION: Schema = obj(
     ["hasNextPage", "total", "cursor"],
 )
 
-HEALTH: Schema = envelope(
-    obj(
-        {
-            "status": {"type": "string", "enum": ["ok", "ready"]},
-            "database": {"type": "string", "enum": ["sqlite", "postgresql"]},
-        },
-        ["status"],
-    )
-)
+# Two shapes, each with the example it really returns: one shared schema made Swagger UI show
+# liveness with a database field and readiness with status "ok", which neither sends.
+LIVENESS: Schema = {
+    **envelope(obj({"status": {"type": "string", "enum": ["ok"]}}, ["status"])),
+    "example": {"success": True, "message": "ok", "data": {"status": "ok"}},
+}
+READINESS: Schema = {
+    **envelope(
+        obj(
+            {
+                "status": {"type": "string", "enum": ["ready"]},
+                "database": {"type": "string", "enum": ["sqlite", "postgresql"]},
+            },
+            ["status", "database"],
+        )
+    ),
+    "example": {
+        "success": True,
+        "message": "OK",
+        "data": {"status": "ready", "database": "sqlite"},
+    },
+}
 
 SCHEMAS: dict[str, Schema] = {
     "ValidationError": VALIDATION_ERROR,
     "NotFoundError": NOT_FOUND_ERROR,
     "Error": ERROR,
     "Pagination": PAGINATION,
-    "Health": HEALTH,
+    "Liveness": LIVENESS,
+    "Readiness": READINESS,
 }
 
 RESPONSES: dict[str, Schema] = {

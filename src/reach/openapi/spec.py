@@ -14,7 +14,7 @@ from reach import __version__
 from reach.domain.compiled import REF_PREFIX
 from reach.domain.default_schemas import DEFAULT_SCHEMAS
 from reach.domain.schemas import SchemaDefinition
-from reach.openapi import batches, components, idempotency, partner, resources
+from reach.openapi import batches, components, idempotency, partner, resources, segments
 from reach.openapi.components import Schema, errors, response, schema_ref
 from reach.openapi.operations import Operation, add_to
 from reach.openapi.resources import ResourceSchema
@@ -44,6 +44,7 @@ _TAGS = [
     (resources.DEFAULT_TAG, "customers, locations and transactions"),
     (resources.CUSTOM_TAG, "The partner's own schemas"),
     (batches.TAG, "Asynchronous upload, patch and delete of up to 1000 resources"),
+    *segments.TAGS,
 ]
 
 META_OPERATIONS: list[Operation] = [
@@ -53,7 +54,7 @@ META_OPERATIONS: list[Operation] = [
         "healthz",
         "Liveness",
         META_TAG,
-        {"200": response("The process is serving", schema_ref("Health"))},
+        {"200": response("The process is serving", schema_ref("Liveness"))},
         "Touches nothing; answers as long as the process serves requests.",
         public=True,
     ),
@@ -64,7 +65,7 @@ META_OPERATIONS: list[Operation] = [
         "Readiness",
         META_TAG,
         {
-            "200": response("The database answers", schema_ref("Health")),
+            "200": response("The database answers", schema_ref("Readiness")),
             "503": response("The database is unreachable", schema_ref("Error")),
         },
         "Pings the database.",
@@ -160,6 +161,7 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
         add_to(paths, resources.operations(schema, known))
         add_to(paths, batches.operations(schema))
     add_to(paths, batches.JOB_OPERATIONS)
+    add_to(paths, segments.OPERATIONS)
     idempotency.document(paths)
     # A tag with no operation (no custom schema yet) would show as an empty section.
     used = {tag for item in paths.values() for op in item.values() for tag in op["tags"]}
@@ -179,6 +181,7 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
                 **components.SCHEMAS,
                 **partner.SCHEMAS,
                 **batches.SCHEMAS,
+                **segments.SCHEMAS,
                 **resources.component_schemas(ordered, names),
             },
             "responses": {**components.RESPONSES, **idempotency.RESPONSES},

@@ -27,6 +27,7 @@ from typing import Any
 from reach.errors import DatabaseUnavailable
 from reach.storage import faults
 from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, Usage, misuse
+from reach.storage.utc import utc_text
 
 log = logging.getLogger("reach.storage")
 
@@ -77,6 +78,8 @@ def configure(conn: sqlite3.Connection) -> None:
     # Once a checkpoint has copied the WAL back, a busy server would otherwise keep a WAL as
     # large as its biggest burst forever.
     conn.execute("PRAGMA journal_size_limit = 67108864")
+    # Segment conditions compare date-times in SQL; PostgreSQL has the same function (0007).
+    conn.create_function("reach_utc", 1, utc_text, deterministic=True)
 
 
 class SqliteConnection:

@@ -204,6 +204,47 @@ resource_counts = sa.Table(
     sa.PrimaryKeyConstraint("tenant_id", "schema_id", "slot", name="pk_resource_counts"),
 )
 
+# Issue 15. A partner's schema mapping (absent: the default one, derived from its schemas).
+schema_mappings = sa.Table(
+    "schema_mappings",
+    metadata,
+    sa.Column(
+        "partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("mapping", JSONDOC, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+)
+
+# Segments keep their conditions as given (field names, not paths): fields are resolved
+# through the mapping when a segment is evaluated, so membership follows mapping changes.
+segments = sa.Table(
+    "segments",
+    metadata,
+    sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("id", UUID, nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("type", sa.Text(), nullable=False),
+    sa.Column("conditions", JSONDOC, nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_segments"),
+    sa.Index("ix_segments_listing", "tenant_id", "created_at", "id"),
+)
+
+channel_accounts = sa.Table(
+    "channel_accounts",
+    metadata,
+    sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("id", UUID, nullable=False),
+    sa.Column("type", sa.Text(), nullable=False),
+    sa.Column("metadata", JSONDOC, nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_channel_accounts"),
+    sa.Index("ix_channel_accounts_listing", "tenant_id", "created_at", "id"),
+)
+
 # Idempotency keys (issue 13): the first successful response to a keyed write, per tenant and
 # key, stored in the write's own transaction; replayed to a retry until ``expires_at``.
 idempotency_keys = sa.Table(

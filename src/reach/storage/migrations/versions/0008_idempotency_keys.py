@@ -1,7 +1,7 @@
 """Idempotency keys: the stored first response of a keyed write, per tenant and key.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from reach.storage.tables import TIMESTAMP, UUID
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
