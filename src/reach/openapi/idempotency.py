@@ -71,6 +71,8 @@ def document(paths: dict[str, Schema]) -> None:
                     headers["Idempotent-Replayed"] = ref("headers", "IdempotentReplayed")
                     answer = {**answer, "headers": headers}
                 answers[status] = answer
+            # A malformed key is a 400 (the shared body) wherever the write did not list one.
+            answers.setdefault("400", ref("responses", "BadRequest"))
             # A write that documents its own 409 (a duplicate, a reference) keeps that text.
             answers.setdefault("409", ref("responses", "IdempotencyKeyInUse"))
             answers["422"] = ref("responses", "UnprocessableContent")
