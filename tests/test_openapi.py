@@ -163,6 +163,7 @@ def test_customer_patch_takes_the_contract_parameters(api: Harness) -> None:
     assert [(p["in"], p["name"], p["required"]) for p in extra] == [
         ("header", "X-Tenant-Id", False),
         ("header", "If-Match", False),  # conditional requests (issue 13)
+        ("header", "Idempotency-Key", False),  # issue 13
     ]
 
 

@@ -61,6 +61,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_schema_nodes: int = 10_000
     batch_retention_days: int = 30
     cors_origins: str = ""
+    idempotency_retention_seconds: int = 86_400
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
@@ -152,6 +153,9 @@ FIELD_DOCS: dict[str, str] = {
     "cors_origins": "Browser origins allowed to call the API from another site, comma-separated "
     "(`https://app.example.com`), or `*`; empty (the default) allows none. Preflight `OPTIONS` "
     "requests are answered for them.",
+    "idempotency_retention_seconds": "How long the first response to a write sent with an "
+    "`Idempotency-Key` is kept and replayed to retries with that key (default 24 h); the "
+    "batch worker deletes expired keys.",
 }
 
 
@@ -197,6 +201,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
     _check_server_settings(settings)
+    if settings.idempotency_retention_seconds < 1:
+        raise ConfigError("REACH_IDEMPOTENCY_RETENTION_SECONDS must be at least 1")
     _check_rate_limit_settings(settings)
     for name in ("max_schema_bytes", "max_schema_depth", "max_schema_nodes"):
         if getattr(settings, name) < 1:

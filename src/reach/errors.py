@@ -79,6 +79,14 @@ class Conflict(ReachError):
     default_message = "Conflict"
 
 
+class UnprocessableContent(ReachError):
+    """A well-formed request the server will not act on (e.g. an ``Idempotency-Key`` reused
+    for a different request)."""
+
+    status = 422
+    default_message = "Unprocessable content"
+
+
 class PayloadTooLarge(ReachError):
     status = 413
     default_message = "Request body too large"

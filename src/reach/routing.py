@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from reach import idempotency
 from reach.auth import Principal
 from reach.domain import tenants
 from reach.domain.tenants import Tenant
@@ -77,7 +78,7 @@ Handler = Callable[[Call, Connection], Awaitable[Response]]
 class _Headers:
     """The request headers routes read, found in one pass over the ASGI header list."""
 
-    __slots__ = ("authorization", "content_length", "content_type", "tenant")
+    __slots__ = ("authorization", "content_length", "content_type", "idempotency_key", "tenant")
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
         found: dict[bytes, bytes] = {}
@@ -89,10 +90,18 @@ class _Headers:
         self.content_length = _text(found.get(b"content-length"))
         self.content_type = _text(found.get(b"content-type")) or ""
         self.tenant = _text(found.get(b"reach-tenant-id")) or _text(found.get(b"x-tenant-id"))
+        self.idempotency_key = _text(found.get(b"idempotency-key"))
 
 
 _READ = frozenset(
-    (b"authorization", b"content-length", b"content-type", b"reach-tenant-id", b"x-tenant-id")
+    (
+        b"authorization",
+        b"content-length",
+        b"content-type",
+        b"idempotency-key",
+        b"reach-tenant-id",
+        b"x-tenant-id",
+    )
 )
 
 
@@ -101,15 +110,17 @@ def _text(value: bytes | None) -> str | None:
 
 
 class Endpoint:
-    """One route's ASGI app."""
+    """One route's ASGI app. ``idempotent``: the route honours ``Idempotency-Key`` (every
+    write a tenant makes: reach.idempotency)."""
 
-    __slots__ = ("access", "body", "handler", "write")
+    __slots__ = ("access", "body", "handler", "idempotent", "write")
 
     def __init__(self, handler: Handler, *, access: Access, write: bool, body: bool) -> None:
         self.handler = handler
         self.access = access
         self.write = write
         self.body = body
+        self.idempotent = write and access == "tenant"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services: Services = scope["app"].state.services
@@ -167,26 +178,42 @@ class Endpoint:
                 headers.content_length,
                 services.settings.max_body_bytes,
             )
+        call = Call(scope, services, principal, payload, tenant)
+        key = headers.idempotency_key
+        if key is not None and self.idempotent:
+
+            async def handle(conn: Connection) -> Response:
+                return await self._handle(call, conn, headers.tenant)
+
+            return await idempotency.serve(call, key, handle)
         async with services.db.transaction(write=self.write) as conn:
-            try:
-                return await self.handler(Call(scope, services, principal, payload, tenant), conn)
-            except StaleScope:
-                if tenant is _NO_TENANT:
-                    raise
-                # A write found the tenant or schema changed behind this process's caches
-                # (another node): nothing was written. Read both again and retry once, which
-                # answers as the change requires (404 for a deleted tenant, 400 for a record
-                # the new schema refuses).
-                services.tenants.forget(tenant)
-                services.schemas.forget(principal.partner_id)
-                tenant = await tenants.resolve_for_call(
-                    conn,
-                    services.tenants,
-                    principal,
-                    headers.tenant,
-                    leeway=services.settings.jwt_leeway_seconds,
-                )
-                return await self.handler(Call(scope, services, principal, payload, tenant), conn)
+            return await self._handle(call, conn, headers.tenant)
+
+    async def _handle(self, call: Call, conn: Connection, tenant_header: str | None) -> Response:
+        """The handler, inside the request's transaction."""
+        try:
+            return await self.handler(call, conn)
+        except StaleScope:
+            tenant = call.tenant
+            if tenant is _NO_TENANT:
+                raise
+            # A write found the tenant or schema changed behind this process's caches
+            # (another node): nothing was written. Read both again and retry once, which
+            # answers as the change requires (404 for a deleted tenant, 400 for a record
+            # the new schema refuses).
+            services = call.services
+            principal = call.principal
+            services.tenants.forget(tenant)
+            services.schemas.forget(principal.partner_id)
+            tenant = await tenants.resolve_for_call(
+                conn,
+                services.tenants,
+                principal,
+                tenant_header,
+                leeway=services.settings.jwt_leeway_seconds,
+            )
+            again = Call(call.scope, services, principal, call.body, tenant)
+            return await self.handler(again, conn)
 
 
 async def _tenant(

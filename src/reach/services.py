@@ -36,6 +36,8 @@ class Services:
     limiter: RateLimiter | None
     deadlines: Deadlines
     listener: notify.Listener | None = field(default=None)
+    # (tenant id, Idempotency-Key) of the keyed writes running in this process (reach.idempotency)
+    idempotency_running: set[tuple[str, str]] = field(default_factory=set)
 
     async def listen(self) -> None:
         """Hear about tenants, schemas and secrets other processes change (PostgreSQL)."""

@@ -35,6 +35,7 @@ from reach.errors import StaleScope
 from reach.services import Services, open_services
 from reach.storage import batches as store
 from reach.storage import faults
+from reach.storage import idempotency as idempotency_keys
 
 log = logging.getLogger("reach.batches")
 
@@ -46,6 +47,10 @@ _ATTEMPTS = 3  # consecutive failures of a step before the chunk is narrowed
 # retry in step.
 _BACKOFF_FIRST = 0.05
 _BACKOFF_CAP = 1.0
+# Expired idempotency keys: one bounded DELETE per poll while full chunks come back, else
+# one a minute — each a short statement of its own, never a long lock.
+PRUNE_CHUNK = 1000
+_PRUNE_EVERY_SECONDS = 60.0
 
 
 def _retry_unchanged(exc: BaseException) -> bool:
@@ -88,6 +93,7 @@ class Worker:
         self._tasks: list[asyncio.Task[None]] = []
         self._statistics_checked = services.db.dialect != "postgresql"
         self._next_prune = 0.0  # the first poll prunes; then every PRUNE_INTERVAL_SECONDS
+        self._prune_due = 0.0  # monotonic time of the next prune of expired idempotency keys
 
     def start(self) -> None:
         _running[id(self.services)] = self
@@ -139,6 +145,10 @@ class Worker:
         now = datetime.now(UTC)
         if wake:
             await self._wake_waiting(now)
+            if time.monotonic() >= self._prune_due:
+                pruned = await self.prune_idempotency_keys(now)
+                pause = 0.0 if pruned >= PRUNE_CHUNK else _PRUNE_EVERY_SECONDS
+                self._prune_due = time.monotonic() + pause
         # A read first: on SQLite an idle poll must not take the write lock.
         async with db.transaction(write=False) as conn:
             if not await store.has_work(conn, _stamp(now)):
@@ -151,6 +161,20 @@ class Worker:
             return False
         await self._work(str(claimed["id"]))
         return True
+
+    async def prune_idempotency_keys(self, now: datetime, limit: int = PRUNE_CHUNK) -> int:
+        """Delete up to ``limit`` expired idempotency keys; how many went. A failure is logged
+        and left to the next prune: it must not hold up the batches."""
+        db = self.services.db
+        try:
+            async with db.transaction(write=False) as conn:
+                if not await idempotency_keys.any_expired(conn, _stamp(now)):
+                    return 0
+            async with db.transaction(write=True) as conn:
+                return await idempotency_keys.prune(conn, _stamp(now), limit)
+        except Exception as exc:
+            log.warning("pruning expired idempotency keys failed: %s", faults.cause(exc))
+            return 0
 
     async def prune_when_due(self) -> retention.Pruned | None:
         """Delete batches past REACH_BATCH_RETENTION_DAYS, at most once an interval."""

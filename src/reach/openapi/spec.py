@@ -14,7 +14,7 @@ from reach import __version__
 from reach.domain.compiled import REF_PREFIX
 from reach.domain.default_schemas import DEFAULT_SCHEMAS
 from reach.domain.schemas import SchemaDefinition
-from reach.openapi import batches, components, partner, resources, segments
+from reach.openapi import batches, components, idempotency, partner, resources, segments
 from reach.openapi.components import Schema, errors, response, schema_ref
 from reach.openapi.operations import Operation, add_to
 from reach.openapi.resources import ResourceSchema
@@ -162,6 +162,7 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
         add_to(paths, batches.operations(schema))
     add_to(paths, batches.JOB_OPERATIONS)
     add_to(paths, segments.OPERATIONS)
+    idempotency.document(paths)
     # A tag with no operation (no custom schema yet) would show as an empty section.
     used = {tag for item in paths.values() for op in item.values() for tag in op["tags"]}
     return {
@@ -183,8 +184,9 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
                 **segments.SCHEMAS,
                 **resources.component_schemas(ordered, names),
             },
-            "responses": components.RESPONSES,
-            "parameters": components.PARAMETERS,
+            "responses": {**components.RESPONSES, **idempotency.RESPONSES},
+            "parameters": {**components.PARAMETERS, **idempotency.PARAMETERS},
+            "headers": idempotency.HEADERS,
             "securitySchemes": components.SECURITY_SCHEMES,
         },
     }

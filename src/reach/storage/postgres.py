@@ -136,6 +136,11 @@ class PgConnection:
             self.state |= SEALED
         return changed
 
+    async def fetchval_after_final(self, query: str, *args: Any) -> Any:
+        if not self.state & BEGUN or self.state & CLOSED:
+            raise RuntimeError("fetchval_after_final() outside a begun transaction")
+        return await self._conn.fetchval(query, *args)
+
 
 class _Transaction:
     """``async with db.transaction():`` — a plain class, as on SQLite: the generator machinery

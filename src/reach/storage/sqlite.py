@@ -157,6 +157,12 @@ class SqliteConnection:
             self.state |= SEALED
         return changed
 
+    async def fetchval_after_final(self, query: str, *args: Any) -> Any:
+        if not self.state & BEGUN or self.state & CLOSED:
+            raise RuntimeError("fetchval_after_final() outside a begun transaction")
+        row = self._raw.execute(self._q(query), args).fetchone()
+        return None if row is None else row[0]
+
 
 class _Transaction:
     """``async with db.transaction():`` — a plain class, because on this hot path the

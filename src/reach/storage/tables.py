@@ -244,3 +244,20 @@ channel_accounts = sa.Table(
     sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_channel_accounts"),
     sa.Index("ix_channel_accounts_listing", "tenant_id", "created_at", "id"),
 )
+
+# Idempotency keys (issue 13): the first successful response to a keyed write, per tenant and
+# key, stored in the write's own transaction; replayed to a retry until ``expires_at``.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("idem_key", sa.Text(), nullable=False),
+    sa.Column("request_hash", sa.Text(), nullable=False),
+    sa.Column("status", sa.SmallInteger(), nullable=False),
+    sa.Column("headers", sa.Text(), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("expires_at", TIMESTAMP, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "idem_key", name="pk_idempotency_keys"),
+    sa.Index("ix_idempotency_keys_expires_at", "expires_at"),
+)
