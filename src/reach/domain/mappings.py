@@ -71,27 +71,27 @@ _CUSTOM: Spec = {
     "userId": "field",
     "metadata": "fields",
 }
+# The fields a locations mapping names (each maps to a field of the locations schema); the
+# served OpenAPI describes the same list.
+LOCATION_FIELDS = (
+    "id_field",
+    "name",
+    "address_line_1",
+    "address_line_2",
+    "address_line_3",
+    "locality",
+    "district",
+    "postal_code",
+    "country_code",
+    "phone",
+    "email",
+    "website",
+)
 _LOCATIONS: Spec = {
     "type": "literal:locations_schema",
     "schemaId": "schemaId",
     "urlPattern": "string",
-    **dict.fromkeys(
-        [
-            "id_field",
-            "name",
-            "address_line_1",
-            "address_line_2",
-            "address_line_3",
-            "locality",
-            "district",
-            "postal_code",
-            "country_code",
-            "phone",
-            "email",
-            "website",
-        ],
-        "field",
-    ),
+    **dict.fromkeys(LOCATION_FIELDS, "field"),
 }
 _REQUIRED = {"contacts": ("schemaId", "userId"), "transactions": ("schemaId", "userId")}
 _LISTS = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from reach.domain.channel_accounts import TYPES as CHANNEL_TYPES
+from reach.domain.mappings import LOCATION_FIELDS
 from reach.domain.segment_conditions import OPERATORS
 from reach.domain.segments import TYPES as SEGMENT_TYPES
 from reach.openapi.components import (
@@ -102,23 +103,7 @@ _LOCATIONS_SOURCE = obj(
         "type": {"type": "string", "enum": ["locations_schema"]},
         "schemaId": UUID,
         "urlPattern": STRING,
-        **dict.fromkeys(
-            [
-                "id_field",
-                "name",
-                "address_line_1",
-                "address_line_2",
-                "address_line_3",
-                "locality",
-                "district",
-                "postal_code",
-                "country_code",
-                "phone",
-                "email",
-                "website",
-            ],
-            _FIELD,
-        ),
+        **dict.fromkeys(LOCATION_FIELDS, _FIELD),
     },
     ["schemaId"],
 )
