@@ -18,7 +18,7 @@ from reach import cors
 from reach.batches.worker import run_in_background
 from reach.config import Settings, load_settings
 from reach.dispatch import by_path
-from reach.domain.schemas import unsafe_stored
+from reach.domain.schema_scan import unsafe_stored
 from reach.edge import Edge, Observer, render
 from reach.errors import ServiceUnavailable
 from reach.http import ok

@@ -11,7 +11,7 @@ from reach.domain import partners
 from reach.domain.recent import RecentRecords
 from reach.domain.schema_safety import SchemaLimits
 from reach.domain.schemas import SchemaRegistry
-from reach.domain.tenants import TenantLookups
+from reach.domain.tenant_lookups import TenantLookups
 from reach.ratelimit import RateLimiter
 from reach.secretbox import SecretBox, box_for
 from reach.storage import notify

@@ -24,25 +24,41 @@ from reach.storage.database import Connection
 # What each key of a mapping object holds: "field" (names a field of the object's schema),
 # "fields" (a list of them), "string" / "boolean" / "scalar" (a literal), or a nested object.
 Spec = dict[str, Any]
+# The fields a contacts source maps (each to a field of its schema); the served OpenAPI
+# describes the same list.
+CONTACT_FIELDS = (
+    "userId",
+    "email",
+    "emailOptOut",
+    "emailOptOutTimestamp",
+    "phone",
+    "smsOptOut",
+    "smsOptOutTimestamp",
+    "firstName",
+    "lastName",
+    "fullName",
+    "location",
+)
+# The fields a locations mapping names (each maps to a field of the locations schema); the
+# served OpenAPI describes the same list.
+LOCATION_FIELDS = (
+    "id_field",
+    "name",
+    "address_line_1",
+    "address_line_2",
+    "address_line_3",
+    "locality",
+    "district",
+    "postal_code",
+    "country_code",
+    "phone",
+    "email",
+    "website",
+)
 _CONTACTS: Spec = {
     "type": "literal:contacts_schema",
     "schemaId": "schemaId",
-    **dict.fromkeys(
-        [
-            "userId",
-            "email",
-            "emailOptOut",
-            "emailOptOutTimestamp",
-            "phone",
-            "smsOptOut",
-            "smsOptOutTimestamp",
-            "firstName",
-            "lastName",
-            "fullName",
-            "location",
-        ],
-        "field",
-    ),
+    **dict.fromkeys(CONTACT_FIELDS, "field"),
 }
 _TRANSACTIONS: Spec = {
     "type": "literal:transactions_schema",
@@ -71,22 +87,6 @@ _CUSTOM: Spec = {
     "userId": "field",
     "metadata": "fields",
 }
-# The fields a locations mapping names (each maps to a field of the locations schema); the
-# served OpenAPI describes the same list.
-LOCATION_FIELDS = (
-    "id_field",
-    "name",
-    "address_line_1",
-    "address_line_2",
-    "address_line_3",
-    "locality",
-    "district",
-    "postal_code",
-    "country_code",
-    "phone",
-    "email",
-    "website",
-)
 _LOCATIONS: Spec = {
     "type": "literal:locations_schema",
     "schemaId": "schemaId",

@@ -10,9 +10,7 @@ merged document against the new version.
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -24,10 +22,10 @@ from reach.domain import schema_rules as rules
 from reach.domain.compiled import CompiledSchema
 from reach.domain.default_schemas import DEFAULT_SCHEMAS
 from reach.domain.schema_rules import CATEGORIES as CATEGORIES
-from reach.domain.schema_safety import SchemaLimits, remote_references
+from reach.domain.schema_safety import SchemaLimits
 from reach.errors import BadRequest, Conflict, NotFound
 from reach.storage import schemas as store
-from reach.storage.database import Connection, Database, Row
+from reach.storage.database import Connection, Row
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 UNSET: Any = msgspec.UNSET
@@ -144,36 +142,6 @@ async def get(conn: Connection, partner_id: str, name_or_id: str) -> SchemaDefin
 
 async def list_active(conn: Connection, partner_id: str) -> list[SchemaDefinition]:
     return [SchemaDefinition.from_row(row) for row in await store.list_active(conn, partner_id)]
-
-
-async def unsafe_stored(
-    db: Database, page: int = 200
-) -> AsyncIterator[tuple[SchemaDefinition, list[str]]]:
-    """Stored definitions naming URLs (written before such definitions were refused), with
-    what is wrong in each. They stay readable; writes to their records are refused with
-    the reason (:class:`reach.domain.compiled.CompiledSchema`); nothing is fetched.
-
-    A page at a time, each in a short read transaction, the walks in a thread: it runs
-    beside the requests a server has started serving."""
-    after = "00000000-0000-0000-0000-000000000000"  # below every id (ids are random UUIDs)
-    while True:
-        async with db.transaction(write=False) as conn:
-            rows = await store.page_all_active(conn, after, page)
-        if not rows:
-            return
-        after = str(rows[-1]["id"])
-        for found in await asyncio.to_thread(_unsafe, rows):
-            yield found
-
-
-def _unsafe(rows: list[Row]) -> list[tuple[SchemaDefinition, list[str]]]:
-    found = []
-    for row in rows:
-        definition = SchemaDefinition.from_row(row)
-        problems = remote_references(definition.json_schema)
-        if problems:
-            found.append((definition, problems))
-    return found
 
 
 async def install_defaults(conn: Connection, partner_id: str, at: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from reach.domain.channel_accounts import TYPES as CHANNEL_TYPES
-from reach.domain.mappings import LOCATION_FIELDS
+from reach.domain.mappings import CONTACT_FIELDS, LOCATION_FIELDS
 from reach.domain.segment_conditions import OPERATORS
 from reach.domain.segments import TYPES as SEGMENT_TYPES
 from reach.openapi.components import (
@@ -39,24 +39,11 @@ TAGS = [
 ]
 
 _FIELD = {**STRING, "description": "A top-level field name, or a JSON path like $.address.city"}
-_SOURCE_FIELDS = [
-    "userId",
-    "email",
-    "emailOptOut",
-    "emailOptOutTimestamp",
-    "phone",
-    "smsOptOut",
-    "smsOptOutTimestamp",
-    "firstName",
-    "lastName",
-    "fullName",
-    "location",
-]
 _CONTACTS_SOURCE = obj(
     {
         "type": {"type": "string", "enum": ["contacts_schema"]},
         "schemaId": UUID,
-        **dict.fromkeys(_SOURCE_FIELDS, _FIELD),
+        **dict.fromkeys(CONTACT_FIELDS, _FIELD),
     },
     ["schemaId", "userId"],
     additionalProperties=False,
