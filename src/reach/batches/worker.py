@@ -313,7 +313,8 @@ class Worker:
                 now = datetime.now(UTC)
                 batch = await store.renew(conn, batch_id, self.name, _stamp(now + self.lease))
                 if batch is not None:
-                    await process.fail_next(conn, batch, now)
+                    dialect = self.services.db.dialect if self.services.settings.events else None
+                    await process.fail_next(conn, batch, now, dialect)
         except Exception as exc:
             if not _retry_unchanged(exc):
                 raise

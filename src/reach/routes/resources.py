@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from reach.domain import conditions, documents, listing, resources
 from reach.domain.conditions import Conditions, etag
+from reach.domain.events import Actor
 from reach.domain.resources import Record, Scope
 from reach.errors import BadRequest
 from reach.http import ok, query_bool, query_choice, query_int
@@ -46,7 +47,24 @@ def record_wire(record: Record) -> dict[str, Any]:
 async def scope_of(call: Call, conn: Connection) -> Scope:
     schema = await call.services.schemas.resolve(conn, call.partner_id, call.path("schema"))
     services = call.services
-    return Scope(conn, call.dialect, call.tenant, schema, services.schemas, services.records)
+    return Scope(
+        conn,
+        call.dialect,
+        call.tenant,
+        schema,
+        services.schemas,
+        services.records,
+        actor_of(call) if services.settings.events else None,
+    )
+
+
+def actor_of(call: Call) -> Actor:
+    return Actor(
+        partner_id=call.partner_id,
+        tenant_token=not call.principal.is_partner,
+        via="api",
+        request_id=call.scope.get("state", {}).get("request_id"),
+    )
 
 
 def _fields(call: Call, scope: Scope) -> dict[str, Any]:
