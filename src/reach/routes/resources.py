@@ -13,10 +13,10 @@ from starlette.routing import Route
 
 from reach.domain import conditions, documents, listing, resources
 from reach.domain.conditions import Conditions, etag
-from reach.domain.events import Actor
 from reach.domain.resources import Record, Scope
 from reach.errors import BadRequest
 from reach.http import ok, query_bool, query_choice, query_int
+from reach.routes.events import actor_of
 from reach.routing import Call, route
 from reach.storage.database import Connection
 
@@ -55,15 +55,6 @@ async def scope_of(call: Call, conn: Connection) -> Scope:
         services.schemas,
         services.records,
         actor_of(call) if services.settings.events else None,
-    )
-
-
-def actor_of(call: Call) -> Actor:
-    return Actor(
-        partner_id=call.partner_id,
-        tenant_token=not call.principal.is_partner,
-        via="api",
-        request_id=call.scope.get("state", {}).get("request_id"),
     )
 
 
