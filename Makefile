@@ -4,7 +4,8 @@
 #   make            bootstrap .venv from the hash-locked requirements/dev.txt
 #   make test       run the test suite (SQLite always; PostgreSQL too when
 #                   REACH_TEST_DATABASE_URL is set)
-#   make lint       ruff check + ruff format --check + mypy
+#   make lint       ruff check + ruff format --check + mypy + the import contracts
+#                   (.importlinter: layering, doors, client/bulk independence)
 #   make fmt        ruff format + ruff check --fix
 #   make serve      run the server (extra arguments via ARGS=...); installs the
 #                   runtime dependencies only (requirements/runtime.txt)
@@ -66,6 +67,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: $(DEV_STAMP)
 	$(BIN)/ruff format .

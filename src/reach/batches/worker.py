@@ -34,7 +34,7 @@ from reach.config import Settings
 from reach.errors import StaleScope
 from reach.services import Services, open_services
 from reach.storage import batches as store
-from reach.storage import faults
+from reach.storage import faults, resource_keys
 from reach.storage import idempotency as idempotency_keys
 
 log = logging.getLogger("reach.batches")
@@ -217,7 +217,7 @@ class Worker:
     async def _wake_waiting(self, now: datetime) -> None:
         db = self.services.db
         async with db.transaction(write=False) as conn:
-            woken = await store.woken_by_writes(conn, _stamp(now))
+            woken = await resource_keys.woken_by_writes(conn, _stamp(now))
         if woken:
             try:
                 async with db.transaction(write=True) as conn:
@@ -311,7 +311,7 @@ class Worker:
         self._statistics_checked = True
         try:
             async with self.services.db.transaction(write=True) as conn:
-                if await store.analyze_if_never_analyzed(conn):
+                if await resource_keys.analyze_if_never_analyzed(conn):
                     log.info("gathered the first statistics of the resources table")
         except Exception:
             log.exception("could not check the resources table's statistics")

@@ -144,6 +144,20 @@ async def list_active(conn: Connection, partner_id: str) -> list[SchemaDefinitio
     return [SchemaDefinition.from_row(row) for row in await store.list_active(conn, partner_id)]
 
 
+async def active_versions(conn: Connection, partner_id: str) -> list[tuple[str, int]]:
+    """(id, version) of the partner's active definitions, without their JSON Schemas: what a
+    document built from them depends on."""
+    rows = await store.active_versions(conn, partner_id)
+    return [(str(row["id"]), int(row["version_number"])) for row in rows]
+
+
+async def list_active_plain(conn: Connection, partner_id: str) -> list[dict[str, Any]]:
+    """The active definitions as plain column dicts: picklable, for a builder in another
+    process (the partner's OpenAPI document)."""
+    rows = await store.list_active(conn, partner_id)
+    return [{name: row[name] for name in store.COLUMNS} for row in rows]
+
+
 async def install_defaults(conn: Connection, partner_id: str, at: str) -> None:
     for spec in DEFAULT_SCHEMAS:
         await create(

@@ -36,7 +36,6 @@ from starlette.types import Scope
 from reach.domain import schemas
 from reach.openapi import build_document, default_schemas, partner_schemas
 from reach.services import Services
-from reach.storage import schemas as schema_store
 
 ASSETS = "/docs/assets"
 SWAGGER_DIR = f"{ASSETS}/swagger_ui/vendor"
@@ -217,17 +216,12 @@ async def openapi_json(request: Request) -> Response:
         if principal.is_partner:
             # Every definition change bumps its version (or deactivates it): the key changes.
             async with services.db.transaction(write=False) as conn:
-                versions = await schema_store.active_versions(conn, principal.partner_id)
-            key = _document_key(
-                principal.partner_id,
-                server,
-                [(str(row["id"]), int(row["version_number"])) for row in versions],
-            )
+                versions = await schemas.active_versions(conn, principal.partner_id)
+            key = _document_key(principal.partner_id, server, versions)
             document = PARTNER_DOCUMENTS.get(key)
             if document is None:
                 async with services.db.transaction(write=False) as conn:
-                    rows = await schema_store.list_active(conn, principal.partner_id)
-                plain = [{name: row[name] for name in schema_store.COLUMNS} for row in rows]
+                    plain = await schemas.list_active_plain(conn, principal.partner_id)
                 document = await BUILDER.build(plain, server)
                 # Keyed by the rows it was built from, even if a write landed since `key`.
                 built_from = [(str(r["id"]), int(r["version_number"])) for r in plain]

@@ -167,22 +167,6 @@ async def items_with_status(
 # -- the worker
 
 
-async def woken_by_writes(conn: Connection, now: str) -> list[str]:
-    """Batches not yet due whose pending items wait for a record that now exists.
-
-    Each wait row is matched against the resource key of its own tenant; only existence is
-    read, never a record.
-    """
-    rows = await conn.fetch(
-        "SELECT DISTINCT w.batch_id FROM batch_waits w JOIN batches b ON b.id = w.batch_id "
-        "WHERE b.wake_at > $1 AND EXISTS (SELECT 1 FROM resources r WHERE "
-        "r.tenant_id = w.tenant_id AND r.schema_id = w.schema_id "
-        "AND r.external_id = w.external_id)",
-        now,
-    )
-    return [str(row["batch_id"]) for row in rows]
-
-
 async def wake(conn: Connection, dialect: str, batch_ids: Sequence[str], now: str) -> None:
     cond = (
         "id = ANY($2::uuid[])"
@@ -363,23 +347,6 @@ async def wait_until(conn: Connection, batch_id: str, wake_at: str) -> None:
         batch_id,
         wake_at,
     )
-
-
-async def analyze_if_never_analyzed(conn: Connection) -> bool:
-    """PostgreSQL: gather statistics on ``resources`` if it has never had any.
-
-    Until its first ANALYZE the planner estimates one row per tenant and schema, ties the
-    listing index with the unique key, and may probe a key by scanning the tenant's every
-    record — quadratic for a first import into a new database. Autovacuum fixes it within about
-    a minute; the worker fixes it after its first batch. Once is enough: later statistics are
-    autovacuum's job.
-    """
-    never = await conn.fetchval(
-        "SELECT reltuples < 0 FROM pg_class WHERE oid = 'resources'::regclass"
-    )
-    if never:
-        await conn.execute("ANALYZE resources")
-    return bool(never)
 
 
 async def mark_rest_succeeded(conn: Connection, batch_id: str, first: int, last: int) -> None:
