@@ -32,10 +32,14 @@ from reach.http import json_body, query_params, refuse_nul_in_url
 from reach.ratelimit import Quota
 from reach.services import Services
 from reach.storage.database import Connection
+from reach.storage.replicas import Replicas
+from reach.storage.replicas import token as replica_token
 
 Access = Literal["partner", "tenant"]
 
 _NO_TENANT: Any = None
+
+_CONSISTENCY = b"reach-consistency"
 
 
 class Call:
@@ -78,7 +82,14 @@ Handler = Callable[[Call, Connection], Awaitable[Response]]
 class _Headers:
     """The request headers routes read, found in one pass over the ASGI header list."""
 
-    __slots__ = ("authorization", "content_length", "content_type", "idempotency_key", "tenant")
+    __slots__ = (
+        "authorization",
+        "consistency",
+        "content_length",
+        "content_type",
+        "idempotency_key",
+        "tenant",
+    )
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
         found: dict[bytes, bytes] = {}
@@ -91,6 +102,7 @@ class _Headers:
         self.content_type = _text(found.get(b"content-type")) or ""
         self.tenant = _text(found.get(b"reach-tenant-id")) or _text(found.get(b"x-tenant-id"))
         self.idempotency_key = _text(found.get(b"idempotency-key"))
+        self.consistency = _text(found.get(b"reach-consistency"))
 
 
 _READ = frozenset(
@@ -99,6 +111,7 @@ _READ = frozenset(
         b"content-length",
         b"content-type",
         b"idempotency-key",
+        b"reach-consistency",
         b"reach-tenant-id",
         b"x-tenant-id",
     )
@@ -111,16 +124,22 @@ def _text(value: bytes | None) -> str | None:
 
 class Endpoint:
     """One route's ASGI app. ``idempotent``: the route honours ``Idempotency-Key`` (every
-    write a tenant makes: reach.idempotency)."""
+    write a tenant makes: reach.idempotency). ``replica``: a read that a replica may serve
+    (reach.storage.replicas)."""
 
-    __slots__ = ("access", "body", "handler", "idempotent", "write")
+    __slots__ = ("access", "body", "handler", "idempotent", "replica", "write")
 
-    def __init__(self, handler: Handler, *, access: Access, write: bool, body: bool) -> None:
+    def __init__(
+        self, handler: Handler, *, access: Access, write: bool, body: bool, replica: bool = False
+    ) -> None:
+        if replica and write:
+            raise ValueError("a write route cannot read from a replica")
         self.handler = handler
         self.access = access
         self.write = write
         self.body = body
         self.idempotent = write and access == "tenant"
+        self.replica = replica
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services: Services = scope["app"].state.services
@@ -179,6 +198,8 @@ class Endpoint:
                 services.settings.max_body_bytes,
             )
         call = Call(scope, services, principal, payload, tenant)
+        if services.replicas is not None:
+            return await self._replicated(call, headers, services.replicas)
         key = headers.idempotency_key
         if key is not None and self.idempotent:
 
@@ -188,6 +209,36 @@ class Endpoint:
             return await idempotency.serve(call, key, handle)
         async with services.db.transaction(write=self.write) as conn:
             return await self._handle(call, conn, headers.tenant)
+
+    async def _replicated(self, call: Call, headers: _Headers, replicas: Replicas) -> Response:
+        """With read replicas: a replica route's read goes where ``Reach-Consistency`` allows;
+        a write answers with the position it committed at (reach.storage.replicas)."""
+        if self.replica:
+
+            async def read(conn: Connection) -> Response:
+                return await self._handle(call, conn, headers.tenant)
+
+            return await replicas.read(headers.consistency, read)
+        used: list[Connection] = []
+
+        async def handle(conn: Connection) -> Response:
+            used.append(conn)
+            return await self._handle(call, conn, headers.tenant)
+
+        key = headers.idempotency_key
+        if key is not None and self.idempotent:
+            response = await idempotency.serve(call, key, handle)
+        else:
+            async with call.services.db.transaction(write=self.write) as conn:
+                response = await handle(conn)
+        if self.write:
+            # A replayed answer ran no handler here; its transaction's position still counts.
+            position = getattr(used[0], "position", None) if used else None
+            if position is None:
+                position = await replicas.position()
+            if position is not None:
+                response.raw_headers.append((_CONSISTENCY, replica_token(position).encode()))
+        return response
 
     async def _handle(self, call: Call, conn: Connection, tenant_header: str | None) -> Response:
         """The handler, inside the request's transaction."""
@@ -246,9 +297,13 @@ def route(
     access: Access,
     write: bool = False,
     body: bool = False,
+    replica: bool = False,
     name: str | None = None,
 ) -> Route:
-    endpoint = Endpoint(handler, access=access, write=write, body=body)
+    """``replica=True``: with ``REACH_DATABASE_READ_URLS`` set, a replica may serve this read
+    (fresh as the request's ``Reach-Consistency`` token asks). Only for a handler whose every
+    statement reads, and whose answer decides no write (docs/replicas.md)."""
+    endpoint = Endpoint(handler, access=access, write=write, body=body, replica=replica)
     return Route(path, endpoint, methods=[method], name=name or handler.__name__)
 
 

@@ -17,7 +17,7 @@ from reach.domain.resources import Record, Scope
 from reach.errors import BadRequest
 from reach.http import ok, query_bool, query_choice, query_int
 from reach.routing import Call, route
-from reach.storage.database import Connection
+from reach.storage.database import Connection, on_replica
 
 SCHEMA = "/api/resources/{schema}"
 RECORD = "/api/resources/{schema}/{externalId:path}"
@@ -46,7 +46,10 @@ def record_wire(record: Record) -> dict[str, Any]:
 async def scope_of(call: Call, conn: Connection) -> Scope:
     schema = await call.services.schemas.resolve(conn, call.partner_id, call.path("schema"))
     services = call.services
-    return Scope(conn, call.dialect, call.tenant, schema, services.schemas, services.records)
+    # A replica's copy may be older than this process's hint: remembering it would only cost
+    # the next PATCH a lost compare-and-set.
+    recent = None if on_replica(conn) else services.records
+    return Scope(conn, call.dialect, call.tenant, schema, services.schemas, recent)
 
 
 def _fields(call: Call, scope: Scope) -> dict[str, Any]:
@@ -172,11 +175,11 @@ async def list_resources(call: Call, conn: Connection) -> Response:
 
 COLLECTION_ROUTES: list[Route] = [
     route(SCHEMA, "POST", create_resource, access="tenant", write=True, body=True),
-    route(SCHEMA, "GET", list_resources, access="tenant"),
+    route(SCHEMA, "GET", list_resources, access="tenant", replica=True),
 ]
 
 RECORD_ROUTES: list[Route] = [
-    route(RECORD, "GET", get_resource, access="tenant"),
+    route(RECORD, "GET", get_resource, access="tenant", replica=True),
     route(RECORD, "PATCH", patch_resource, access="tenant", write=True, body=True),
     route(RECORD, "POST", create_resource_at, access="tenant", write=True, body=True),
     route(RECORD, "DELETE", delete_resource, access="tenant", write=True),

@@ -158,7 +158,13 @@ async def delete_schema_definition(call: Call, conn: Connection) -> Response:
 
 
 ROUTES: list[Route] = [
-    route("/partner/schema-definitions", "GET", list_schema_definitions, access="partner"),
+    route(
+        "/partner/schema-definitions",
+        "GET",
+        list_schema_definitions,
+        access="partner",
+        replica=True,
+    ),
     route(
         "/partner/schema-definitions",
         "POST",
@@ -167,7 +173,13 @@ ROUTES: list[Route] = [
         write=True,
         body=True,
     ),
-    route("/partner/schema-definitions/{idOrName}", "GET", get_schema_definition, access="partner"),
+    route(
+        "/partner/schema-definitions/{idOrName}",
+        "GET",
+        get_schema_definition,
+        access="partner",
+        replica=True,
+    ),
     route(
         "/partner/schema-definitions/{idOrName}",
         "POST",
