@@ -59,7 +59,20 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:
         log.warning("readiness check failed: %s", faults.cause(exc))
         return render(ServiceUnavailable("Database unreachable"))
-    return ok({"status": "ready", "database": services.db.dialect})
+    found: dict[str, Any] = {"status": "ready", "database": services.db.dialect}
+    if services.replicas is not None:
+        # Shown, never a reason to be unready: reads fall back to the primary.
+        found["replicas"] = [
+            {
+                "name": state.name,
+                "up": state.up,
+                "lagSeconds": state.lag_seconds,
+                "lagBytes": state.lag_bytes,
+                **({"reason": state.reason} if state.reason else {}),
+            }
+            for state in services.replicas.states()
+        ]
+    return ok(found)
 
 
 async def scan_schema_definitions(services: Services) -> None:
@@ -129,6 +142,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = await open_services(settings)
         app.state.services = services
         await services.listen()  # cross-node cache invalidation (PostgreSQL)
+        if services.replicas is not None:
+            services.replicas.start()  # health and lag checks, in the background
         scan = asyncio.create_task(scan_schema_definitions(services))
         worker = run_in_background(services) if settings.batch_worker else None
         observe.start(services)

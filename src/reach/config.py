@@ -64,6 +64,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_retention_seconds: int = 86_400
     events: bool = True
     history_retention_days: int = 90
+    database_read_urls: str = ""
+    replica_max_lag_seconds: float = 5.0
+    replica_wait_seconds: float = 0.1
+    replica_check_seconds: float = 1.0
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
@@ -162,6 +166,19 @@ FIELD_DOCS: dict[str, str] = {
     "webhooks). Off, writes append nothing and both routes show only older events.",
     "history_retention_days": "Days change events (record history and the feed) are kept; "
     "the batch workers delete older ones in small chunks. 0 keeps them forever.",
+    "database_read_urls": "PostgreSQL hot standbys of `REACH_DATABASE_URL`, comma-separated "
+    "(`postgresql://user@standby1/db,postgresql://user@standby2/db`). Reads (record, list, "
+    "segment and member GETs, exports) go to a healthy one; writes and whatever decides a "
+    "write stay on the primary. Empty (the default): everything on the primary. See "
+    "docs/replicas.md.",
+    "replica_max_lag_seconds": "A read without a `Reach-Consistency` token may be this many "
+    "seconds stale: replicas further behind are skipped (the primary serves it).",
+    "replica_wait_seconds": "Longest a read waits for a replica: to replay as far as the "
+    "read's `Reach-Consistency` token, or for a free replica connection; past it the primary "
+    "serves the read.",
+    "replica_check_seconds": "How often each serving process checks its replicas' health and "
+    "lag (each check bounded by this too): a dead, lagging or promoted replica leaves the "
+    "rotation, and comes back at the first good check.",
 }
 
 
@@ -212,6 +229,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     if settings.idempotency_retention_seconds < 1:
         raise ConfigError("REACH_IDEMPOTENCY_RETENTION_SECONDS must be at least 1")
     _check_rate_limit_settings(settings)
+    _check_replica_settings(settings)
     for name in ("max_schema_bytes", "max_schema_depth", "max_schema_nodes"):
         if getattr(settings, name) < 1:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be at least 1")
@@ -253,6 +271,31 @@ def _check_rate_limit_settings(settings: Settings) -> None:
             "REACH_RATE_LIMIT_STORAGE: expected memory:// or redis://host:port, "
             f"got {settings.rate_limit_storage!r}"
         )
+
+
+def read_urls(settings: Settings) -> list[str]:
+    """``REACH_DATABASE_READ_URLS`` as a list (empty entries dropped)."""
+    return [url.strip() for url in settings.database_read_urls.split(",") if url.strip()]
+
+
+def _check_replica_settings(settings: Settings) -> None:
+    urls = read_urls(settings)
+    if urls and settings.engine != "postgresql":
+        raise ConfigError(
+            "REACH_DATABASE_READ_URLS needs a PostgreSQL REACH_DATABASE_URL (standbys of it)"
+        )
+    for url in urls:
+        if not url.startswith(("postgresql:", "postgres:")):
+            raise ConfigError(
+                "REACH_DATABASE_READ_URLS: every entry must be a postgresql:// URL, got "
+                f"{url.split(':', 1)[0]!r}"
+            )
+    if settings.replica_max_lag_seconds <= 0:
+        raise ConfigError("REACH_REPLICA_MAX_LAG_SECONDS must be positive")
+    if settings.replica_wait_seconds < 0:
+        raise ConfigError("REACH_REPLICA_WAIT_SECONDS must be 0 (never wait) or positive")
+    if settings.replica_check_seconds <= 0:
+        raise ConfigError("REACH_REPLICA_CHECK_SECONDS must be positive")
 
 
 def settings_table() -> str:

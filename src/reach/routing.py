@@ -32,11 +32,15 @@ from reach.http import json_body, query_params, refuse_nul_in_url
 from reach.ratelimit import Quota
 from reach.services import Services
 from reach.storage.database import Connection
+from reach.storage.replicas import Replicas
+from reach.storage.replicas import token as replica_token
 
 Access = Literal["partner", "tenant"]
 
 _NO_TENANT: Any = None
 _NO_CONNECTION: Any = None
+
+_CONSISTENCY = b"reach-consistency"
 
 
 class Call:
@@ -79,7 +83,14 @@ Handler = Callable[[Call, Connection], Awaitable[Response]]
 class _Headers:
     """The request headers routes read, found in one pass over the ASGI header list."""
 
-    __slots__ = ("authorization", "content_length", "content_type", "idempotency_key", "tenant")
+    __slots__ = (
+        "authorization",
+        "consistency",
+        "content_length",
+        "content_type",
+        "idempotency_key",
+        "tenant",
+    )
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
         found: dict[bytes, bytes] = {}
@@ -92,6 +103,7 @@ class _Headers:
         self.content_type = _text(found.get(b"content-type")) or ""
         self.tenant = _text(found.get(b"reach-tenant-id")) or _text(found.get(b"x-tenant-id"))
         self.idempotency_key = _text(found.get(b"idempotency-key"))
+        self.consistency = _text(found.get(b"reach-consistency"))
 
 
 _READ = frozenset(
@@ -100,6 +112,7 @@ _READ = frozenset(
         b"content-length",
         b"content-type",
         b"idempotency-key",
+        b"reach-consistency",
         b"reach-tenant-id",
         b"x-tenant-id",
     )
@@ -112,13 +125,23 @@ def _text(value: bytes | None) -> str | None:
 
 class Endpoint:
     """One route's ASGI app. ``idempotent``: the route honours ``Idempotency-Key`` (every
-    write a tenant makes: reach.idempotency)."""
+    write a tenant makes: reach.idempotency). ``replica``: a read that a replica may serve
+    (reach.storage.replicas)."""
 
-    __slots__ = ("access", "body", "handler", "idempotent", "transaction", "write")
+    __slots__ = ("access", "body", "handler", "idempotent", "replica", "transaction", "write")
 
     def __init__(
-        self, handler: Handler, *, access: Access, write: bool, body: bool, transaction: bool
+        self,
+        handler: Handler,
+        *,
+        access: Access,
+        write: bool,
+        body: bool,
+        transaction: bool = True,
+        replica: bool = False,
     ) -> None:
+        if replica and write:
+            raise ValueError("a write route cannot read from a replica")
         self.handler = handler
         self.access = access
         self.write = write
@@ -127,6 +150,7 @@ class Endpoint:
         # False: the handler opens its own short transactions (a long poll must not hold a
         # connection, or on SQLite the process's only one, while it waits); it gets no conn.
         self.transaction = transaction
+        self.replica = replica
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services: Services = scope["app"].state.services
@@ -190,6 +214,8 @@ class Endpoint:
         call = Call(scope, services, principal, payload, tenant)
         if not self.transaction:
             return await self.handler(call, _NO_CONNECTION)
+        if services.replicas is not None:
+            return await self._replicated(call, headers, services.replicas)
         key = headers.idempotency_key
         if key is not None and self.idempotent:
 
@@ -199,6 +225,36 @@ class Endpoint:
             return await idempotency.serve(call, key, handle)
         async with services.db.transaction(write=self.write) as conn:
             return await self._handle(call, conn, headers.tenant)
+
+    async def _replicated(self, call: Call, headers: _Headers, replicas: Replicas) -> Response:
+        """With read replicas: a replica route's read goes where ``Reach-Consistency`` allows;
+        a write answers with the position it committed at (reach.storage.replicas)."""
+        if self.replica:
+
+            async def read(conn: Connection) -> Response:
+                return await self._handle(call, conn, headers.tenant)
+
+            return await replicas.read(headers.consistency, read)
+        used: list[Connection] = []
+
+        async def handle(conn: Connection) -> Response:
+            used.append(conn)
+            return await self._handle(call, conn, headers.tenant)
+
+        key = headers.idempotency_key
+        if key is not None and self.idempotent:
+            response = await idempotency.serve(call, key, handle)
+        else:
+            async with call.services.db.transaction(write=self.write) as conn:
+                response = await handle(conn)
+        if self.write:
+            # A replayed answer ran no handler here; its transaction's position still counts.
+            position = getattr(used[0], "position", None) if used else None
+            if position is None:
+                position = await replicas.position()
+            if position is not None:
+                response.raw_headers.append((_CONSISTENCY, replica_token(position).encode()))
+        return response
 
     async def _handle(self, call: Call, conn: Connection, tenant_header: str | None) -> Response:
         """The handler, inside the request's transaction."""
@@ -257,10 +313,16 @@ def route(
     access: Access,
     write: bool = False,
     body: bool = False,
+    replica: bool = False,
     name: str | None = None,
     transaction: bool = True,
 ) -> Route:
-    endpoint = Endpoint(handler, access=access, write=write, body=body, transaction=transaction)
+    """``replica=True``: with ``REACH_DATABASE_READ_URLS`` set, a replica may serve this read
+    (fresh as the request's ``Reach-Consistency`` token asks). Only for a handler whose every
+    statement reads, and whose answer decides no write (docs/replicas.md)."""
+    endpoint = Endpoint(
+        handler, access=access, write=write, body=body, transaction=transaction, replica=replica
+    )
     return Route(path, endpoint, methods=[method], name=name or handler.__name__)
 
 

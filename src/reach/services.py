@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from reach.auth import TokenVerifier
-from reach.config import Settings
+from reach.config import Settings, read_urls
 from reach.deadlines import Deadlines
 from reach.domain import partners
 from reach.domain.recent import RecentRecords
@@ -17,6 +18,9 @@ from reach.ratelimit import RateLimiter
 from reach.secretbox import SecretBox, box_for
 from reach.storage import notify
 from reach.storage.database import Database, open_database
+
+if TYPE_CHECKING:
+    from reach.storage.replicas import Replicas
 
 # How long a process may trust the partner secrets it read, notification or not (SQLite has
 # none; a PostgreSQL listener may be reconnecting): a secret revoked by another process stops
@@ -37,6 +41,8 @@ class Services:
     limiter: RateLimiter | None
     deadlines: Deadlines
     listener: notify.Listener | None = field(default=None)
+    # REACH_DATABASE_READ_URLS: where reads of replica routes go (None: all on ``db``)
+    replicas: Replicas | None = field(default=None)
     # (tenant id, Idempotency-Key) of the keyed writes running in this process (reach.idempotency)
     idempotency_running: set[tuple[str, str]] = field(default_factory=set)
     # Wakes this process's feed long polls (reach.feed)
@@ -71,6 +77,8 @@ class Services:
     async def close(self) -> None:
         if self.listener is not None:
             await self.listener.stop()
+        if self.replicas is not None:
+            await self.replicas.close()
         await self.deadlines.close()
         if self.limiter is not None:
             await self.limiter.close()
@@ -103,6 +111,7 @@ async def open_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         db=db,
+        replicas=await _replicas(settings, db),
         tokens=tokens,
         tenants=TenantLookups(settings.lookup_cache_seconds),
         schemas=SchemaRegistry(
@@ -115,4 +124,25 @@ async def open_services(settings: Settings) -> Services:
         box=box,
         limiter=RateLimiter.from_settings(settings),
         deadlines=Deadlines(settings.request_timeout_seconds),
+    )
+
+
+async def _replicas(settings: Settings, db: Database) -> Replicas | None:
+    """The read replicas, opened without connecting (their checker starts with the app)."""
+    urls = read_urls(settings)
+    if not urls:
+        return None
+    from reach.storage.postgres import PostgresDatabase
+    from reach.storage.replicas import Replicas
+
+    if not isinstance(db, PostgresDatabase):  # load_settings refuses this; kept for types
+        raise TypeError("read replicas need a PostgreSQL primary")
+    return await Replicas.open(
+        db,
+        urls,
+        pool_size=settings.db_pool_size,
+        lock_timeout=settings.db_lock_timeout_seconds,
+        max_lag=settings.replica_max_lag_seconds,
+        wait=settings.replica_wait_seconds,
+        check_every=settings.replica_check_seconds,
     )

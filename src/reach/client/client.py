@@ -99,6 +99,12 @@ class Client(SegmentCalls, PartnerCalls):
     def close(self) -> None:
         self._transport.close()
 
+    @property
+    def consistency(self) -> str | None:
+        """The ``Reach-Consistency`` token this client sends: the latest a write answered
+        with, so reads a replica serves show this client's writes (shared by ``for_tenant``)."""
+        return self._transport.consistency
+
     def __enter__(self) -> Client:
         return self
 

@@ -24,6 +24,7 @@ from reach.client.retry import RetryPolicy, parse_retry_after
 T = TypeVar("T")
 
 USER_AGENT = "reach-client/0.1"
+CONSISTENCY = "Reach-Consistency"
 _RENEW_BEFORE = 60  # seconds before expiry
 
 
@@ -79,6 +80,10 @@ class Transport:
     ) -> None:
         self.credentials = credentials
         self.retry = retry or RetryPolicy()
+        # The latest Reach-Consistency a write answered with, sent with every request so a
+        # read served by a replica shows this client's own writes (docs/replicas.md).
+        self.consistency: str | None = None
+        self._consistency_lock = threading.Lock()
         self.http = http or httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
@@ -124,6 +129,8 @@ class Transport:
                 headers["reach-tenant-id"] = tenant
             if content is not None:
                 headers["Content-Type"] = "application/json"
+            if self.consistency is not None:
+                headers[CONSISTENCY] = self.consistency
             try:
                 response = self.http.request(
                     method, path, content=content, params=params, headers=headers
@@ -137,6 +144,7 @@ class Transport:
                 attempt += 1
                 continue
             if response.status_code < 400:
+                self._saw(response.headers.get(CONSISTENCY))
                 return response
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             retriable = response.status_code in policy.statuses and (
@@ -151,3 +159,13 @@ class Transport:
             except orjson.JSONDecodeError:
                 body = response.text
             raise api_error(response.status_code, body, retry_after)
+
+    def _saw(self, given: str | None) -> None:
+        """Keep the later token. Tokens of one format have one length and the later one is the
+        greater string; threads sharing a client may see answers out of order."""
+        if given is None:
+            return
+        with self._consistency_lock:
+            held = self.consistency
+            if held is None or len(given) != len(held) or given > held:
+                self.consistency = given

@@ -25,7 +25,7 @@ from reach.domain.schema_rules import CATEGORIES as CATEGORIES
 from reach.domain.schema_safety import SchemaLimits
 from reach.errors import BadRequest, Conflict, NotFound
 from reach.storage import schemas as store
-from reach.storage.database import Connection, Row
+from reach.storage.database import Connection, Row, on_replica
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 UNSET: Any = msgspec.UNSET
@@ -104,7 +104,10 @@ class SchemaRegistry:
             found = await find(conn, partner_id, name_or_id)
             if found is None or found.deactivated_at is not None:
                 raise NotFound(f"Schema definition {name_or_id!r} not found")
-            if (self._epoch, self._generations.get(partner_id, 0)) == generation:
+            # A replica may still show a definition changed since: cached, it would outlive
+            # the change's notification for the whole TTL (reads only fill from the primary).
+            current = (self._epoch, self._generations.get(partner_id, 0)) == generation
+            if current and not on_replica(conn):
                 self._lookups.put(key, found)
         return found
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import GaugeMetricFamily
@@ -23,6 +24,9 @@ from prometheus_client.registry import Collector
 
 from reach import clock
 from reach.storage.database import Database
+
+if TYPE_CHECKING:
+    from reach.storage.replicas import Replicas
 
 log = logging.getLogger("reach.observability")
 
@@ -128,13 +132,59 @@ class PoolGauges:
         self.waiters.set(usage.waiting)
 
 
-class PoolSampler:
-    """Multiprocess mode only: samples this process's pool into its gauges every second."""
+class ReplicaGauges:
+    """Each read replica as this process's checker last saw it (REACH_DATABASE_READ_URLS).
+    With several processes the scrape shows the worst: the most lag, and down if any
+    process has it out of rotation."""
 
-    def __init__(self, gauges: PoolGauges, db: Database, every: float = 1.0) -> None:
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.lag = Gauge(
+            "reach_db_replica_lag_seconds",
+            "How stale a read replica may be: it holds every commit older than this "
+            "(NaN until known).",
+            ["replica"],
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        self.lag_bytes = Gauge(
+            "reach_db_replica_lag_bytes",
+            "WAL bytes a read replica has still to replay, at the last check.",
+            ["replica"],
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        self.up = Gauge(
+            "reach_db_replica_up",
+            "1 while a read replica is in rotation, 0 while reads skip it.",
+            ["replica"],
+            registry=registry,
+            multiprocess_mode="livemin",
+        )
+
+    def sample(self, replicas: Replicas) -> None:
+        for state in replicas.states():
+            lag = float("nan") if state.lag_seconds is None else state.lag_seconds
+            self.lag.labels(state.name).set(lag)
+            behind = float("nan") if state.lag_bytes is None else state.lag_bytes
+            self.lag_bytes.labels(state.name).set(behind)
+            self.up.labels(state.name).set(1 if state.up else 0)
+
+
+class PoolSampler:
+    """Multiprocess mode only: samples this process's pool (and ``also``, the replicas) into
+    its gauges every second."""
+
+    def __init__(
+        self,
+        gauges: PoolGauges,
+        db: Database,
+        every: float = 1.0,
+        also: Callable[[], None] | None = None,
+    ) -> None:
         self._gauges = gauges
         self._db = db
         self._every = every
+        self._also = also
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -144,6 +194,8 @@ class PoolSampler:
         while True:
             try:
                 self._gauges.sample(self._db)
+                if self._also is not None:
+                    self._also()
             except Exception:  # a sampling bug must not take the process down
                 log.exception("sampling the database pool failed")
             await asyncio.sleep(self._every)

@@ -19,6 +19,7 @@ import os
 
 from prometheus_client import (
     CollectorRegistry,
+    Counter,
     GCCollector,
     Histogram,
     PlatformCollector,
@@ -33,8 +34,15 @@ from starlette.responses import Response
 
 from reach.edge import Exchange
 from reach.errors import Unauthorized
-from reach.observability.gauges import PoolGauges, PoolSampler, QueueCollector, queue_snapshot
+from reach.observability.gauges import (
+    PoolGauges,
+    PoolSampler,
+    QueueCollector,
+    ReplicaGauges,
+    queue_snapshot,
+)
 from reach.services import Services
+from reach.storage.replicas import OUTCOMES
 
 # Seconds. The API answers most requests in about a millisecond; batches and large lists
 # take longer.
@@ -73,6 +81,16 @@ class Metrics:
             registry=own,
         )
         self.pool = PoolGauges(own)
+        self.replicas = ReplicaGauges(own)
+        self.replica_reads = Counter(
+            "reach_db_replica_reads",
+            "Reads of replica routes by where they went (REACH_DATABASE_READ_URLS): replica, "
+            "or the primary because no replica was up and fresh enough (primary_no_replica), "
+            "none replayed the Reach-Consistency token in time (primary_behind), the replica's "
+            "pool stayed full (primary_busy) or the replica failed the read (primary_fault).",
+            ["outcome"],
+            registry=own,
+        )
         self.queue = QueueCollector()
         if self.multiprocess:
             # prometheus_client leaves these two untyped.
@@ -111,12 +129,19 @@ class Metrics:
             # (and /readyz says why).
             self.queue.snapshot = None
         self.pool.sample(services.db)
+        if services.replicas is not None:
+            self.replicas.sample(services.replicas)
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(encoder(self.registry), media_type=content_type)
 
     def start(self, services: Services) -> None:
+        replicas = services.replicas
+        if replicas is not None:
+            counters = {outcome: self.replica_reads.labels(outcome) for outcome in OUTCOMES}
+            replicas.on_read = lambda outcome: counters[outcome].inc()
         if self.multiprocess:
-            self._sampler = PoolSampler(self.pool, services.db)
+            also = None if replicas is None else (lambda: self.replicas.sample(replicas))
+            self._sampler = PoolSampler(self.pool, services.db, also=also)
             self._sampler.start()
 
     async def stop(self) -> None:

@@ -226,6 +226,28 @@ READINESS: Schema = {
             {
                 "status": {"type": "string", "enum": ["ready"]},
                 "database": {"type": "string", "enum": ["sqlite", "postgresql"]},
+                "replicas": array(
+                    obj(
+                        {
+                            "name": {"type": "string", "description": "host:port/database"},
+                            "up": {"type": "boolean", "description": "In rotation"},
+                            "lagSeconds": {
+                                "type": "number",
+                                "nullable": True,
+                                "description": "At most this stale (null until known)",
+                            },
+                            "lagBytes": {
+                                "type": "integer",
+                                "nullable": True,
+                                "description": "WAL bytes behind the primary's last sample",
+                            },
+                            "reason": {"type": "string", "description": "Why it is out"},
+                        },
+                        ["name", "up", "lagSeconds", "lagBytes"],
+                    ),
+                    description="Only with REACH_DATABASE_READ_URLS: each read replica's "
+                    "health (a replica out of rotation never makes the server unready)",
+                ),
             },
             ["status", "database"],
         )

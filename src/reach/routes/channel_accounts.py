@@ -45,7 +45,7 @@ async def update_channel_account(call: Call, conn: Connection) -> Response:
 
 
 ROUTES: list[Route] = [
-    route(COLLECTION, "GET", list_channel_accounts, access="tenant"),
+    route(COLLECTION, "GET", list_channel_accounts, access="tenant", replica=True),
     route(COLLECTION, "POST", create_channel_account, access="tenant", write=True, body=True),
     route(ITEM, "PATCH", update_channel_account, access="tenant", write=True, body=True),
 ]

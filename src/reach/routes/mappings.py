@@ -24,6 +24,6 @@ async def replace_schema_mappings(call: Call, conn: Connection) -> Response:
 
 
 ROUTES: list[Route] = [
-    route(PATH, "GET", get_schema_mappings, access="partner"),
+    route(PATH, "GET", get_schema_mappings, access="partner", replica=True),
     route(PATH, "POST", replace_schema_mappings, access="partner", write=True, body=True),
 ]

@@ -168,7 +168,13 @@ async def delete_schema_definition(call: Call, conn: Connection) -> Response:
 
 
 ROUTES: list[Route] = [
-    route("/partner/schema-definitions", "GET", list_schema_definitions, access="partner"),
+    route(
+        "/partner/schema-definitions",
+        "GET",
+        list_schema_definitions,
+        access="partner",
+        replica=True,
+    ),
     route(
         "/partner/schema-definitions",
         "POST",
@@ -177,7 +183,13 @@ ROUTES: list[Route] = [
         write=True,
         body=True,
     ),
-    route("/partner/schema-definitions/{idOrName}", "GET", get_schema_definition, access="partner"),
+    route(
+        "/partner/schema-definitions/{idOrName}",
+        "GET",
+        get_schema_definition,
+        access="partner",
+        replica=True,
+    ),
     route(
         "/partner/schema-definitions/{idOrName}",
         "POST",

@@ -125,13 +125,13 @@ async def text_to_segment_route(call: Call, conn: Connection) -> Response:
 
 
 ROUTES: list[Route] = [
-    route(COLLECTION, "GET", list_segments, access="tenant"),
+    route(COLLECTION, "GET", list_segments, access="tenant", replica=True),
     route(COLLECTION, "POST", create_segment, access="tenant", write=True, body=True),
     # Literal paths before /{id}: "text-to-segment" and "user" are not segment ids.
     route(TEXT, "POST", text_to_segment_route, access="tenant", body=True),
-    route(USER, "GET", user_segments, access="tenant"),
-    route(ITEM, "GET", get_segment, access="tenant"),
+    route(USER, "GET", user_segments, access="tenant", replica=True),
+    route(ITEM, "GET", get_segment, access="tenant", replica=True),
     route(ITEM, "PATCH", update_segment, access="tenant", write=True, body=True),
     route(ITEM, "DELETE", delete_segment, access="tenant", write=True),
-    route(MEMBERS, "GET", segment_members, access="tenant"),
+    route(MEMBERS, "GET", segment_members, access="tenant", replica=True),
 ]

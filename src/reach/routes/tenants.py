@@ -179,8 +179,8 @@ async def delete_tenant(call: Call, conn: Connection) -> Response:
 
 ROUTES: list[Route] = [
     route("/partner/tenants", "POST", create_tenant, access="partner", write=True, body=True),
-    route("/partner/tenants", "GET", list_tenants, access="partner"),
-    route("/partner/tenants/{id}", "GET", get_tenant, access="partner"),
+    route("/partner/tenants", "GET", list_tenants, access="partner", replica=True),
+    route("/partner/tenants/{id}", "GET", get_tenant, access="partner", replica=True),
     route("/partner/tenants/{id}", "PATCH", update_tenant, access="partner", write=True, body=True),
     route("/partner/tenants/{id}", "DELETE", delete_tenant, access="partner", write=True),
 ]

@@ -89,6 +89,13 @@ class Connection(Protocol):
         ...
 
 
+def on_replica(conn: Connection) -> bool:
+    """Whether ``conn`` reads a replica (reach.storage.replicas), which may lag the primary:
+    what it reads must not fill a process-wide cache that later decides or shortcuts a write
+    (schema definitions, record hints)."""
+    return getattr(conn, "on_replica", False) is True
+
+
 class Usage(NamedTuple):
     """How a process's database connections are used right now (for the pool gauges)."""
 

@@ -38,6 +38,12 @@ class _OneLine(logging.Filter):
 logging.getLogger("asyncpg.pool").addFilter(_OneLine())
 
 _BEGIN_WRITE = "BEGIN"
+BEGIN_READ = "BEGIN READ ONLY"
+
+# The commit position for a Reach-Consistency token. The insert position, not the write
+# position (pg_current_wal_lsn): with synchronous_commit off the commit record may not be
+# written yet when COMMIT returns, but it is always inserted (reach.storage.replicas).
+_POSITION = "SELECT pg_current_wal_insert_lsn()"
 
 
 def pg_timestamp_to_rfc3339(text: str) -> str:
@@ -81,12 +87,17 @@ class PgConnection:
     (see :class:`reach.storage.database.Connection`). asyncpg still prepares and caches
     each query text per connection, so a statement is one round trip."""
 
-    __slots__ = ("_begin", "_conn", "state")
+    __slots__ = ("_begin", "_conn", "position", "state")
+
+    on_replica = False  # a hot standby's connection (reach.storage.replicas) says True
 
     def __init__(self, conn: PoolConnectionProxy[Any], begin: str) -> None:
         self._conn = conn
         self._begin = begin
         self.state = IDLE
+        # The WAL position after this write transaction committed, when the database tracks
+        # positions (replicas configured); None otherwise.
+        self.position: int | None = None
 
     async def _start(self) -> None:
         if self.state != IDLE:
@@ -146,15 +157,24 @@ class _Transaction:
     """``async with db.transaction():`` — a plain class, as on SQLite: the generator machinery
     of ``asynccontextmanager`` costs more than the bookkeeping it wraps."""
 
-    __slots__ = ("_begin", "_conn", "_db")
+    __slots__ = ("_begin", "_conn", "_db", "_raw", "_type")
     _conn: PgConnection  # set by __aenter__
 
-    def __init__(self, db: PostgresDatabase, begin: str) -> None:
+    def __init__(
+        self,
+        db: PostgresDatabase,
+        begin: str,
+        raw: PoolConnectionProxy[Any] | None = None,
+        kind: type[PgConnection] = PgConnection,
+    ) -> None:
         self._db = db
         self._begin = begin
+        self._raw = raw  # a connection already acquired from ``db``, released at exit
+        self._type = kind
 
     async def __aenter__(self) -> PgConnection:
-        self._conn = PgConnection(await self._db.acquire(), self._begin)
+        raw = self._raw if self._raw is not None else await self._db.acquire()
+        self._conn = self._type(raw, self._begin)
         return self._conn
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
@@ -165,9 +185,22 @@ class _Transaction:
                     await conn._conn.execute("COMMIT")
                 else:
                     await _rollback(conn._conn)
+            if exc_type is None and self._db.track_positions and self._begin == _BEGIN_WRITE:
+                conn.position = await _position(conn._conn)
         finally:
             conn.state = CLOSED
             await self._db.release(conn._conn)
+
+
+async def _position(conn: PoolConnectionProxy[Any]) -> int | None:
+    """The WAL position now, after the commit: at or past the commit record's end. None when
+    it cannot be read (the write has committed; its answer must not become an error)."""
+    try:
+        lsn: int = await conn.fetchval(_POSITION)
+    except Exception as exc:
+        log.debug("reading the WAL position after a commit failed: %s", faults.cause(exc))
+        return None
+    return lsn
 
 
 async def _rollback(conn: PoolConnectionProxy[Any]) -> None:
@@ -189,6 +222,9 @@ class PostgresDatabase:
         self._acquire_timeout = acquire_timeout
         self._busy = 0  # connections handed out
         self._waiting = 0  # callers queued for one
+        # Write transactions read the WAL position after COMMIT (PgConnection.position): set
+        # when replicas serve reads, so write responses can carry Reach-Consistency.
+        self.track_positions = False
 
     @classmethod
     async def open(
@@ -198,17 +234,21 @@ class PostgresDatabase:
         pool_size: int = 10,
         acquire_timeout: float = 5.0,
         lock_timeout: float = 5.0,
+        min_size: int = 1,
+        application_name: str = "reach-server",
     ) -> PostgresDatabase:
+        """``min_size=0`` opens no connection until one is needed: a replica that is down
+        when the server starts must not stop it."""
         settings = {
             "timezone": "UTC",
-            "application_name": "reach-server",
+            "application_name": application_name,
             # One row lock held too long must not hold a request (and its connection) for its
             # whole request timeout: past this the statement fails, and the request 503s.
             "lock_timeout": f"{max(1, round(lock_timeout * 1000))}ms",
         }
         pool = await asyncpg.create_pool(
             asyncpg_dsn(url),
-            min_size=1,
+            min_size=min_size,
             max_size=pool_size,
             init=_init_connection,
             reset=_keep_session,
@@ -245,6 +285,10 @@ class PostgresDatabase:
         self._busy += 1
         return conn
 
+    def has_free(self) -> bool:
+        """Whether a connection can be had without waiting for another caller to release one."""
+        return self._busy < self._size
+
     async def release(self, conn: PoolConnectionProxy[Any]) -> None:
         self._busy -= 1
         # Shielded by the pool, which also rolls back whatever a failed ROLLBACK left open and
@@ -252,7 +296,14 @@ class PostgresDatabase:
         await self._pool.release(conn)
 
     def transaction(self, *, write: bool = True) -> _Transaction:
-        return _Transaction(self, _BEGIN_WRITE if write else "BEGIN READ ONLY")
+        return _Transaction(self, _BEGIN_WRITE if write else BEGIN_READ)
+
+    def transaction_on(
+        self, raw: PoolConnectionProxy[Any], kind: type[PgConnection] = PgConnection
+    ) -> _Transaction:
+        """A read transaction on ``raw``, a connection already acquired from this pool (and
+        released at exit): for a caller that had to ask the server something first."""
+        return _Transaction(self, BEGIN_READ, raw, kind)
 
     def usage(self) -> Usage:
         pool = self._pool
