@@ -44,12 +44,20 @@ def _sqlite(path: str, partner_id: str, tenant_id: str, records: int) -> None:
         (schema_id,) = conn.execute(_SCHEMA_ID.replace("$1", "?"), (partner_id,)).fetchone()
         at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         conn.execute("BEGIN IMMEDIATE")
+        # SQLite's seq is the tenant's next, not the rowid (migration 0012): given here.
+        (seq,) = conn.execute(
+            "SELECT coalesce(max(seq), 0) FROM resources WHERE tenant_id = ?", (tenant_id,)
+        ).fetchone()
         for chunk in _rows(records):
             conn.executemany(
-                "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, version, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
-                [(rid, tenant_id, schema_id, ext, data, at, at) for rid, ext, data in chunk],
+                "INSERT INTO resources (seq, id, tenant_id, schema_id, external_id, data, "
+                "version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                [
+                    (seq + n, rid, tenant_id, schema_id, ext, data, at, at)
+                    for n, (rid, ext, data) in enumerate(chunk, start=1)
+                ],
             )
+            seq += len(chunk)
         conn.execute(_RECOUNT, (tenant_id, schema_id))
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

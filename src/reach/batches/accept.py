@@ -90,6 +90,7 @@ async def accept_writes(
         rows.append((position, external_id, payload.decode()))
     await store.insert(
         scope.conn,
+        scope.rows.dialect,
         {
             "id": batch_id,
             "partner_id": scope.tenant.partner_id,
@@ -103,9 +104,9 @@ async def accept_writes(
             "created_at": at,
         },
     )
-    await store.insert_items(scope.conn, scope.rows.dialect, batch_id, rows)
+    await store.insert_items(scope.conn, scope.rows.dialect, batch_id, scope.tenant.id, rows)
     if unstorable:
-        await store.insert_failures(scope.conn, batch_id, unstorable)
+        await store.insert_failures(scope.conn, batch_id, scope.tenant.id, unstorable)
         n = len(unstorable)
         await store.add_progress(
             scope.conn, batch_id, processed=n, successful=0, failed=n, pending=0, cascaded=0
@@ -180,6 +181,7 @@ async def accept_delete(scope: Scope, request: DeleteRequest) -> Accepted:
     options = Options(cascade=request.cascade, delete_all=request.delete_all)
     await store.insert(
         scope.conn,
+        scope.rows.dialect,
         {
             "id": batch_id,
             "partner_id": scope.tenant.partner_id,
@@ -197,6 +199,7 @@ async def accept_delete(scope: Scope, request: DeleteRequest) -> Accepted:
         scope.conn,
         scope.rows.dialect,
         batch_id,
+        scope.tenant.id,
         [(position, key, None) for position, key in enumerate(request.external_ids)],
     )
     return Accepted(batch_id=batch_id, record_count=total, schema_id=scope.schema.id)

@@ -381,6 +381,7 @@ async def _delete_all_step(
         await store.insert_failures(
             conn,
             batch_id,
+            scope.tenant.id,
             [
                 (o.position, o.external_id, o.reason or "", orjson.dumps(o.errors).decode())
                 for o in outcomes

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from reach.storage.database import Connection, Row
+from reach.storage.database import SQLITE_NEXT_SEQ, Connection, Row
 
 COLUMNS = (
     "seq, id, partner_id, tenant_id, schema_id, schema_name, batch_type, status, options, "
@@ -40,12 +40,19 @@ def _list(dialect: str, values: Sequence[Any]) -> Any:
     return list(values) if dialect == "postgresql" else orjson.dumps(list(values)).decode()
 
 
-async def insert(conn: Connection, values: dict[str, Any]) -> None:
+async def insert(conn: Connection, dialect: str, values: dict[str, Any]) -> None:
+    # PostgreSQL's seq comes from its sequence; SQLite's is the tenant's next (SQLITE_NEXT_SEQ).
+    seq, next_seq = (
+        ("", "")
+        if dialect == "postgresql"
+        else ("seq, ", SQLITE_NEXT_SEQ.format(table="batches", tenant="$3") + ", ")
+    )
     await conn.execute(
-        "INSERT INTO batches (id, partner_id, tenant_id, schema_id, schema_name, batch_type, "
-        "status, options, state, total_records, processed_records, successful_records, "
-        "failed_records, pending_records, cascaded_records, created_at, wake_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, 0, 0, 0, 0, 0, $10, $10)",
+        f"INSERT INTO batches ({seq}id, partner_id, tenant_id, schema_id, schema_name, "
+        "batch_type, status, options, state, total_records, processed_records, "
+        "successful_records, failed_records, pending_records, cascaded_records, created_at, "
+        f"wake_at) VALUES ({next_seq}$1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, 0, 0, 0, 0, "
+        "0, $10, $10)",
         values["id"],
         values["partner_id"],
         values["tenant_id"],
@@ -63,6 +70,7 @@ async def insert_items(
     conn: Connection,
     dialect: str,
     batch_id: str,
+    tenant_id: str,
     items: Sequence[tuple[int, str | None, str | None]],
 ) -> None:
     """Queue (position, external id, payload JSON text) items."""
@@ -70,31 +78,35 @@ async def insert_items(
         return
     if dialect == "postgresql":
         await conn.execute(
-            "INSERT INTO batch_items (batch_id, position, external_id, payload, status) "
-            "SELECT $1, u.position, u.eid, u.payload::jsonb, 'queued' "
-            "FROM unnest($2::int[], $3::text[], $4::text[]) AS u(position, eid, payload)",
+            "INSERT INTO batch_items (batch_id, tenant_id, position, external_id, payload, "
+            "status) SELECT $1, $2, u.position, u.eid, u.payload::jsonb, 'queued' "
+            "FROM unnest($3::int[], $4::text[], $5::text[]) AS u(position, eid, payload)",
             batch_id,
+            tenant_id,
             [i[0] for i in items],
             [i[1] for i in items],
             [i[2] for i in items],
         )
         return
     await conn.executemany(
-        "INSERT INTO batch_items (batch_id, position, external_id, payload, status) "
-        "VALUES ($1, $2, $3, $4, 'queued')",
-        [(batch_id, i[0], i[1], i[2]) for i in items],
+        "INSERT INTO batch_items (batch_id, tenant_id, position, external_id, payload, status) "
+        "VALUES ($1, $2, $3, $4, $5, 'queued')",
+        [(batch_id, tenant_id, i[0], i[1], i[2]) for i in items],
     )
 
 
 async def insert_failures(
-    conn: Connection, batch_id: str, items: Sequence[tuple[int, str | None, str, str]]
+    conn: Connection,
+    batch_id: str,
+    tenant_id: str,
+    items: Sequence[tuple[int, str | None, str, str]],
 ) -> None:
     """Record (position, external id, reason, errors JSON) items that were never queued
     (a delete-all batch discovers its items as it goes)."""
     await conn.executemany(
-        "INSERT INTO batch_items (batch_id, position, external_id, status, reason, errors) "
-        "VALUES ($1, $2, $3, 'failed', $4, $5)",
-        [(batch_id, *item) for item in items],
+        "INSERT INTO batch_items (batch_id, tenant_id, position, external_id, status, reason, "
+        "errors) VALUES ($1, $2, $3, $4, 'failed', $5, $6)",
+        [(batch_id, tenant_id, *item) for item in items],
     )
 
 

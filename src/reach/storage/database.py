@@ -130,6 +130,12 @@ class Database(Protocol):
     async def close(self) -> None: ...
 
 
+# SQLite's ``seq`` is part of a composite primary key (tenant first, migration 0012), which
+# SQLite does not autoincrement: a new row takes its tenant's highest seq + 1, one probe of the
+# primary key. SQLite runs one writer at a time, so two inserts never read the same highest.
+SQLITE_NEXT_SEQ = "(SELECT coalesce(max(seq), 0) + 1 FROM {table} WHERE tenant_id = {tenant})"
+
+
 class DuplicateKey(Exception):
     """A write met a unique index; the domain decides what that means (usually a 409)."""
 

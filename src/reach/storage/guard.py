@@ -22,7 +22,7 @@ from __future__ import annotations
 from functools import cache
 
 from reach.errors import StaleScope
-from reach.storage.database import Connection
+from reach.storage.database import SQLITE_NEXT_SEQ, Connection
 
 
 class Guard:
@@ -89,11 +89,15 @@ def guarded_writes(dialect: str, with_schema: bool, columns: str) -> tuple[str, 
     :class:`~reach.storage.resources.TenantResources`. Built once per engine and guard shape."""
     guard = Guard(dialect, "", ("", 0) if with_schema else None)
     if dialect == "postgresql":
+        seq = ""
         values = "$1::uuid, $2::uuid, $3::uuid, $4::text, $5::jsonb, 1, $6::timestamptz, $6"
     else:
-        values = "$1, $2, $3, $4, $5, 1, $6, $6"
+        seq = "seq, "
+        values = f"{SQLITE_NEXT_SEQ.format(table='resources', tenant='$2')}, " + (
+            "$1, $2, $3, $4, $5, 1, $6, $6"
+        )
     insert = (
-        "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, version, "
+        f"INSERT INTO resources ({seq}id, tenant_id, schema_id, external_id, data, version, "
         f"created_at, updated_at) SELECT {values} WHERE TRUE{guard.clause(2, 7)} "
         "ON CONFLICT (tenant_id, schema_id, external_id) DO NOTHING RETURNING seq"
     )

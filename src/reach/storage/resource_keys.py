@@ -18,7 +18,8 @@ async def woken_by_writes(conn: Connection, now: str) -> list[str]:
     read, never a record.
     """
     rows = await conn.fetch(
-        "SELECT DISTINCT w.batch_id FROM batch_waits w JOIN batches b ON b.id = w.batch_id "
+        "SELECT DISTINCT w.batch_id FROM batch_waits w "
+        "JOIN batches b ON b.id = w.batch_id AND b.tenant_id = w.tenant_id "
         "WHERE b.wake_at > $1 AND EXISTS (SELECT 1 FROM resources r WHERE "
         "r.tenant_id = w.tenant_id AND r.schema_id = w.schema_id "
         "AND r.external_id = w.external_id)",

@@ -94,11 +94,16 @@ schema_definitions = sa.Table(
     ),
 )
 
+# Tenant-owned tables carry ``tenant_id`` in their primary key and in every unique index, so a
+# PostgreSQL distributed by tenant (docs/scaling.md) can enforce each of them on one shard
+# (migration 0012; tests/test_shard_keys.py holds every table to it).
 resources = sa.Table(
     "resources",
     metadata,
-    sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
-    sa.Column("id", UUID, nullable=False, unique=True),
+    # PostgreSQL draws it from a sequence (never reused); SQLite, which cannot autoincrement
+    # a column of a composite key, inserts the tenant's highest seq + 1 (storage/resources.py).
+    sa.Column("seq", SEQ, nullable=False, autoincrement=True),
+    sa.Column("id", UUID, nullable=False),
     sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
     sa.Column(
         "schema_id",
@@ -111,6 +116,8 @@ resources = sa.Table(
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "seq", name="pk_resources"),
+    sa.UniqueConstraint("tenant_id", "id", name="uq_resources_id"),
     sa.UniqueConstraint("tenant_id", "schema_id", "external_id", name="uq_resources_key"),
     sa.Index("ix_resources_listing", "tenant_id", "schema_id", "seq"),
 )
@@ -121,8 +128,8 @@ resources = sa.Table(
 batches = sa.Table(
     "batches",
     metadata,
-    sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
-    sa.Column("id", UUID, nullable=False, unique=True),
+    sa.Column("seq", SEQ, nullable=False, autoincrement=True),  # as resources.seq
+    sa.Column("id", UUID, nullable=False),
     sa.Column("partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False),
     sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
     sa.Column(
@@ -148,20 +155,18 @@ batches = sa.Table(
     sa.Column("wake_at", TIMESTAMP, nullable=True),
     sa.Column("claimed_by", sa.Text(), nullable=True),
     sa.Column("lease_until", TIMESTAMP, nullable=True),
-    sa.Index("ix_batches_tenant", "tenant_id", "seq"),
+    sa.PrimaryKeyConstraint("tenant_id", "seq", name="pk_batches"),
+    # The id leads: the worker addresses its claimed batch by id (and its items by batch id).
+    sa.UniqueConstraint("id", "tenant_id", name="uq_batches_id"),
     sa.Index("ix_batches_wake", "wake_at"),
 )
 
 batch_items = sa.Table(
     "batch_items",
     metadata,
-    sa.Column(
-        "batch_id",
-        UUID,
-        sa.ForeignKey("batches.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column("position", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("batch_id", UUID, nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False, autoincrement=False),
+    sa.Column("tenant_id", UUID, nullable=False),
     sa.Column("external_id", sa.Text(), nullable=True),
     sa.Column("payload", JSONDOC, nullable=True),
     sa.Column("status", sa.Text(), nullable=False),
@@ -170,6 +175,13 @@ batch_items = sa.Table(
     sa.Column("missing", JSONDOC, nullable=True),
     sa.Column("pending_at", TIMESTAMP, nullable=True),
     sa.Column("expires_at", TIMESTAMP, nullable=True),
+    sa.PrimaryKeyConstraint("batch_id", "position", "tenant_id", name="pk_batch_items"),
+    sa.ForeignKeyConstraint(
+        ["batch_id", "tenant_id"],
+        ["batches.id", "batches.tenant_id"],
+        name="fk_batch_items_batch",
+        ondelete="CASCADE",
+    ),
 )
 
 # One row per (pending item, dependency it waits for): the worker wakes a batch as soon as a
@@ -177,16 +189,20 @@ batch_items = sa.Table(
 batch_waits = sa.Table(
     "batch_waits",
     metadata,
-    sa.Column(
-        "batch_id",
-        UUID,
-        sa.ForeignKey("batches.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column("position", sa.Integer(), primary_key=True, autoincrement=False),
-    sa.Column("schema_id", UUID, primary_key=True),
-    sa.Column("external_id", sa.Text(), primary_key=True),
+    sa.Column("batch_id", UUID, nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False, autoincrement=False),
+    sa.Column("schema_id", UUID, nullable=False),
+    sa.Column("external_id", sa.Text(), nullable=False),
     sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.PrimaryKeyConstraint(
+        "batch_id", "position", "schema_id", "external_id", "tenant_id", name="pk_batch_waits"
+    ),
+    sa.ForeignKeyConstraint(
+        ["batch_id", "tenant_id"],
+        ["batches.id", "batches.tenant_id"],
+        name="fk_batch_waits_batch",
+        ondelete="CASCADE",
+    ),
 )
 
 resource_counts = sa.Table(
