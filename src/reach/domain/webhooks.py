@@ -239,12 +239,10 @@ async def create(
     return await get(conn, partner_id, endpoint_id), secret
 
 
-async def get(
-    conn: Connection, partner_id: str, endpoint_id: str, *, lock: bool = False
-) -> Endpoint:
+async def get(conn: Connection, partner_id: str, endpoint_id: str) -> Endpoint:
     row = None
     if clock.is_uuid(endpoint_id):
-        row = await store.get(conn, partner_id, endpoint_id.lower(), lock=lock)
+        row = await store.get(conn, partner_id, endpoint_id.lower())
     if row is None:
         raise NotFound("Webhook endpoint not found")
     return Endpoint.from_row(row)
@@ -267,7 +265,7 @@ async def update(
     conn: Connection, partner_id: str, endpoint_id: str, body: Any, *, allow_private: bool
 ) -> Endpoint:
     given = _object(body, _UPDATE_FIELDS)
-    current = await get(conn, partner_id, endpoint_id, lock=True)
+    current = await get(conn, partner_id, endpoint_id)
     values: dict[str, Any] = {}
     if "url" in given:
         values["url"] = check_url(given["url"], allow_private=allow_private)
@@ -306,20 +304,13 @@ async def rotate_secret(
 ) -> tuple[Endpoint, str, str]:
     """A new secret; the current one keeps signing until the returned expiry. A rotation
     within the overlap of the last one drops the oldest secret (two sign at most)."""
-    current = await get(conn, partner_id, endpoint_id, lock=True)
-    row = await store.get(conn, partner_id, current.id)
-    if row is None:  # locked above, in this transaction: cannot happen
-        raise NotFound("Webhook endpoint not found")
+    current = await get(conn, partner_id, endpoint_id)
     secret = signing.new_secret()
     now = datetime.now(UTC)
     expires = clock.format_timestamp(now + ROTATION_OVERLAP)
-    values: dict[str, Any] = {
-        "sealed_secret": box.seal(box_context(current.id), secret),
-        "sealed_previous_secret": row["sealed_secret"],
-        "previous_secret_expires_at": expires,
-        "updated_at": clock.format_timestamp(now),
-    }
-    await store.update(conn, partner_id, current.id, values)
+    sealed = box.seal(box_context(current.id), secret)
+    stamp = clock.format_timestamp(now)
+    await store.rotate(conn, partner_id, current.id, sealed, expires, stamp)
     return await get(conn, partner_id, current.id), secret, expires
 
 

@@ -48,12 +48,9 @@ async def count(conn: Connection, partner_id: str) -> int:
     )
 
 
-async def get(
-    conn: Connection, partner_id: str, endpoint_id: str, *, lock: bool = False
-) -> Row | None:
-    suffix = " FOR UPDATE" if lock else ""
+async def get(conn: Connection, partner_id: str, endpoint_id: str) -> Row | None:
     return await conn.fetchrow(
-        f"SELECT {COLUMNS} FROM webhook_endpoints WHERE partner_id = $1 AND id = $2{suffix}",
+        f"SELECT {COLUMNS} FROM webhook_endpoints WHERE partner_id = $1 AND id = $2",
         partner_id,
         endpoint_id,
     )
@@ -93,6 +90,23 @@ async def update(
         partner_id,
         endpoint_id,
         *(values[name] for name in names),
+    )
+
+
+async def rotate(
+    conn: Connection, partner_id: str, endpoint_id: str, sealed: str, until: str, at: str
+) -> None:
+    """The new secret in; the current one becomes the previous (one statement: two rotations
+    at once cannot both keep the same old secret)."""
+    await conn.execute(
+        "UPDATE webhook_endpoints SET sealed_previous_secret = sealed_secret, "
+        "sealed_secret = $3, previous_secret_expires_at = $4, updated_at = $5 "
+        "WHERE partner_id = $1 AND id = $2",
+        partner_id,
+        endpoint_id,
+        sealed,
+        until,
+        at,
     )
 
 
