@@ -178,6 +178,7 @@ class Outcome(NamedTuple):
     error: str | None
     response_body: str | None
     at: str
+    completed_at: str | None  # ``at``, unless it is still pending
 
 
 async def record(conn: Connection, outcomes: Sequence[Outcome]) -> None:
@@ -188,7 +189,7 @@ async def record(conn: Connection, outcomes: Sequence[Outcome]) -> None:
     await conn.executemany(
         "UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, "
         "last_status_code = $5, last_error = $6, last_response_body = $7, last_attempt_at = $8, "
-        "completed_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $8 END "
+        "completed_at = $9 "
         "WHERE id = $1 AND attempts = $2 AND status = 'pending'",
         [tuple(o) for o in outcomes],
     )

@@ -242,6 +242,7 @@ class WebhookWorker:
             result.error,
             result.response_body,
             stamp,
+            None if status == "pending" else stamp,
         )
 
     # -- recording
