@@ -32,7 +32,8 @@ def test_create_shows_the_secret_once_and_the_endpoint_reads_back(
     assert len(base64.b64decode(made["secret"].removeprefix("whsec_"), validate=True)) >= 24
     assert made["enabled"] is True
     assert made["events"] == ["resource.created", "tenant.deleted"]
-    assert len(made["tenants"]) == 1 and made["tenants"][0] != tenant  # stored as the id
+    assert len(made["tenants"]) == 1
+    assert made["tenants"][0] != tenant  # stored as the id
     headers = api.partner_headers(partner)
     got = api.client.get(f"{BASE}/{made['id']}", headers=headers).json()["data"]
     assert "secret" not in got
@@ -59,11 +60,13 @@ def test_update_and_delete(api: Harness, partner: PartnerKey) -> None:
     data = changed.json()["data"]
     assert data["url"] == "https://hooks.example.com/b"
     assert data["events"] == ["batch.completed"]
-    assert data["enabled"] is False and data["disabledReason"] == "Disabled by the partner"
+    assert data["enabled"] is False
+    assert data["disabledReason"] == "Disabled by the partner"
     again = api.client.patch(
         f"{BASE}/{made['id']}", json={"enabled": True, "events": None}, headers=headers
     ).json()["data"]
-    assert again["enabled"] is True and again["disabledReason"] is None
+    assert again["enabled"] is True
+    assert again["disabledReason"] is None
     assert again["events"] is None
     assert api.client.delete(f"{BASE}/{made['id']}", headers=headers).status_code == 200
     assert api.client.get(f"{BASE}/{made['id']}", headers=headers).status_code == 404
@@ -79,7 +82,8 @@ def test_rotation_returns_a_new_secret_and_when_the_old_one_stops(
     )
     assert rotated.status_code == 200, rotated.text
     data = rotated.json()["data"]
-    assert data["secret"].startswith("whsec_") and data["secret"] != made["secret"]
+    assert data["secret"].startswith("whsec_")
+    assert data["secret"] != made["secret"]
     assert data["previousSecretExpiresAt"] > data["updatedAt"]
 
 
