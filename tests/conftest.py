@@ -37,7 +37,14 @@ def api(
 ) -> Iterator[Harness]:
     engine: str = request.param
     url = database_url_for(engine, tmp_path_factory.mktemp(engine))
-    with served(engine, url, batch_poll_seconds=0.05) as harness:
+    # Webhook receivers in tests listen on loopback; retries come quickly.
+    with served(
+        engine,
+        url,
+        batch_poll_seconds=0.05,
+        webhook_allow_private=True,
+        webhook_retry_first_seconds=0.3,
+    ) as harness:
         yield harness
 
 

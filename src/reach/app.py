@@ -33,6 +33,7 @@ from reach.routes import (
     schema_definitions,
     segments,
     tenants,
+    webhooks,
 )
 from reach.services import Services, open_services
 from reach.storage import faults
@@ -111,6 +112,7 @@ def routes() -> list[BaseRoute]:
             *mappings.ROUTES,
             *segments.ROUTES,
             *channel_accounts.ROUTES,
+            *webhooks.ROUTES,
             *docs.routes(),
         ]
     )

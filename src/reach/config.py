@@ -68,6 +68,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     replica_max_lag_seconds: float = 5.0
     replica_wait_seconds: float = 0.1
     replica_check_seconds: float = 1.0
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_concurrency: int = 64
+    webhook_endpoint_concurrency: int = 16
+    webhook_retry_first_seconds: float = 5.0
+    webhook_retry_max_interval_seconds: float = 6 * 3600.0
+    webhook_retry_hours: float = 72.0
+    webhook_disable_after_hours: float = 120.0
+    webhook_delivery_retention_days: int = 30
 
     def __repr__(self) -> str:
         # Settings may end up in a log line or a traceback; the encryption key must not.
@@ -179,7 +188,45 @@ FIELD_DOCS: dict[str, str] = {
     "replica_check_seconds": "How often each serving process checks its replicas' health and "
     "lag (each check bounded by this too): a dead, lagging or promoted replica leaves the "
     "rotation, and comes back at the first good check.",
+    "webhook_allow_private": "Let webhooks go to loopback, link-local, private and other "
+    "non-public addresses (checked after DNS resolution, at send time). Off by default: a "
+    "partner's endpoint URL must not reach into the server's own network.",
+    "webhook_timeout_seconds": "Longest a webhook attempt may take, DNS, connection and answer "
+    "included; past it the attempt failed and is retried.",
+    "webhook_concurrency": "Webhook requests a worker process has in flight at once.",
+    "webhook_endpoint_concurrency": "Of those, at most this many to any one endpoint, so a slow "
+    "endpoint never holds up the others.",
+    "webhook_retry_first_seconds": "Delay before the first retry of a failed webhook delivery "
+    "(jittered between half and all of it); each later retry waits twice as long.",
+    "webhook_retry_max_interval_seconds": "Longest wait between two attempts of a delivery.",
+    "webhook_retry_hours": "How long a delivery is retried after it was created; then it is "
+    "`failed` (it can still be retried by hand).",
+    "webhook_disable_after_hours": "An endpoint whose every attempt has failed for this long is "
+    "disabled, with the reason in `disabledReason`; 0 never disables.",
+    "webhook_delivery_retention_days": "Days a finished (succeeded or failed) webhook delivery "
+    "is kept in the delivery log; the workers delete older ones in small chunks. 0 keeps them "
+    "forever.",
 }
+
+
+def _check_webhook_settings(settings: Settings) -> None:
+    for name in (
+        "webhook_timeout_seconds",
+        "webhook_retry_first_seconds",
+        "webhook_retry_max_interval_seconds",
+    ):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    for name in ("webhook_concurrency", "webhook_endpoint_concurrency"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be at least 1")
+    for name in (
+        "webhook_retry_hours",
+        "webhook_disable_after_hours",
+        "webhook_delivery_retention_days",
+    ):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be 0 or more")
 
 
 def _coerce(name: str, raw: str, default: Any) -> Any:
@@ -230,6 +277,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_IDEMPOTENCY_RETENTION_SECONDS must be at least 1")
     _check_rate_limit_settings(settings)
     _check_replica_settings(settings)
+    _check_webhook_settings(settings)
     for name in ("max_schema_bytes", "max_schema_depth", "max_schema_nodes"):
         if getattr(settings, name) < 1:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be at least 1")

@@ -36,6 +36,7 @@ from reach.services import Services, open_services
 from reach.storage import batches as store
 from reach.storage import faults, resource_keys
 from reach.storage import idempotency as idempotency_keys
+from reach.webhooks.runner import WebhookWorker
 
 log = logging.getLogger("reach.batches")
 
@@ -94,6 +95,8 @@ class Worker:
         self._statistics_checked = services.db.dialect != "postgresql"
         self._next_prune = 0.0  # the first poll prunes; then every PRUNE_INTERVAL_SECONDS
         self._prune_due = 0.0  # monotonic time of the next prune of expired idempotency keys
+        # Webhook delivery runs beside the batch loops, on its own task (reach.webhooks).
+        self.webhooks = WebhookWorker(services, name=self.name, poll_seconds=self.poll)
 
     def start(self) -> None:
         _running[id(self.services)] = self
@@ -108,6 +111,7 @@ class Worker:
             self.poll,
         )
         self._tasks.append(asyncio.create_task(keeper, name="event-keeper"))
+        self.webhooks.start()
 
     def kick(self) -> None:
         """Look for work now rather than at the next poll (a batch was just accepted)."""
@@ -117,6 +121,7 @@ class Worker:
         """Finish the chunk in hand, hand the batch back, and stop (cancel after ``grace``)."""
         self._stopping.set()
         self._kicked.set()
+        await self.webhooks.stop(grace)
         if self._tasks:
             _, unfinished = await asyncio.wait(self._tasks, timeout=grace)
             for task in unfinished:

@@ -316,3 +316,72 @@ event_stamp = sa.Table(
     sa.Column("id", sa.SmallInteger(), primary_key=True, autoincrement=False),
     sa.Column("last_position", sa.BigInteger(), nullable=False),
 )
+
+# Webhooks (migration 0010): a partner's endpoints, the durable outbox of deliveries, and the
+# dispatcher's place in the event log.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("partner_id", UUID, sa.ForeignKey("partners.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("url", sa.Text(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    # JSON lists; NULL means every event type / tenant / schema.
+    sa.Column("event_types", JSONDOC, nullable=True),
+    sa.Column("tenant_ids", JSONDOC, nullable=True),
+    sa.Column("schema_ids", JSONDOC, nullable=True),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("disabled_reason", sa.Text(), nullable=True),
+    # AES-GCM ciphertexts (reach.secretbox), bound to the endpoint id; the previous secret
+    # keeps signing next to the new one until previous_secret_expires_at.
+    sa.Column("sealed_secret", sa.Text(), nullable=False),
+    sa.Column("sealed_previous_secret", sa.Text(), nullable=True),
+    sa.Column("previous_secret_expires_at", TIMESTAMP, nullable=True),
+    # Since when every attempt has failed (NULL: the last one succeeded, or none yet).
+    sa.Column("failing_since", TIMESTAMP, nullable=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.Index("ix_webhook_endpoints_partner_id", "partner_id", "created_at", "id"),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column(
+        "endpoint_id",
+        UUID,
+        sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("partner_id", UUID, nullable=False),
+    sa.Column("tenant_id", UUID, nullable=True),
+    sa.Column("event_id", sa.Text(), nullable=False),
+    sa.Column("event_type", sa.Text(), nullable=False),
+    sa.Column("event_position", sa.BigInteger(), nullable=False),
+    # The exact bytes posted on every attempt (the signature covers them).
+    sa.Column("payload", sa.Text(), nullable=False),
+    sa.Column("status", sa.Text(), nullable=False),  # pending | succeeded | failed
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    # When it is due; a claim moves it one lease ahead, so a sender that dies mid-attempt
+    # leaves it due again once the lease has passed.
+    sa.Column("next_attempt_at", TIMESTAMP, nullable=True),
+    sa.Column("last_attempt_at", TIMESTAMP, nullable=True),
+    sa.Column("last_status_code", sa.Integer(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("last_response_body", sa.Text(), nullable=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("completed_at", TIMESTAMP, nullable=True),
+    sa.UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+    sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_endpoint_id", "endpoint_id", "id"),
+    sa.Index("ix_webhook_deliveries_completed_at", "completed_at"),
+)
+
+webhook_dispatch = sa.Table(
+    "webhook_dispatch",
+    metadata,
+    sa.Column("name", sa.Text(), primary_key=True),
+    sa.Column("position", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+)

@@ -35,7 +35,7 @@ from sqlalchemy.schema import SchemaItem
 from reach.storage.tables import JSONDOC, SEQ, TIMESTAMP, UUID
 
 revision = "0012"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,292 @@
+"""The webhook loop of a worker: dispatch events, claim due deliveries, send, record, prune.
+
+Runs next to the batch loops in every worker (``reach serve`` with REACH_BATCH_WORKER, and
+``reach worker``); workers coordinate only through the database. Sending never holds a
+database connection: a delivery is claimed (a short transaction that also moves it one lease
+ahead), sent with no transaction open, and its outcome recorded later with others in one
+short transaction. A worker killed mid-attempt leaves its claimed deliveries due again once
+the lease has passed, so none is lost (at least once; receivers de-duplicate on
+``webhook-id``).
+
+Concurrency is bounded per process (REACH_WEBHOOK_CONCURRENCY) and per endpoint
+(REACH_WEBHOOK_ENDPOINT_CONCURRENCY): an endpoint with that many attempts in flight is left
+out of the next claims, so a slow one never takes the slots the others need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from reach import clock
+from reach.domain.webhooks import signing_secrets
+from reach.services import Services
+from reach.storage import faults
+from reach.storage import webhook_deliveries as outbox
+from reach.storage.database import Row
+from reach.webhooks import dispatcher, sender
+
+log = logging.getLogger("reach.webhooks")
+
+# Longer than the longest attempt (REACH_WEBHOOK_TIMEOUT_SECONDS) with room to record it.
+LEASE_MARGIN_SECONDS = 50.0
+CLAIM_LIMIT = 200
+PRUNE_CHUNK = 1000
+_PRUNE_EVERY_SECONDS = 300.0
+_TLS_CLIENTS = 256  # https hosts with a pool of their own (see _client_for)
+
+
+class WebhookWorker:
+    def __init__(self, services: Services, *, name: str, poll_seconds: float | None = None) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.name = name
+        self.poll = self.settings.batch_poll_seconds if poll_seconds is None else poll_seconds
+        self.lease = timedelta(seconds=self.settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS)
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._per_endpoint: Counter[str] = Counter()
+        self._done: list[tuple[outbox.Outcome, str, bool]] = []
+        self._plain: httpx.AsyncClient | None = None
+        self._tls: dict[str, httpx.AsyncClient] = {}
+        self._prune_due = 0.0
+        self.sent = 0  # attempts finished by this worker (for tests and the bench)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="webhook-worker")
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let attempts in flight finish (up to ``grace``) and record them; ones cut off are
+        due again after their lease."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+
+    async def _run(self) -> None:
+        self._plain = sender.new_client(self.settings.webhook_concurrency)
+        failing = False
+        try:
+            while True:
+                stopping = self._stopping.is_set()
+                try:
+                    busy = await self.step(claim=not stopping)
+                except Exception as exc:
+                    if not faults.is_transient(exc):
+                        log.exception("webhook worker step failed")
+                    elif not failing:
+                        log.warning(
+                            "webhook worker cannot reach the database: %s", faults.cause(exc)
+                        )
+                    failing = True
+                    busy = False
+                else:
+                    failing = False
+                if stopping and not self._in_flight and not self._done:
+                    return
+                if stopping and failing:
+                    return  # outcomes not recorded are retried after their lease
+                if not busy:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll)
+                    self._wake.clear()
+        finally:
+            for task in list(self._in_flight.values()):
+                task.cancel()
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+            await self._plain.aclose()
+            for client in self._tls.values():
+                await client.aclose()
+
+    async def step(self, *, claim: bool = True) -> bool:
+        """One turn: record what finished, queue new events, claim and start due deliveries.
+        True when there may be more to do at once."""
+        busy = await self.flush()
+        if claim:
+            busy = await dispatcher.dispatch_once(self.services.db) > 0 or busy
+            busy = await self.claim() > 0 or busy
+            await self.prune_when_due()
+        return busy
+
+    # -- claiming and sending
+
+    async def claim(self) -> int:
+        free = self.settings.webhook_concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        db = self.services.db
+        cap = self.settings.webhook_endpoint_concurrency
+        busy = [e for e, n in self._per_endpoint.items() if n >= cap]
+        now = datetime.now(UTC)
+        async with db.transaction(write=False) as conn:
+            # A read first: an idle poll takes no write lock on SQLite.
+            if not await conn.fetchval(
+                "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' "
+                "AND next_attempt_at <= $1 LIMIT 1",
+                clock.format_timestamp(now),
+            ):
+                return 0
+        async with db.transaction(write=True) as conn:
+            claimed = await outbox.claim(
+                conn,
+                db.dialect,
+                now=clock.format_timestamp(now),
+                lease_until=clock.format_timestamp(now + self.lease),
+                limit=min(free, CLAIM_LIMIT),
+                per_endpoint=cap,
+                busy=busy,
+            )
+            endpoints = (
+                {
+                    str(r["id"]): r
+                    for r in await outbox.endpoints_for_sending(
+                        conn, db.dialect, sorted({c.endpoint_id for c in claimed})
+                    )
+                }
+                if claimed
+                else {}
+            )
+        stamp = clock.format_timestamp(now)
+        for delivery in claimed:
+            endpoint = endpoints.get(delivery.endpoint_id)
+            if endpoint is None:
+                continue  # deleted meanwhile: its deliveries went with it
+            self._per_endpoint[delivery.endpoint_id] += 1
+            self._in_flight[delivery.id] = asyncio.create_task(
+                self._send(delivery, endpoint, stamp), name=f"webhook-{delivery.id}"
+            )
+        return len(claimed)
+
+    def _client_for(self, url: str) -> httpx.AsyncClient:
+        """One pool for plain HTTP (connections are per address), one per https host: a
+        connection is made to an address for one host name (SNI and certificate), and must not
+        be reused for another host that resolves to the same address."""
+        target = httpx.URL(url)
+        if target.scheme != "https" and self._plain is not None:
+            return self._plain
+        host = target.raw_host.decode("ascii")
+        client = self._tls.get(host)
+        if client is None:
+            if len(self._tls) >= _TLS_CLIENTS:
+                oldest = next(iter(self._tls))
+                asyncio.get_running_loop().create_task(self._tls.pop(oldest).aclose())
+            client = self._tls[host] = sender.new_client(self.settings.webhook_endpoint_concurrency)
+        return client
+
+    async def _send(self, delivery: outbox.Claimed, endpoint: Row, now: str) -> None:
+        try:
+            try:
+                secrets = signing_secrets(self.services.box, endpoint, now)
+            except Exception as exc:
+                result = sender.Result(
+                    False, None, f"cannot open the endpoint's secret: {exc}", None
+                )
+            else:
+                result = await sender.attempt(
+                    self._client_for(endpoint["url"]),
+                    endpoint["url"],
+                    secrets,
+                    delivery.event_id,
+                    delivery.payload.encode(),
+                    within=self.settings.webhook_timeout_seconds,
+                    allow_private=self.settings.webhook_allow_private,
+                )
+            self._done.append((self._outcome(delivery, result), delivery.endpoint_id, result.ok))
+            self.sent += 1
+        finally:
+            self._in_flight.pop(delivery.id, None)
+            self._per_endpoint[delivery.endpoint_id] -= 1
+            if self._per_endpoint[delivery.endpoint_id] <= 0:
+                del self._per_endpoint[delivery.endpoint_id]
+            self._wake.set()
+
+    def _outcome(self, delivery: outbox.Claimed, result: sender.Result) -> outbox.Outcome:
+        now = datetime.now(UTC)
+        stamp = clock.format_timestamp(now)
+        if result.ok:
+            status, due = "succeeded", None
+        else:
+            settings = self.settings
+            after = sender.next_attempt(
+                delivery.attempts,
+                now,
+                clock.parse_timestamp(delivery.created_at),
+                first=settings.webhook_retry_first_seconds,
+                cap=settings.webhook_retry_max_interval_seconds,
+                give_up_after=timedelta(hours=settings.webhook_retry_hours),
+            )
+            status = "pending" if after is not None else "failed"
+            due = None if after is None else clock.format_timestamp(after)
+        return outbox.Outcome(
+            delivery.id,
+            delivery.attempts,
+            status,
+            due,
+            result.status_code,
+            result.error,
+            result.response_body,
+            stamp,
+            None if status == "pending" else stamp,
+        )
+
+    # -- recording
+
+    async def flush(self) -> bool:
+        if not self._done:
+            return False
+        done, self._done = self._done, []
+        db = self.services.db
+        now = datetime.now(UTC)
+        hours = self.settings.webhook_disable_after_hours
+        disable_before = clock.format_timestamp(now - timedelta(hours=hours)) if hours else None
+        ok = sorted({endpoint for _, endpoint, succeeded in done if succeeded})
+        failed = sorted({endpoint for _, endpoint, succeeded in done if not succeeded} - set(ok))
+        try:
+            async with db.transaction(write=True) as conn:
+                await outbox.record(conn, [outcome for outcome, _, _ in done])
+                await outbox.endpoints_succeeded(conn, db.dialect, ok)
+                disabled = await outbox.endpoints_failed(
+                    conn, db.dialect, failed, clock.format_timestamp(now), disable_before
+                )
+        except BaseException:
+            self._done = done + self._done  # recorded at the next turn
+            raise
+        for endpoint in disabled:
+            log.warning("webhook endpoint %s disabled: failing for %g hours", endpoint, hours)
+        return True
+
+    # -- retention
+
+    async def prune_when_due(self) -> int:
+        days = self.settings.webhook_delivery_retention_days
+        if not days or time.monotonic() < self._prune_due:
+            return 0
+        before = clock.format_timestamp(datetime.now(UTC) - timedelta(days=days))
+        db = self.services.db
+        async with db.transaction(write=False) as conn:
+            found = await outbox.any_prunable(conn, before)
+        pruned = 0
+        if found:
+            async with db.transaction(write=True) as conn:
+                pruned = await outbox.prune(conn, before, PRUNE_CHUNK)
+        # A full chunk: more to go at the next turn; else look again in a while.
+        self._prune_due = time.monotonic() + (
+            0.0 if pruned >= PRUNE_CHUNK else _PRUNE_EVERY_SECONDS
+        )
+        return pruned
