@@ -110,3 +110,29 @@ def test_a_patch_after_another_writer_deleted_the_record_answers_404(
         url("customers", "hint-gone"), json={"data": {"phone": "+1"}}, headers=headers
     )
     assert response.status_code == 404, response.text
+
+
+def _delete_behind_the_servers_back(api: Harness, record: dict[str, Any]) -> None:
+    async def work(conn: Connection) -> None:
+        rows = TenantResources(conn, api.db.dialect, record["businessId"])
+        assert await rows.delete(record["schemaDefinitionId"], record["resourceExternalId"])
+
+    api.transaction(work)
+
+
+def test_a_record_deleted_behind_the_servers_back_lends_nothing_to_the_next_one(
+    api: Harness, partner: PartnerKey, tenant: str
+) -> None:
+    """The newest record is deleted elsewhere and another is created at once: the stale hint
+    for the deleted one must not land its PATCH on the new one (row numbers are never reused)."""
+    headers = api.tenant_headers(partner, tenant)
+    gone = create_customer(api, headers, "hint-gone", email="gone@example.com")
+    _delete_behind_the_servers_back(api, gone)
+    created = create_customer(api, headers, "hint-next", email="next@example.com")
+
+    response = api.client.patch(
+        url("customers", "hint-gone"), json={"data": {"phone": "+1555"}}, headers=headers
+    )
+
+    assert response.status_code == 404, response.text
+    assert read(api, headers, "customers", "hint-next") == created

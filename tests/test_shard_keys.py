@@ -39,7 +39,10 @@ REFERENCE_TABLES = {
 }
 
 # Kept on the coordinator only, never distributed.
-LOCAL_TABLES = {"alembic_version": "the migration bookkeeping"}
+LOCAL_TABLES = {
+    "alembic_version": "the migration bookkeeping",
+    "sequences": "SQLite's seq high-water marks (migration 0013); empty on PostgreSQL",
+}
 
 
 @dataclass

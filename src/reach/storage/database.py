@@ -131,9 +131,11 @@ class Database(Protocol):
 
 
 # SQLite's ``seq`` is part of a composite primary key (tenant first, migration 0012), which
-# SQLite does not autoincrement: a new row takes its tenant's highest seq + 1, one probe of the
-# primary key. SQLite runs one writer at a time, so two inserts never read the same highest.
-SQLITE_NEXT_SEQ = "(SELECT coalesce(max(seq), 0) + 1 FROM {table} WHERE tenant_id = {tenant})"
+# SQLite does not autoincrement: a new row takes the highest seq ever given in its table + 1,
+# kept in ``sequences`` by a trigger (migration 0013) so that a deleted row's seq is never
+# given again. SQLite runs one writer at a time, so two inserts never read the same value.
+# (``tenant`` is accepted and unused: the numbers are unique across tenants.)
+SQLITE_NEXT_SEQ = "(SELECT last + 1 FROM sequences WHERE name = '{table}')"
 
 
 class DuplicateKey(Exception):

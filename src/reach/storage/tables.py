@@ -385,3 +385,13 @@ webhook_dispatch = sa.Table(
     sa.Column("position", sa.BigInteger(), nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
 )
+
+# The highest ``seq`` ever given, per table, on SQLite (migration 0013: a trigger keeps it and
+# writers take the next from it, so a deleted row's seq is never reused). PostgreSQL uses its
+# own sequences and leaves this empty.
+sequences = sa.Table(
+    "sequences",
+    metadata,
+    sa.Column("name", sa.Text(), primary_key=True),
+    sa.Column("last", sa.BigInteger(), nullable=False),
+)
