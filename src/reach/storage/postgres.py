@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -16,7 +16,16 @@ from asyncpg.pool import PoolConnectionProxy
 
 from reach.errors import DatabaseUnavailable
 from reach.storage import faults
-from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, Usage, misuse
+from reach.storage.database import (
+    BEGUN,
+    CLOSED,
+    IDLE,
+    SEALED,
+    Usage,
+    deliver_changes,
+    ignore_changes,
+    misuse,
+)
 
 log = logging.getLogger("reach.storage")
 
@@ -81,12 +90,13 @@ class PgConnection:
     (see :class:`reach.storage.database.Connection`). asyncpg still prepares and caches
     each query text per connection, so a statement is one round trip."""
 
-    __slots__ = ("_begin", "_conn", "state")
+    __slots__ = ("_begin", "_conn", "changes", "state")
 
     def __init__(self, conn: PoolConnectionProxy[Any], begin: str) -> None:
         self._conn = conn
         self._begin = begin
         self.state = IDLE
+        self.changes: list[str] | None = None  # announced, delivered after COMMIT
 
     async def _start(self) -> None:
         if self.state != IDLE:
@@ -141,6 +151,12 @@ class PgConnection:
             raise RuntimeError("fetchval_after_final() outside a begun transaction")
         return await self._conn.fetchval(query, *args)
 
+    def after_commit(self, change: str) -> None:
+        if self.changes is None:
+            self.changes = [change]
+        else:
+            self.changes.append(change)
+
 
 class _Transaction:
     """``async with db.transaction():`` — a plain class, as on SQLite: the generator machinery
@@ -163,6 +179,8 @@ class _Transaction:
             if conn.state & BEGUN:
                 if exc_type is None:
                     await conn._conn.execute("COMMIT")
+                    if conn.changes is not None:
+                        deliver_changes(self._db.on_change, conn.changes)
                 else:
                     await _rollback(conn._conn)
         finally:
@@ -185,6 +203,7 @@ class PostgresDatabase:
 
     def __init__(self, pool: asyncpg.Pool[Any], *, acquire_timeout: float = 5.0) -> None:
         self._pool = pool
+        self.on_change: Callable[[str], None] = ignore_changes
         self._size = pool.get_max_size()
         self._acquire_timeout = acquire_timeout
         self._busy = 0  # connections handed out
