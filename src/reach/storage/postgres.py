@@ -15,7 +15,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from reach.errors import DatabaseUnavailable
-from reach.storage import faults
+from reach.storage import faults, guard
 from reach.storage.database import (
     BEGUN,
     CLOSED,
@@ -181,6 +181,10 @@ class _Transaction:
                     await conn._conn.execute("COMMIT")
                     if conn.changes is not None:
                         deliver_changes(self._db.on_change, conn.changes)
+                        if guard.changes_scope(conn.changes):
+                            await guard.outlive_older_transactions(
+                                conn._conn, self._db.scope_wait
+                            )
                 else:
                     await _rollback(conn._conn)
         finally:
@@ -201,8 +205,13 @@ async def _rollback(conn: PoolConnectionProxy[Any]) -> None:
 class PostgresDatabase:
     dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool[Any], *, acquire_timeout: float = 5.0) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool[Any], *, acquire_timeout: float = 5.0, scope_wait: float = 5.0
+    ) -> None:
         self._pool = pool
+        # How long a committed tenant or schema change waits for older transactions before it
+        # is acknowledged (reach.storage.guard): as long as a statement waits for a lock.
+        self.scope_wait = scope_wait
         self.on_change: Callable[[str], None] = ignore_changes
         self._size = pool.get_max_size()
         self._acquire_timeout = acquire_timeout
@@ -234,7 +243,7 @@ class PostgresDatabase:
             server_settings=settings,
             timeout=acquire_timeout,  # opening a connection, when the pool needs a new one
         )
-        return cls(pool, acquire_timeout=acquire_timeout)
+        return cls(pool, acquire_timeout=acquire_timeout, scope_wait=lock_timeout)
 
     async def acquire(self, within: float | None = None) -> PoolConnectionProxy[Any]:
         """A pooled connection within ``within`` seconds (default: the acquire timeout), or
