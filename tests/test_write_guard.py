@@ -255,9 +255,7 @@ def test_a_tenant_delete_is_acknowledged_only_after_every_write_that_checked_bef
 
     async def deleted() -> bool:
         async with api.db.transaction(write=False) as conn:
-            found = await conn.fetchval(
-                "SELECT deleted_at FROM tenants WHERE id = $1", tenant_id
-            )
+            found = await conn.fetchval("SELECT deleted_at FROM tenants WHERE id = $1", tenant_id)
         return found is not None
 
     async def race() -> tuple[httpx.Response, httpx.Response, list[tuple[str, int, str]], bool]:

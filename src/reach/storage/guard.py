@@ -55,10 +55,7 @@ class Guard:
         """`` AND EXISTS (…)`` conditions for a write's ``WHERE``: ``$tenant_arg`` is the
         tenant id, ``$schema_arg`` and the next one the schema id and version (see
         :meth:`args`), when the guard has a schema."""
-        sql = (
-            f" AND EXISTS (SELECT 1 FROM tenants WHERE id = ${tenant_arg} "
-            "AND deleted_at IS NULL)"
-        )
+        sql = f" AND EXISTS (SELECT 1 FROM tenants WHERE id = ${tenant_arg} AND deleted_at IS NULL)"
         if self.schema is not None:
             sql += (
                 f" AND EXISTS (SELECT 1 FROM schema_definitions WHERE id = ${schema_arg} "

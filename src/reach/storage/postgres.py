@@ -182,9 +182,7 @@ class _Transaction:
                     if conn.changes is not None:
                         deliver_changes(self._db.on_change, conn.changes)
                         if guard.changes_scope(conn.changes):
-                            await guard.outlive_older_transactions(
-                                conn._conn, self._db.scope_wait
-                            )
+                            await guard.outlive_older_transactions(conn._conn, self._db.scope_wait)
                 else:
                     await _rollback(conn._conn)
         finally:
