@@ -220,6 +220,13 @@ class Writers:
                 response = client.request(method, path, json=body)
                 self.sent.append(Sent(at, response.status_code, body))
 
+    def until_written(self, within: float = 30.0) -> None:
+        """Return once some write has landed (a busy machine starts the threads slowly)."""
+        deadline = time.monotonic() + within
+        while not any(sent.status == 200 for sent in self.sent):
+            assert time.monotonic() < deadline, "no write landed"
+            time.sleep(0.02)
+
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
@@ -269,7 +276,7 @@ def test_no_node_accepts_a_write_into_a_tenant_another_node_deleted(cluster: Clu
         ],
     )
     writers.start()
-    time.sleep(0.3)  # writes landing before the delete
+    writers.until_written()  # writes landing before the delete
 
     deleted = cluster.a.client.delete(
         f"/partner/tenants/{tenant}", headers=cluster.partner_headers()
@@ -323,7 +330,7 @@ def test_no_node_accepts_a_write_a_schema_change_on_another_node_forbids(
         ],
     )
     writers.start()
-    time.sleep(0.3)
+    writers.until_written()
 
     changed = cluster.a.client.post(
         "/partner/schema-definitions/Gizmo",

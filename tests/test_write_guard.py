@@ -228,14 +228,17 @@ def test_batch_writes_through_a_stale_scope_raise_and_store_nothing(
     assert _rows(api, tenant_id) == before
 
 
-def test_a_patch_racing_a_tenant_delete_either_lands_before_it_or_is_refused(
+def test_a_tenant_delete_is_acknowledged_only_after_every_write_that_checked_before_it(
     api: Harness, partner: PartnerKey, tenant: str
 ) -> None:
-    """The delete commits while the PATCH waits on it: the PATCH must not land after it."""
+    """A PATCH checks its tenant, then waits on a row lock while the tenant delete commits.
+    The delete must not be acknowledged while that PATCH can still land: whatever lands, lands
+    before the acknowledgement, and nothing changes after it."""
+    if api.engine != "postgresql":
+        pytest.skip("SQLite's single write lock orders the two; nothing can land in between")
     headers = api.tenant_headers(partner, tenant)
     record = create_customer(api, headers, "c-raced")
     tenant_id = record["businessId"]
-    before = _rows(api, tenant_id)
 
     def patch() -> httpx.Response:
         with httpx.Client(base_url=api.base_url, timeout=30) as client:
@@ -243,18 +246,42 @@ def test_a_patch_racing_a_tenant_delete_either_lands_before_it_or_is_refused(
                 url("customers", "c-raced"), json={"data": {"phone": "+100"}}, headers=headers
             )
 
-    async def race() -> httpx.Response:
-        async with api.db.transaction(write=True) as conn:
-            await conn.execute(
-                "UPDATE tenants SET deleted_at = $2, updated_at = $2 WHERE id = $1",
-                tenant_id,
-                clock.now(),
+    def delete() -> tuple[httpx.Response, list[tuple[str, int, str]]]:
+        with httpx.Client(base_url=api.base_url, timeout=30) as client:
+            answer = client.delete(
+                f"/partner/tenants/{tenant}", headers=api.partner_headers(partner)
             )
-            patched = asyncio.get_running_loop().run_in_executor(None, patch)
+        return answer, _rows(api, tenant_id)  # what was stored when the delete was answered
+
+    async def deleted() -> bool:
+        async with api.db.transaction(write=False) as conn:
+            found = await conn.fetchval("SELECT deleted_at FROM tenants WHERE id = $1", tenant_id)
+        return found is not None
+
+    async def race() -> tuple[httpx.Response, httpx.Response, list[tuple[str, int, str]], bool]:
+        loop = asyncio.get_running_loop()
+        async with api.db.transaction(write=True) as conn:
+            # Hold the record's row: the PATCH has checked its tenant and waits here.
+            await conn.fetchval(
+                "SELECT seq FROM resources WHERE tenant_id = $1 FOR UPDATE", tenant_id
+            )
+            patched = loop.run_in_executor(None, patch)
             await _until_the_patch_waits(api)
-        return await patched
+            deleting = loop.run_in_executor(None, delete)
+            for _ in range(250):
+                if await deleted():
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the tenant delete never committed")
+            early = deleting.done()
+        # This commit released the row: the PATCH goes on, then the delete may answer.
+        deleted_answer, at_ack = await deleting
+        return await patched, deleted_answer, at_ack, early
 
-    response: httpx.Response = api.loop.run(race())
+    patched_answer, deleted_answer, at_ack, early = api.loop.run(race())
 
-    assert response.status_code == 404, response.text
-    assert _rows(api, tenant_id) == before
+    assert not early, "the delete was acknowledged while an older write could still land"
+    assert deleted_answer.status_code == 200, deleted_answer.text
+    assert patched_answer.status_code in (200, 404), patched_answer.text
+    assert _rows(api, tenant_id) == at_ack  # nothing changed after the acknowledgement

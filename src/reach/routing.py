@@ -270,8 +270,7 @@ class Endpoint:
             # the new schema refuses).
             services = call.services
             principal = call.principal
-            services.tenants.forget(tenant)
-            services.schemas.forget(principal.partner_id)
+            services.forget_stale(tenant)
             tenant = await tenants.resolve_for_call(
                 conn,
                 services.tenants,

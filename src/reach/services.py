@@ -13,6 +13,7 @@ from reach.domain.recent import RecentRecords
 from reach.domain.schema_safety import SchemaLimits
 from reach.domain.schemas import SchemaRegistry
 from reach.domain.tenant_lookups import TenantLookups
+from reach.domain.tenants import Tenant
 from reach.feed import EVENTS_TOPIC, Signal
 from reach.ratelimit import RateLimiter
 from reach.secretbox import SecretBox, box_for
@@ -57,7 +58,9 @@ class Services:
             await self.listener.start()
 
     def invalidate(self, message: str) -> None:
-        """Forget what an announced change (:func:`reach.storage.notify.announce`) names."""
+        """Forget what an announced change (:func:`reach.storage.notify.announce`) names: the
+        one way cached tenants, schemas and secrets are dropped, for this process's commits
+        (the database's after-commit hook) and other processes' (the listener) alike."""
         topic, partner_id, key = notify.parse(message)
         if topic == notify.TENANT:
             self.tenants.forget_id(key)
@@ -67,6 +70,12 @@ class Services:
             self.tokens.forget_partner(partner_id)
         elif topic == EVENTS_TOPIC:
             self.event_signal.nudge()
+
+    def forget_stale(self, tenant: Tenant) -> None:
+        """A write found the tenant or its schemas changed behind this process's caches (a
+        change whose notification has not arrived): forget both, as the message would have."""
+        self.invalidate(notify.message_for(notify.TENANT, tenant.partner_id, tenant.id))
+        self.invalidate(notify.message_for(notify.SCHEMAS, tenant.partner_id))
 
     def forget_everything(self) -> None:
         self.tenants.clear()
@@ -108,7 +117,7 @@ async def open_services(settings: Settings) -> Services:
         max_lifetime=settings.max_token_lifetime_seconds,
         revalidate_seconds=settings.token_cache_seconds,
     )
-    return Services(
+    services = Services(
         settings=settings,
         db=db,
         replicas=await _replicas(settings, db),
@@ -125,6 +134,8 @@ async def open_services(settings: Settings) -> Services:
         limiter=RateLimiter.from_settings(settings),
         deadlines=Deadlines(settings.request_timeout_seconds),
     )
+    db.on_change = services.invalidate
+    return services
 
 
 async def _replicas(settings: Settings, db: Database) -> Replicas | None:

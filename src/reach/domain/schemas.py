@@ -122,8 +122,7 @@ class SchemaRegistry:
     def forget(self, partner_id: str) -> None:
         """A definition of this partner changed: drop every lookup of the partner's schemas."""
         self._generations[partner_id] = self._generations.get(partner_id, 0) + 1
-        for key in [k for k in list(self._lookups._entries) if k[0] == partner_id]:
-            self._lookups.invalidate(key)
+        self._lookups.drop_if(lambda key, _: key[0] == partner_id)
 
     def forget_all(self) -> None:
         """Changes may have been missed (another process's, while no notification arrived)."""
@@ -300,12 +299,11 @@ async def update(
         updated_at=clock.now(),
     )
     await store.update(conn, partner_id, current.id, _values(updated))
-    registry.forget(partner_id)
     return updated
 
 
 async def deactivate(
-    conn: Connection, dialect: str, registry: SchemaRegistry, partner_id: str, name_or_id: str
+    conn: Connection, dialect: str, partner_id: str, name_or_id: str
 ) -> SchemaDefinition:
     """Deactivate a definition nothing depends on; its name and plural name are then free.
 
@@ -336,7 +334,6 @@ async def deactivate(
         current, version_number=current.version_number + 1, updated_at=at, deactivated_at=at
     )
     await store.deactivate(conn, partner_id, current.id, deactivated.version_number, at)
-    registry.forget(partner_id)
     return deactivated
 
 

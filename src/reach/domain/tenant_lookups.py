@@ -21,21 +21,24 @@ class TenantLookups:
 
     def __init__(self, ttl: float) -> None:
         self._cache: TTLCache[tuple[str, bool, str], Tenant] = TTLCache(ttl)
+        # Bumped by every forget: a read that began before one may have seen the old row (on
+        # PostgreSQL another connection can read while the change commits), so ``put`` skips
+        # it. Read before the database read, passed back to ``put``.
+        self.generation = 0
 
     def get(self, partner_id: str, key: str, *, by_external_id: bool) -> Tenant | None:
         return self._cache.get((partner_id, by_external_id, key))
 
-    def put(self, tenant: Tenant, key: str, *, by_external_id: bool) -> None:
-        self._cache.put((tenant.partner_id, by_external_id, key), tenant)
-
-    def forget(self, tenant: Tenant) -> None:
-        self._cache.invalidate((tenant.partner_id, True, tenant.external_id))
-        self._cache.invalidate((tenant.partner_id, False, tenant.id))
-        self._cache.invalidate((tenant.partner_id, False, tenant.external_id))
+    def put(self, tenant: Tenant, key: str, *, by_external_id: bool, seen: int) -> None:
+        if seen == self.generation:
+            self._cache.put((tenant.partner_id, by_external_id, key), tenant)
 
     def forget_id(self, tenant_id: str) -> None:
-        """Another process changed this tenant: drop it under whatever keys it is cached by."""
+        """This tenant changed (a commit here or another process's): drop it under whatever
+        keys it is cached by."""
+        self.generation += 1
         self._cache.drop_if(lambda _, tenant: tenant.id == tenant_id)
 
     def clear(self) -> None:
+        self.generation += 1
         self._cache.clear()

@@ -158,7 +158,6 @@ async def get(conn: Connection, partner_id: str, key: str, *, include_deleted: b
 
 async def update(
     conn: Connection,
-    lookups: TenantLookups,
     partner_id: str,
     key: str,
     changes: dict[str, Any],
@@ -196,19 +195,16 @@ async def update(
         # Tokens minted before this moment named the tenant that held the old external id.
         external_id_changed_at=now if renamed else tenant.external_id_changed_at,
     )
+    # Cached copies are dropped once this commits (storage.tenants announces the change).
     await _save(conn, updated)
-    lookups.forget(tenant)
     return updated
 
 
-async def soft_delete(
-    conn: Connection, lookups: TenantLookups, partner_id: str, key: str
-) -> Tenant:
+async def soft_delete(conn: Connection, partner_id: str, key: str) -> Tenant:
     tenant = await get(conn, partner_id, key, include_deleted=False)
     at = clock.now()
     deleted = msgspec.structs.replace(tenant, deleted_at=at, updated_at=at)
     await _save(conn, deleted)
-    lookups.forget(tenant)
     return deleted
 
 
@@ -362,6 +358,7 @@ async def _lookup(
 ) -> Tenant:
     tenant = lookups.get(partner_id, key, by_external_id=by_external_id)
     if tenant is None:
+        generation = lookups.generation
         if by_external_id:
             row = await store.get_by_external_id(conn, partner_id, key)
             tenant = None if row is None else Tenant.from_row(row)
@@ -369,8 +366,8 @@ async def _lookup(
             tenant = await find(conn, partner_id, key)
         if tenant is None or tenant.deleted_at is not None:
             raise NotFound("Tenant not found")
-        # Only canonical keys are cached: ``forget`` knows them, so an update or delete made
-        # through this process is seen at once (an upper-case UUID would outlive it).
+        # Only canonical keys are cached, so an upper-case UUID never serves a tenant under a
+        # key its change would not name; a read that straddled a forget is not cached.
         if key in (tenant.id, tenant.external_id):
-            lookups.put(tenant, key, by_external_id=by_external_id)
+            lookups.put(tenant, key, by_external_id=by_external_id, seen=generation)
     return tenant

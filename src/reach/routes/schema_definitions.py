@@ -8,13 +8,12 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from reach.domain import schemas
 from reach.domain.compiled import json_type
 from reach.domain.schemas import SchemaDefinition, SchemaInput
 from reach.errors import BadRequest
-from reach.http import JSONResponse, ok, refuse_nul
+from reach.http import ok, refuse_nul
 from reach.routes.events import publish
 from reach.routing import Call, route
 from reach.storage.database import Connection
@@ -105,27 +104,10 @@ async def list_schema_definitions(call: Call, conn: Connection) -> Response:
     return ok([schema_wire(d) for d in found])
 
 
-class _ForgettingResponse(JSONResponse):
-    """A response that drops the partner's cached definitions when it starts sending.
-
-    Starlette sends a response only after the endpoint returned, i.e. after the request's
-    transaction committed; forgetting inside the transaction alone is not enough, because a
-    concurrent request may cache the still-committed old row before this one commits.
-    """
-
-    def __init__(self, call: Call, data: Any, message: str) -> None:
-        super().__init__({"success": True, "message": message, "data": data})
-        self._registry = call.services.schemas
-        self._partner_id = call.partner_id
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._registry.forget(self._partner_id)
-        await super().__call__(scope, receive, send)
-
-
-def _changed(call: Call, definition: SchemaDefinition, message: str) -> Response:
-    call.services.schemas.forget(call.partner_id)
-    return _ForgettingResponse(call, schema_wire(definition), message)
+def _changed(definition: SchemaDefinition, message: str) -> Response:
+    # The partner's cached definitions are forgotten by the transaction's after-commit hook
+    # (storage.schemas.lock_partner announces every definition write): nothing to do here.
+    return ok(schema_wire(definition), message)
 
 
 async def create_schema_definition(call: Call, conn: Connection) -> Response:
@@ -135,7 +117,7 @@ async def create_schema_definition(call: Call, conn: Connection) -> Response:
     await publish(
         call, conn, "schema_definition.created", schema_wire(definition), schema_id=definition.id
     )
-    return _changed(call, definition, "Schema definition created")
+    return _changed(definition, "Schema definition created")
 
 
 async def get_schema_definition(call: Call, conn: Connection) -> Response:
@@ -150,21 +132,20 @@ async def update_schema_definition(call: Call, conn: Connection) -> Response:
     await publish(
         call, conn, "schema_definition.updated", schema_wire(definition), schema_id=definition.id
     )
-    return _changed(call, definition, "Schema definition updated")
+    return _changed(definition, "Schema definition updated")
 
 
 async def delete_schema_definition(call: Call, conn: Connection) -> Response:
     definition = await schemas.deactivate(
         conn,
         call.services.db.dialect,
-        call.services.schemas,
         call.partner_id,
         call.path("idOrName"),
     )
     await publish(
         call, conn, "schema_definition.deleted", schema_wire(definition), schema_id=definition.id
     )
-    return _changed(call, definition, "Schema definition deleted")
+    return _changed(definition, "Schema definition deleted")
 
 
 ROUTES: list[Route] = [

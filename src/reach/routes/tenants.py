@@ -162,17 +162,13 @@ async def update_tenant(call: Call, conn: Connection) -> Response:
     }
     changes = msgspec.to_builtins(changes)
     _check_timestamps(changes)
-    tenant = await tenants.update(
-        conn, call.services.tenants, call.partner_id, call.path("id"), changes
-    )
+    tenant = await tenants.update(conn, call.partner_id, call.path("id"), changes)
     await publish(call, conn, "tenant.updated", tenant_wire(tenant), tenant_id=tenant.id)
     return ok(tenant_wire(tenant), "Tenant updated")
 
 
 async def delete_tenant(call: Call, conn: Connection) -> Response:
-    tenant = await tenants.soft_delete(
-        conn, call.services.tenants, call.partner_id, call.path("id")
-    )
+    tenant = await tenants.soft_delete(conn, call.partner_id, call.path("id"))
     await publish(call, conn, "tenant.deleted", tenant_wire(tenant), tenant_id=tenant.id)
     return ok(tenant_wire(tenant), "Tenant deleted")
 

@@ -13,10 +13,13 @@ transaction altogether through the two opt-outs on :class:`Connection` (docs/dec
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, NamedTuple, Protocol
+
+log = logging.getLogger("reach.storage")
 
 
 class Row(Protocol):
@@ -88,6 +91,13 @@ class Connection(Protocol):
         domain write: those must not depend on whether the transaction began."""
         ...
 
+    def after_commit(self, change: str) -> None:
+        """Hand ``change`` (a :mod:`reach.storage.notify` message) to the database's
+        ``on_change`` once this transaction has committed — never if it rolls back. The one
+        way a process's caches learn of its own writes (other processes hear the same message
+        through ``NOTIFY``)."""
+        ...
+
 
 def on_replica(conn: Connection) -> bool:
     """Whether ``conn`` reads a replica (reach.storage.replicas), which may lag the primary:
@@ -107,6 +117,10 @@ class Usage(NamedTuple):
 
 class Database(Protocol):
     dialect: str
+    # Called with each change a committed transaction announced (``Connection.after_commit``),
+    # after COMMIT and before the connection is handed to anyone else; the process's services
+    # set it to forget the cache entries the change names.
+    on_change: Callable[[str], None]
 
     def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Connection]:
         """A connection inside one transaction; committed on success, rolled back on error.
@@ -140,6 +154,20 @@ SQLITE_NEXT_SEQ = "(SELECT last + 1 FROM sequences WHERE name = '{table}')"
 
 class DuplicateKey(Exception):
     """A write met a unique index; the domain decides what that means (usually a 409)."""
+
+
+def deliver_changes(on_change: Callable[[str], None], changes: list[str]) -> None:
+    """After COMMIT: the transaction's announced changes to ``on_change``. A failing handler is
+    logged, never raised — the write has committed, and the client must hear so."""
+    for change in changes:
+        try:
+            on_change(change)
+        except Exception:
+            log.exception("change %r committed but not applied to this process's caches", change)
+
+
+def ignore_changes(change: str) -> None:
+    """The ``on_change`` of a database no cache listens to (CLI commands, tools)."""
 
 
 def is_unique_violation(exc: BaseException) -> bool:

@@ -1,9 +1,10 @@
 """Cross-node cache invalidation on PostgreSQL: ``NOTIFY`` on commit, ``LISTEN`` on one
 connection per process.
 
-A change another process may have cached (a tenant update or delete, any schema-definition
-write, a secret rotation) calls :func:`announce` inside its own transaction: ``pg_notify`` is
-delivered only when that transaction commits, and never if it rolls back. Each serving
+A change a process may have cached (a tenant update or delete, any schema-definition write, a
+secret rotation) calls :func:`announce` inside its own transaction: ``pg_notify`` is delivered
+only when that transaction commits, and never if it rolls back; the writing process itself
+gets the same message from its connection's after-commit hook (on SQLite, that is all). Each serving
 process keeps one dedicated connection outside the pool (a pooled connection is handed to
 requests, and a ``LISTEN`` must outlive them) and forgets the named cache entries as messages
 arrive. A listener that loses its connection may have missed messages, so it forgets
@@ -39,9 +40,18 @@ _LOST = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 async def announce(conn: Connection, topic: str, partner_id: str, key: str = "") -> None:
-    """Tell every process, once this transaction commits, that ``topic`` changed."""
+    """Tell every process, once this transaction commits, that ``topic`` changed: this one
+    through the connection's after-commit hook, the others through ``NOTIFY``. Both hand the
+    same message to the same handler (``Services.invalidate``), and neither fires on a
+    rollback."""
+    message = message_for(topic, partner_id, key)
     if isinstance(conn, PgConnection):
-        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{topic}:{partner_id}:{key}")
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, message)
+    conn.after_commit(message)
+
+
+def message_for(topic: str, partner_id: str, key: str = "") -> str:
+    return f"{topic}:{partner_id}:{key}"
 
 
 def parse(message: str) -> tuple[str, str, str]:

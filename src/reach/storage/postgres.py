@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from reach.errors import DatabaseUnavailable
-from reach.storage import faults
-from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, Usage, misuse
+from reach.storage import faults, guard
+from reach.storage.database import (
+    BEGUN,
+    CLOSED,
+    IDLE,
+    SEALED,
+    Usage,
+    deliver_changes,
+    ignore_changes,
+    misuse,
+)
 
 log = logging.getLogger("reach.storage")
 
@@ -87,7 +96,7 @@ class PgConnection:
     (see :class:`reach.storage.database.Connection`). asyncpg still prepares and caches
     each query text per connection, so a statement is one round trip."""
 
-    __slots__ = ("_begin", "_conn", "position", "state")
+    __slots__ = ("_begin", "_conn", "changes", "position", "state")
 
     on_replica = False  # a hot standby's connection (reach.storage.replicas) says True
 
@@ -98,6 +107,7 @@ class PgConnection:
         # The WAL position after this write transaction committed, when the database tracks
         # positions (replicas configured); None otherwise.
         self.position: int | None = None
+        self.changes: list[str] | None = None  # announced, delivered after COMMIT
 
     async def _start(self) -> None:
         if self.state != IDLE:
@@ -152,6 +162,12 @@ class PgConnection:
             raise RuntimeError("fetchval_after_final() outside a begun transaction")
         return await self._conn.fetchval(query, *args)
 
+    def after_commit(self, change: str) -> None:
+        if self.changes is None:
+            self.changes = [change]
+        else:
+            self.changes.append(change)
+
 
 class _Transaction:
     """``async with db.transaction():`` — a plain class, as on SQLite: the generator machinery
@@ -183,6 +199,10 @@ class _Transaction:
             if conn.state & BEGUN:
                 if exc_type is None:
                     await conn._conn.execute("COMMIT")
+                    if conn.changes is not None:
+                        deliver_changes(self._db.on_change, conn.changes)
+                        if guard.changes_scope(conn.changes):
+                            await guard.outlive_older_transactions(conn._conn, self._db.scope_wait)
                 else:
                     await _rollback(conn._conn)
             if exc_type is None and self._db.track_positions and self._begin == _BEGIN_WRITE:
@@ -216,8 +236,14 @@ async def _rollback(conn: PoolConnectionProxy[Any]) -> None:
 class PostgresDatabase:
     dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool[Any], *, acquire_timeout: float = 5.0) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool[Any], *, acquire_timeout: float = 5.0, scope_wait: float = 5.0
+    ) -> None:
         self._pool = pool
+        # How long a committed tenant or schema change waits for older transactions before it
+        # is acknowledged (reach.storage.guard): as long as a statement waits for a lock.
+        self.scope_wait = scope_wait
+        self.on_change: Callable[[str], None] = ignore_changes
         self._size = pool.get_max_size()
         self._acquire_timeout = acquire_timeout
         self._busy = 0  # connections handed out
@@ -255,7 +281,7 @@ class PostgresDatabase:
             server_settings=settings,
             timeout=acquire_timeout,  # opening a connection, when the pool needs a new one
         )
-        return cls(pool, acquire_timeout=acquire_timeout)
+        return cls(pool, acquire_timeout=acquire_timeout, scope_wait=lock_timeout)
 
     async def acquire(self, within: float | None = None) -> PoolConnectionProxy[Any]:
         """A pooled connection within ``within`` seconds (default: the acquire timeout), or

@@ -20,13 +20,22 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from reach.errors import DatabaseUnavailable
 from reach.storage import faults
-from reach.storage.database import BEGUN, CLOSED, IDLE, SEALED, Usage, misuse
+from reach.storage.database import (
+    BEGUN,
+    CLOSED,
+    IDLE,
+    SEALED,
+    Usage,
+    deliver_changes,
+    ignore_changes,
+    misuse,
+)
 from reach.storage.utc import utc_text
 
 log = logging.getLogger("reach.storage")
@@ -86,7 +95,7 @@ class SqliteConnection:
     """One transaction's view of the process's connection: begins it at the first ordinary
     statement (see :class:`reach.storage.database.Connection`)."""
 
-    __slots__ = ("_begin", "_db", "_raw", "_sql", "state")
+    __slots__ = ("_begin", "_db", "_raw", "_sql", "changes", "state")
 
     def __init__(self, db: SqliteDatabase, begin: str) -> None:
         self._db = db
@@ -94,6 +103,7 @@ class SqliteConnection:
         self._sql = db._sql
         self._begin = begin
         self.state = IDLE
+        self.changes: list[str] | None = None  # announced, delivered after COMMIT
 
     def _q(self, query: str) -> str:
         sql = self._sql.get(query)
@@ -163,6 +173,12 @@ class SqliteConnection:
         row = self._raw.execute(self._q(query), args).fetchone()
         return None if row is None else row[0]
 
+    def after_commit(self, change: str) -> None:
+        if self.changes is None:
+            self.changes = [change]
+        else:
+            self.changes.append(change)
+
 
 class _Transaction:
     """``async with db.transaction():`` — a plain class, because on this hot path the
@@ -186,6 +202,10 @@ class _Transaction:
             if conn.state & BEGUN:
                 if exc_type is None:
                     raw.execute("COMMIT")
+                    if conn.changes is not None:
+                        # Still holding the connection: no transaction of this process can
+                        # read and cache the old rows between the commit and the forgetting.
+                        deliver_changes(self._db.on_change, conn.changes)
                 elif raw.in_transaction:
                     # SQLite may have rolled back by itself (some I/O and full-disk errors do);
                     # a ROLLBACK then fails, and must not replace the error that ended the block.
@@ -205,6 +225,7 @@ class SqliteDatabase:
         self, path: str, *, acquire_timeout: float = 5.0, lock_timeout: float = 5.0
     ) -> None:
         self.path = path
+        self.on_change: Callable[[str], None] = ignore_changes
         self._acquire_timeout = acquire_timeout
         self._lock_timeout = lock_timeout
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
