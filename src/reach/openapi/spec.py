@@ -14,7 +14,15 @@ from reach import __version__
 from reach.domain.compiled import REF_PREFIX
 from reach.domain.default_schemas import DEFAULT_SCHEMAS
 from reach.domain.schemas import SchemaDefinition
-from reach.openapi import batches, components, idempotency, partner, resources, segments
+from reach.openapi import (
+    batches,
+    components,
+    events,
+    idempotency,
+    partner,
+    resources,
+    segments,
+)
 from reach.openapi.components import Schema, errors, response, schema_ref
 from reach.openapi.operations import Operation, add_to
 from reach.openapi.resources import ResourceSchema
@@ -45,6 +53,7 @@ _TAGS = [
     (resources.CUSTOM_TAG, "The partner's own schemas"),
     (batches.TAG, "Asynchronous upload, patch and delete of up to 1000 resources"),
     *segments.TAGS,
+    (events.TAG, events.TAG_TEXT),
 ]
 
 META_OPERATIONS: list[Operation] = [
@@ -162,6 +171,7 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
         add_to(paths, batches.operations(schema))
     add_to(paths, batches.JOB_OPERATIONS)
     add_to(paths, segments.OPERATIONS)
+    add_to(paths, events.OPERATIONS)
     idempotency.document(paths)
     # A tag with no operation (no custom schema yet) would show as an empty section.
     used = {tag for item in paths.values() for op in item.values() for tag in op["tags"]}
@@ -182,6 +192,7 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
                 **partner.SCHEMAS,
                 **batches.SCHEMAS,
                 **segments.SCHEMAS,
+                **events.SCHEMAS,
                 **resources.component_schemas(ordered, names),
             },
             "responses": {**components.RESPONSES, **idempotency.RESPONSES},
