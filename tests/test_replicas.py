@@ -138,7 +138,7 @@ def api(cluster: Cluster) -> Iterator[Harness]:
         cluster.url(cluster.primary_port),
         batch_worker=False,
         database_read_urls=cluster.url(cluster.standby_port),
-        replica_check_seconds=0.2,
+        replica_check_seconds=0.5,
         replica_wait_seconds=0.3,
         replica_max_lag_seconds=2.0,
     ) as harness:
