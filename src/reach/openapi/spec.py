@@ -14,7 +14,15 @@ from reach import __version__
 from reach.domain.compiled import REF_PREFIX
 from reach.domain.default_schemas import DEFAULT_SCHEMAS
 from reach.domain.schemas import SchemaDefinition
-from reach.openapi import batches, components, idempotency, partner, resources, segments
+from reach.openapi import (
+    batches,
+    components,
+    consistency,
+    idempotency,
+    partner,
+    resources,
+    segments,
+)
 from reach.openapi.components import Schema, errors, response, schema_ref
 from reach.openapi.operations import Operation, add_to
 from reach.openapi.resources import ResourceSchema
@@ -163,6 +171,7 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
     add_to(paths, batches.JOB_OPERATIONS)
     add_to(paths, segments.OPERATIONS)
     idempotency.document(paths)
+    consistency.document(paths)
     # A tag with no operation (no custom schema yet) would show as an empty section.
     used = {tag for item in paths.values() for op in item.values() for tag in op["tags"]}
     return {
@@ -185,8 +194,12 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
                 **resources.component_schemas(ordered, names),
             },
             "responses": {**components.RESPONSES, **idempotency.RESPONSES},
-            "parameters": {**components.PARAMETERS, **idempotency.PARAMETERS},
-            "headers": idempotency.HEADERS,
+            "parameters": {
+                **components.PARAMETERS,
+                **idempotency.PARAMETERS,
+                **consistency.PARAMETERS,
+            },
+            "headers": {**idempotency.HEADERS, **consistency.HEADERS},
             "securitySchemes": components.SECURITY_SCHEMES,
         },
     }
