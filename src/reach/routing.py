@@ -235,10 +235,8 @@ class Endpoint:
                 return await self._handle(call, conn, headers.tenant)
 
             return await replicas.read(headers.consistency, read)
-        used: list[Connection] = []
 
         async def handle(conn: Connection) -> Response:
-            used.append(conn)
             return await self._handle(call, conn, headers.tenant)
 
         key = headers.idempotency_key
@@ -248,10 +246,8 @@ class Endpoint:
             async with call.services.db.transaction(write=self.write) as conn:
                 response = await handle(conn)
         if self.write:
-            # A replayed answer ran no handler here; its transaction's position still counts.
-            position = getattr(used[0], "position", None) if used else None
-            if position is None:
-                position = await replicas.position()
+            # Read after the commit, so at or past it; shared by the writes committed meanwhile.
+            position = await replicas.position()
             if position is not None:
                 response.raw_headers.append((_CONSISTENCY, replica_token(position).encode()))
         return response

@@ -17,6 +17,7 @@ from reach.domain.schemas import SchemaDefinition
 from reach.openapi import (
     batches,
     components,
+    consistency,
     events,
     idempotency,
     partner,
@@ -176,6 +177,7 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
     add_to(paths, webhooks.OPERATIONS)
     add_to(paths, events.OPERATIONS)
     idempotency.document(paths)
+    consistency.document(paths)
     # A tag with no operation (no custom schema yet) would show as an empty section.
     used = {tag for item in paths.values() for op in item.values() for tag in op["tags"]}
     return {
@@ -200,8 +202,12 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
                 **resources.component_schemas(ordered, names),
             },
             "responses": {**components.RESPONSES, **idempotency.RESPONSES},
-            "parameters": {**components.PARAMETERS, **idempotency.PARAMETERS},
-            "headers": idempotency.HEADERS,
+            "parameters": {
+                **components.PARAMETERS,
+                **idempotency.PARAMETERS,
+                **consistency.PARAMETERS,
+            },
+            "headers": {**idempotency.HEADERS, **consistency.HEADERS},
             "securitySchemes": components.SECURITY_SCHEMES,
         },
     }

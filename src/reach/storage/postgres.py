@@ -49,11 +49,6 @@ logging.getLogger("asyncpg.pool").addFilter(_OneLine())
 _BEGIN_WRITE = "BEGIN"
 BEGIN_READ = "BEGIN READ ONLY"
 
-# The commit position for a Reach-Consistency token. The insert position, not the write
-# position (pg_current_wal_lsn): with synchronous_commit off the commit record may not be
-# written yet when COMMIT returns, but it is always inserted (reach.storage.replicas).
-_POSITION = "SELECT pg_current_wal_insert_lsn()"
-
 
 def pg_timestamp_to_rfc3339(text: str) -> str:
     """``2026-01-02 03:04:05.6+00`` (session time zone UTC) → ``2026-01-02T03:04:05.600Z``."""
@@ -96,7 +91,7 @@ class PgConnection:
     (see :class:`reach.storage.database.Connection`). asyncpg still prepares and caches
     each query text per connection, so a statement is one round trip."""
 
-    __slots__ = ("_begin", "_conn", "changes", "position", "state")
+    __slots__ = ("_begin", "_conn", "changes", "state")
 
     on_replica = False  # a hot standby's connection (reach.storage.replicas) says True
 
@@ -104,9 +99,6 @@ class PgConnection:
         self._conn = conn
         self._begin = begin
         self.state = IDLE
-        # The WAL position after this write transaction committed, when the database tracks
-        # positions (replicas configured); None otherwise.
-        self.position: int | None = None
         self.changes: list[str] | None = None  # announced, delivered after COMMIT
 
     async def _start(self) -> None:
@@ -205,22 +197,9 @@ class _Transaction:
                             await guard.outlive_older_transactions(conn._conn, self._db.scope_wait)
                 else:
                     await _rollback(conn._conn)
-            if exc_type is None and self._db.track_positions and self._begin == _BEGIN_WRITE:
-                conn.position = await _position(conn._conn)
         finally:
             conn.state = CLOSED
             await self._db.release(conn._conn)
-
-
-async def _position(conn: PoolConnectionProxy[Any]) -> int | None:
-    """The WAL position now, after the commit: at or past the commit record's end. None when
-    it cannot be read (the write has committed; its answer must not become an error)."""
-    try:
-        lsn: int = await conn.fetchval(_POSITION)
-    except Exception as exc:
-        log.debug("reading the WAL position after a commit failed: %s", faults.cause(exc))
-        return None
-    return lsn
 
 
 async def _rollback(conn: PoolConnectionProxy[Any]) -> None:
@@ -248,9 +227,6 @@ class PostgresDatabase:
         self._acquire_timeout = acquire_timeout
         self._busy = 0  # connections handed out
         self._waiting = 0  # callers queued for one
-        # Write transactions read the WAL position after COMMIT (PgConnection.position): set
-        # when replicas serve reads, so write responses can carry Reach-Consistency.
-        self.track_positions = False
 
     @classmethod
     async def open(

@@ -138,6 +138,55 @@ class _Probe:
             self._conn = None
 
 
+class PositionClock:
+    """The primary's WAL position for write answers, one query for many writes.
+
+    A write's token must be a position read after its commit. Reading it on the write's own
+    connection is one more round trip *and* one more statement for every write; here every
+    write that committed while a read of the position was in flight waits for the next one,
+    which all of them share (the way group commit shares a flush). A lone write still waits
+    one round trip; under load the primary answers one query per round trip, not per write,
+    and the request's connection goes back to the pool before it.
+
+    The insert position, not the write position (pg_current_wal_lsn): with synchronous_commit
+    off a commit record may not be written out when COMMIT returns, but it is inserted.
+    """
+
+    def __init__(self, primary: PostgresDatabase) -> None:
+        self._primary = primary
+        self._next: asyncio.Future[int | None] | None = None  # for writes committed by now
+        self._reading: asyncio.Task[None] | None = None
+        self.reads = 0  # queries sent (for tests and benchmarks: reads per write)
+
+    async def after_now(self) -> int | None:
+        waiting = self._next
+        if waiting is None:
+            waiting = self._next = asyncio.get_running_loop().create_future()
+        if self._reading is None:
+            self._reading = asyncio.get_running_loop().create_task(self._read())
+        # Shielded: a request cancelled while waiting must not cancel the others' answer.
+        return await asyncio.shield(waiting)
+
+    async def _read(self) -> None:
+        try:
+            while self._next is not None:
+                # Every waiter of this future called after_now() before the query goes out.
+                waiting, self._next = self._next, None
+                self.reads += 1
+                try:
+                    conn = await self._primary.acquire()
+                    try:
+                        found: int | None = await conn.fetchval(_PRIMARY_POSITION)
+                    finally:
+                        await self._primary.release(conn)
+                except Exception as exc:
+                    log.debug("reading the primary's WAL position failed: %s", faults.cause(exc))
+                    found = None
+                waiting.set_result(found)
+        finally:
+            self._reading = None
+
+
 @dataclass(slots=True)
 class ReplicaState:
     """What /readyz and /metrics show of one replica."""
@@ -182,6 +231,7 @@ class Replicas:
         self._next = 0  # round robin
         self._task: asyncio.Task[None] | None = None
         self.counts = dict.fromkeys(OUTCOMES, 0)
+        self.clock = PositionClock(primary)
         self.on_read: Callable[[str], None] | None = None  # the metrics hook
 
     @classmethod
@@ -236,18 +286,9 @@ class Replicas:
         return result
 
     async def position(self) -> int | None:
-        """The primary's WAL position now, for a write whose own transaction did not read it
-        (a replayed Idempotency-Key answer). None when it cannot be read."""
-        try:
-            conn = await self.primary.acquire()
-            try:
-                found: int = await conn.fetchval(_PRIMARY_POSITION)
-            finally:
-                await self.primary.release(conn)
-        except Exception as exc:
-            log.debug("reading the primary's WAL position failed: %s", faults.cause(exc))
-            return None
-        return found
+        """A primary WAL position read after this call: for a write that has committed, at or
+        past its commit (:class:`PositionClock`). None when it cannot be read."""
+        return await self.clock.after_now()
 
     async def _on_primary(self, outcome: str, work: Callable[[PgConnection], Awaitable[T]]) -> T:
         self._count(outcome)
@@ -342,7 +383,6 @@ class Replicas:
     # -- checking health
 
     def start(self) -> None:
-        self.primary.track_positions = True
         self._task = asyncio.create_task(self._run(), name="reach-replica-checker")
 
     async def _run(self) -> None:
@@ -401,7 +441,6 @@ class Replicas:
         return found
 
     async def close(self) -> None:
-        self.primary.track_positions = False
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
