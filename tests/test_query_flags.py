@@ -111,7 +111,9 @@ def test_include_pending_details(
 def test_cascade(api: Harness, partner: PartnerKey, tenant: str, value: str) -> None:
     headers = api.tenant_headers(partner, tenant)
     key = f"c-{abs(hash(value))}"
-    made = api.client.post("/api/resources/customers", json={"data": customer(key)}, headers=headers)
+    made = api.client.post(
+        "/api/resources/customers", json={"data": customer(key)}, headers=headers
+    )
     assert made.status_code == 200, made.text
     response = api.client.delete(f"/api/resources/customers/{key}?cascade={value}", headers=headers)
     still = api.client.get(f"/api/resources/customers/{key}", headers=headers).status_code
