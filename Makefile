@@ -4,6 +4,8 @@
 #   make            bootstrap .venv from the hash-locked requirements/dev.txt
 #   make test       run the test suite (SQLite always; PostgreSQL too when
 #                   REACH_TEST_DATABASE_URL is set)
+#   make test-fast  the inner loop: SQLite only, tests marked slow left out (processes,
+#                   two nodes, fuzzers, browsers, big property runs; tests/conftest.py)
 #   make lint       ruff check + ruff format --check + mypy + the import contracts
 #                   (.importlinter: layering, doors, client/bulk independence)
 #   make fmt        ruff format + ruff check --fix
@@ -22,7 +24,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := venv
-.PHONY: venv serve test lint fmt bench lock clean
+.PHONY: venv serve test test-fast lint fmt bench lock clean
 
 # Checked before anything is installed: an older Python would fail later with an unrelated
 # dependency error and leave a broken .venv behind.
@@ -62,6 +64,9 @@ serve: $(RUNTIME_STAMP)
 
 test: $(DEV_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: $(DEV_STAMP)
+	env -u REACH_TEST_DATABASE_URL $(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

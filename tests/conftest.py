@@ -79,3 +79,56 @@ def scratch_postgres() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# -- the inner loop: `make test-fast` deselects what is marked slow; `make test` runs it all.
+# Whole modules, each for its reason (real processes, generators, fuzzers, big property runs).
+SLOW_MODULES = {
+    "test_two_nodes": "two `reach serve` processes on one PostgreSQL",
+    "test_container": "builds and runs the container image",
+    "test_contract_schemathesis": "schemathesis over every route",
+    "test_fuzz_openapi": "fuzzes every route from /openapi.json",
+    "test_generated_client": "generates a client from /openapi.json and drives it",
+    "test_crash_safety": "kills server processes mid-write",
+    "test_cli_serve": "`reach serve` as real processes",
+    "test_cli_operator": "the CLI as real processes against a server",
+    "test_slow_clients": "servers held up by slow clients, on timers",
+    "test_logs_every_line": "servers as processes, reading their logs",
+    "test_make": "runs make in a copy of the repository",
+    "test_readme": "runs the README's commands",
+    "test_import_export": "`reach import` / `reach export` as real processes",
+    "test_batches_worker": "kills and restarts worker processes",
+    "test_merge_properties": "a large hypothesis run",
+    "test_write_rule_properties": "a large hypothesis run",
+    "test_segments_property": "a large hypothesis run",
+    "test_resources_patch_customer_property": "a large hypothesis run",
+}
+# Single tests in otherwise quick modules.
+SLOW_TESTS = {
+    # `reach serve --workers 2` as a process
+    "test_metrics.py::test_several_workers_report_one_sum",
+    # worker processes, outages and locks on timers
+    "test_faults.py::test_a_batch_chunk_held_up_by_a_lock_is_retried_whole_and_no_item_fails",
+    "test_faults.py::test_a_batch_whose_tenant_is_deleted_while_it_runs_writes_nothing_more_into_it",
+    "test_faults.py::test_writes_and_batches_survive_a_database_outage_under_load",
+    # a server process compiling huge schemas
+    "test_schema_ssrf.py::test_schema_size_depth_and_node_count_are_capped",
+    "test_schema_ssrf.py::test_healthz_stays_under_100ms_while_big_schemas_compile_and_openapi_builds",
+    # the CLI as a process
+    "test_schema_deletion.py::test_a_partner_created_without_default_schemas_can_create_reachs_example",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        name = item.originalname if isinstance(item, pytest.Function) else item.name
+        if item.path.stem in SLOW_MODULES or f"{item.path.name}::{name}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    # With slow tests deselected, slow modules are not even imported (schemathesis,
+    # hypothesis strategies and generators take seconds to import).
+    if config.option.markexpr == "not slow" and collection_path.stem in SLOW_MODULES:
+        return True
+    return None

@@ -1,4 +1,5 @@
-"""The ``reach`` command line, run as a real subprocess on a temporary SQLite file."""
+"""The ``reach`` command line on a temporary SQLite file: in-process through click's CliRunner,
+with a few smoke tests as a real subprocess (``Cli(..., process=True)``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import click
 import jwt
 import orjson
 import pytest
+from click.testing import CliRunner
 
 from reach.cli import main
 from reach.storage import migrate
@@ -29,18 +31,40 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 @dataclass
-class Cli:
-    database_url: str
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
 
-    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
-            [sys.executable, "-m", "reach", *args],
-            env=_clean_env(REACH_DATABASE_URL=self.database_url, **env),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+
+@dataclass
+class Cli:
+    """Runs ``reach`` in-process through click's CliRunner (fast); ``process=True`` runs it as
+    a real subprocess instead — kept for the smoke tests of exit status, streams and
+    tracebacks, which only a real process shows."""
+
+    database_url: str
+    process: bool = False
+
+    def run(self, *args: str, **env: str) -> Ran:
+        if self.process:
+            done = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
+                [sys.executable, "-m", "reach", *args],
+                env=_clean_env(REACH_DATABASE_URL=self.database_url, **env),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            return Ran(done.returncode, done.stdout, done.stderr)
+        # The caller's REACH_* settings removed (None unsets), only the test's own apply.
+        cleared: dict[str, str | None] = {k: None for k in os.environ if k.startswith("REACH_")}
+        result = CliRunner().invoke(
+            main, list(args), env={**cleared, "REACH_DATABASE_URL": self.database_url, **env}
         )
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception  # a real process would have printed a traceback
+        return Ran(result.exit_code, result.stdout, result.stderr)
 
     def ok(self, *args: str) -> str:
         result = self.run(*args)
@@ -60,6 +84,7 @@ def cli(tmp_path: Path) -> Cli:
 
 
 def test_partners_create_prints_id_name_and_secret(cli: Cli) -> None:
+    cli.process = True  # a smoke test: the real entry point, as a process
     created = cli.json("partners", "create", "Acme Platform")
     assert set(created) == {"id", "name", "secret"}
     assert created["name"] == "Acme Platform"
@@ -143,6 +168,7 @@ def test_tenants_are_listed_only_for_their_partner(cli: Cli) -> None:
 def test_duplicate_tenant_fails_with_message_on_stderr(cli: Cli) -> None:
     partner = cli.json("partners", "create", "P")
     cli.json("tenants", "create", partner["id"], "biz-1")
+    cli.process = True  # a smoke test: stderr and the exit status of a real process
     result = cli.run("tenants", "create", partner["id"], "biz-1")
     assert result.returncode != 0
     assert "already exists" in result.stderr
@@ -170,7 +196,7 @@ def test_unknown_partner_fails_with_message_on_stderr(cli: Cli, args: tuple[str,
 
 
 def test_unsupported_database_url_fails_cleanly(tmp_path: Path) -> None:
-    cli = Cli("mysql://localhost/reach")
+    cli = Cli("mysql://localhost/reach", process=True)
     result = cli.run("partners", "list")
     assert result.returncode != 0
     assert "database" in result.stderr.lower()
@@ -190,7 +216,7 @@ def test_unusable_database_fails_with_a_message_not_a_traceback(
     url: str, args: tuple[str, ...]
 ) -> None:
     extra = ("--port", str(free_port())) if args == ("serve",) else ()
-    result = Cli(url).run(*args, *extra)
+    result = Cli(url, process=True).run(*args, *extra)
     assert result.returncode != 0
     assert result.stderr.startswith("Error:"), result.stderr
     assert "Traceback" not in result.stderr

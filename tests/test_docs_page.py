@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 import pytest
@@ -111,9 +112,15 @@ def _render(url: str) -> str:
     return done.stdout
 
 
-needs_chromium = pytest.mark.skipif(
+_CHROMIUM_INSTALLED = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
 )
+
+
+def needs_chromium(test: Callable[..., None]) -> Callable[..., None]:
+    """Skipped without Chromium; slow with it (a browser per page): not in `make test-fast`."""
+    marked: Callable[..., None] = pytest.mark.slow(_CHROMIUM_INSTALLED(test))
+    return marked
 
 
 # The pages do not depend on the storage engine: render them once, on SQLite.

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope
 
 from reach.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from reach.flags import is_unset, parse_flag
 
 T = TypeVar("T")
 
@@ -185,20 +186,13 @@ def describe_msgspec_error(exc: msgspec.ValidationError, where: str) -> str:
 
 
 def query_bool(query: QueryParams, name: str, default: bool = False) -> bool:
-    raw = query.get(name)
-    if raw is None or raw == "" or raw == "null":
-        return default
-    lowered = raw.lower()
-    if lowered == "true":
-        return True
-    if lowered == "false":
-        return False
-    raise BadRequest(f"Invalid query parameter {name}", errors=[f"{name}: expected true or false"])
+    """Every boolean query flag goes through here (the rule: :mod:`reach.flags`)."""
+    return parse_flag(query.get(name), name, default, label=f"query parameter {name}")
 
 
 def query_int(query: QueryParams, name: str, default: int, *, low: int, high: int) -> int:
     raw = query.get(name)
-    if raw is None or raw == "" or raw == "null":
+    if raw is None or is_unset(raw):
         return default
     try:
         value = int(raw)
@@ -215,7 +209,9 @@ def query_int(query: QueryParams, name: str, default: int, *, low: int, high: in
 
 
 def query_choice(query: QueryParams, name: str, choices: tuple[str, ...], default: str) -> str:
-    raw = query.get(name) or default
+    raw = query.get(name)
+    if raw is None or is_unset(raw):
+        return default
     if raw not in choices:
         raise BadRequest(
             f"Invalid query parameter {name}",

@@ -16,9 +16,9 @@ from reach import clock
 from reach.batches import deletion
 from reach.batches.model import DELETE, MAX_ITEMS, Options, Reason
 from reach.domain.compiled import json_type
-from reach.domain.documents import parse_flag
 from reach.domain.resources import MAX_EXTERNAL_ID_LENGTH, Scope, check_external_id
 from reach.errors import BadRequest
+from reach.flags import parse_flag
 from reach.storage import batches as store
 
 _DRY_RUN_CHUNK = 1000

@@ -14,12 +14,10 @@ from typing import Any, TypeVar
 import asyncpg
 import click
 import orjson
-import sqlalchemy.exc
 
 from reach.config import Settings, load_settings
 from reach.errors import ConfigError, ReachError
 from reach.secretbox import SecretBox, box_for
-from reach.storage import migrate
 from reach.storage.database import Connection, open_database
 from reach.storage.sqlite import sqlite_path
 
@@ -50,6 +48,8 @@ def _box(settings: Settings) -> SecretBox:
 def require_existing_database(settings: Settings) -> None:
     """Read-only commands never create or migrate a database: run in the wrong directory, they
     would otherwise make a fresh empty ``./reach.db`` and report "not found" from it."""
+    from reach.storage import migrate  # on use: Alembic is slow to import
+
     if settings.engine != "sqlite":
         return
     path = Path(sqlite_path(settings.database_url))
@@ -65,6 +65,8 @@ def require_existing_database(settings: Settings) -> None:
 def _in_transaction(
     settings: Settings, work: Callable[[Connection], Awaitable[T]], *, read_only: bool = False
 ) -> T:
+    from reach.storage import migrate  # on use: Alembic is slow to import
+
     if read_only:
         require_existing_database(settings)
     elif settings.engine == "sqlite":
@@ -92,7 +94,13 @@ def _echo_json(value: Any) -> None:
 
 # An unreachable server, a missing database or an uncreatable file: the operator's to fix,
 # so a one-line message rather than a traceback.
-_DATABASE_ERRORS = (asyncpg.PostgresError, sqlite3.Error, sqlalchemy.exc.OperationalError)
+def _database_errors() -> tuple[type[BaseException], ...]:
+    # SQLAlchemy is imported only with the migrations (on use, so `reach --help` starts fast):
+    # if it never was, none of its errors can be in flight.
+    sqlalchemy_errors = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_errors is None:
+        return (asyncpg.PostgresError, sqlite3.Error)
+    return (asyncpg.PostgresError, sqlite3.Error, sqlalchemy_errors.OperationalError)
 
 
 class _Main(click.Group):
@@ -104,7 +112,7 @@ class _Main(click.Group):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit cannot fail again
             ctx.exit(0)
-        except _DATABASE_ERRORS as exc:
+        except _database_errors() as exc:
             raise click.ClickException(f"database unusable: {exc}") from None
         except OSError as exc:
             raise click.ClickException(str(exc)) from None

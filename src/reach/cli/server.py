@@ -27,7 +27,6 @@ from reach.config import ENV_PREFIX, Settings
 from reach.domain import partners, tenants
 from reach.observability.logs import announce, configure_logging, granian_log_config
 from reach.secretbox import new_key
-from reach.storage import migrate
 from reach.storage.database import Connection, open_database
 from reach.storage.sqlite import sqlite_path
 
@@ -38,6 +37,8 @@ log = logging.getLogger("reach.server")
 @database_option
 def migrate_cmd(database_url: str | None) -> None:
     """Upgrade the configured database to the newest schema."""
+    from reach.storage import migrate  # on use: Alembic is slow to import
+
     settings = _settings(database_url=database_url)
     migrate.upgrade(settings.database_url, secret_key=settings.secret_key)
     click.echo(f"database is at revision {migrate.head_revision()}", err=True)
@@ -61,6 +62,8 @@ def serve(
     database_url: str | None, host: str | None, port: int | None, workers: int | None
 ) -> None:
     """Run the API server (granian). Migrates the embedded SQLite default by itself."""
+    from reach.storage import migrate  # on use: Alembic is slow to import
+
     settings = _settings(database_url=database_url, host=host, port=port, workers=workers)
     configure_logging(settings.log_level)
     ensure_port_free(settings.host, settings.port)  # before anything is created or migrated
@@ -114,6 +117,8 @@ def serve(
 
 
 def _require_migrated(settings: Settings) -> None:
+    from reach.storage import migrate  # on use: Alembic is slow to import
+
     async def current() -> str | None:
         db = await open_database(settings.database_url, pool_size=1)
         try:
@@ -261,6 +266,7 @@ def worker(
 ) -> None:
     """Run a batch worker until SIGTERM/SIGINT (more of them scale batch processing out)."""
     from reach.batches import worker as batch_worker
+    from reach.storage import migrate  # on use: Alembic is slow to import
 
     settings = _settings(database_url=database_url)
     if concurrency < 1:

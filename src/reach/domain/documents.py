@@ -90,18 +90,3 @@ def nul_characters(value: Any, path: str) -> list[str]:
         for index, item in enumerate(value):
             found.extend(nul_characters(item, f"{path}[{index}]"))
     return found
-
-
-def parse_flag(value: Any, name: str) -> bool:
-    """``true``/``false`` as booleans or strings (the reference types the flag both ways).
-
-    Strings ignore case (``True`` is what many clients print for a boolean); the contract
-    types the flag nullable, so an absent, empty or ``null`` value is the default, false.
-    """
-    if isinstance(value, str):
-        value = value.lower()
-    if value is None or value is False or value in ("false", "", "null"):
-        return False
-    if value is True or value == "true":
-        return True
-    raise BadRequest(f"Invalid {name}", errors=[f"{name}: expected true or false"])

@@ -15,9 +15,8 @@ from starlette.routing import Route
 from reach.batches import accept, status
 from reach.batches.model import INGEST, MAX_WAIT_SECONDS, PATCH, Options
 from reach.batches.worker import kick
-from reach.domain.documents import parse_flag
 from reach.domain.resources import Scope
-from reach.http import ok, query_choice, query_int
+from reach.http import ok, query_bool, query_choice, query_int
 from reach.routes.resources import scope_of
 from reach.routing import Call, route
 from reach.storage.database import Connection
@@ -43,7 +42,7 @@ def _accepted(call: Call, accepted: accept.Accepted, what: str) -> Response:
 
 
 def _ignore_unknown(call: Call) -> bool:
-    return parse_flag(call.query.get("ignoreUnknownFields"), "ignoreUnknownFields")
+    return query_bool(call.query, "ignoreUnknownFields")
 
 
 async def _writes(
@@ -96,7 +95,7 @@ async def delete_batch(call: Call, conn: Connection) -> Response:
 
 
 async def get_batch(call: Call, conn: Connection) -> Response:
-    include_pending = parse_flag(call.query.get("includePendingDetails"), "includePendingDetails")
+    include_pending = query_bool(call.query, "includePendingDetails")
     found = await status.get(
         conn, call.dialect, call.tenant, call.path("batchId"), include_pending=include_pending
     )

@@ -62,7 +62,7 @@ async def scope_of(call: Call, conn: Connection) -> Scope:
 
 
 def _fields(call: Call, scope: Scope) -> dict[str, Any]:
-    ignore = documents.parse_flag(call.query.get("ignoreUnknownFields"), "ignoreUnknownFields")
+    ignore = query_bool(call.query, "ignoreUnknownFields")
     return documents.unwrap(call.body, scope.compiled, ignore_unknown=ignore)
 
 
