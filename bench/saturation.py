@@ -197,11 +197,16 @@ def _one(options: Options, nodes: int, batches: int) -> list[Row]:
     return rows
 
 
+def per_op(cores: float, rate: float) -> float:
+    """CPU microseconds one request (or batch record) cost: what scales to another box."""
+    return round(cores / rate * 1e6) if rate > 0 else 0.0
+
+
 def render(rows: list[Row]) -> str:
     header = (
         f"{'scenario':<14}{'nodes':>6}{'rate/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'err':>5}"
         f"{'load':>6}  cores busy: {'client':>6}{'nodes':>6}{'pg':>6}{'pg-wal':>7}{'box':>6}"
-        f"{'commit/s':>10}{'fsync/s':>9}{'WAL MiB/s':>10}"
+        f"{'commit/s':>10}{'fsync/s':>9}{'WAL MiB/s':>10}  µs/op: {'node':>6}{'pg':>6}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
@@ -211,7 +216,8 @@ def render(rows: list[Row]) -> str:
             f"{r.result.p99_ms:>9.1f}{r.result.errors:>5}{r.result.load_avg:>6.1f}  "
             f"{'':12}{u.client:>6.2f}{u.nodes:>6.2f}{u.pg_backends:>6.2f}{u.pg_shared:>7.2f}"
             f"{u.machine:>6.2f}{u.commits_per_s:>10.0f}{u.wal_syncs_per_s:>9.0f}"
-            f"{u.wal_mib_per_s:>10.2f}"
+            f"{u.wal_mib_per_s:>10.2f}  {'':7}{per_op(u.nodes, r.result.rps):>6.0f}"
+            f"{per_op(u.pg_backends, r.result.rps):>6.0f}"
         )
     return "\n".join(lines)
 
