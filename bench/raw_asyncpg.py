@@ -33,7 +33,7 @@ UPDATE = (
 )
 
 
-async def _keep_session(conn: asyncpg.Connection) -> None:
+async def keep_session(conn: asyncpg.Connection) -> None:
     """As ``reach.storage.postgres``: nothing to reset on release."""
 
 
@@ -41,7 +41,7 @@ async def loop(
     url: str, tenant_id: str, seconds: float, tasks: int, pool_size: int
 ) -> dict[str, object]:
     pool = await asyncpg.create_pool(
-        url, min_size=pool_size, max_size=pool_size, reset=_keep_session
+        url, min_size=pool_size, max_size=pool_size, reset=keep_session
     )
     try:
         rows = await pool.fetch(

@@ -25,21 +25,24 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
-from bench import batch_load, seed
+from bench import batch_load, documents, raw_asyncpg, seed
 from bench.report import RESULTS_DIR, machine
 from bench.stand import Options, Stand, stand
-from bench.stats import LoadResult
+from bench.stats import LoadResult, from_latencies
 
 TICKS = os.sysconf("SC_CLK_TCK")
 # The cluster's shared writers: they flush and checkpoint for every database on the server.
@@ -126,7 +129,9 @@ class Probe:
         }
 
     def sample(self) -> dict[str, Any]:
-        pg = asyncio.run(self._pg())
+        # A thread of its own: the raw loop samples from inside its running event loop.
+        with ThreadPoolExecutor(1) as pool:
+            pg = pool.submit(asyncio.run, self._pg()).result()
         return {
             "at": time.monotonic(),
             "machine": _machine_busy(),
@@ -188,6 +193,8 @@ def _one(options: Options, nodes: int, batches: int) -> list[Row]:
         with probe.measure(usage, "children"):
             result = st.drive("patch", records=options.records, warmup=0)
         rows.append(Row("patch", nodes, result, usage))
+        print(f"saturation: raw asyncpg UPDATE with {nodes}x the pool ...", flush=True)
+        rows.append(_raw(st, probe, nodes, options))
         print(f"saturation: batch ingest at {nodes} node(s) ...", flush=True)
         usage = Usage()
         with probe.measure(usage, "self"):
@@ -197,11 +204,66 @@ def _one(options: Options, nodes: int, batches: int) -> list[Row]:
     return rows
 
 
+def per_op(cores: float, rate: float) -> float:
+    """CPU microseconds one request (or batch record) cost: what scales to another box."""
+    return round(cores / rate * 1e6) if rate > 0 else 0.0
+
+
+async def _update_loop(
+    pool: asyncpg.Pool, tenant_id: str, seconds: float, tasks: int
+) -> LoadResult:
+    """bench/raw_asyncpg.py's loop on a pool opened outside the measured block, so its
+    backends are still there to be sampled when the block ends."""
+    rows = await pool.fetch(
+        "SELECT seq, external_id FROM resources WHERE tenant_id = $1", tenant_id
+    )
+    targets = [(int(r["seq"]), str(r["external_id"])) for r in rows]
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
+
+    async def worker(k: int) -> None:
+        rng = random.Random(k)
+        while (t0 := time.perf_counter()) < deadline:
+            seq, external_id = rng.choice(targets)
+            doc = documents.stored_customer(0)
+            doc.update(customerId=external_id, email=f"user{rng.randrange(10**9)}@example.com")
+            await pool.execute(raw_asyncpg.UPDATE, orjson.dumps(doc).decode(), tenant_id, seq)
+            latencies.append(time.perf_counter() - t0)
+
+    await asyncio.gather(*(worker(k) for k in range(tasks)))
+    return from_latencies(latencies, time.perf_counter() - start, 0)
+
+
+def _raw(st: Stand, probe: Probe, nodes: int, options: Options) -> Row:
+    """The primary's own ceiling for one-UPDATE commits, with as many connections as the
+    nodes hold (10 each): PATCH ÷ this says whether the database or the nodes limit."""
+    usage = Usage()
+
+    async def run() -> LoadResult:
+        pool = await asyncpg.create_pool(
+            st.db.url, min_size=10 * nodes, max_size=10 * nodes, reset=raw_asyncpg.keep_session
+        )
+        try:
+            await _update_loop(pool, st.identity.tenant_id, 1, options.connections)  # warm
+            with probe.measure(usage, "self"):
+                return await _update_loop(
+                    pool, st.identity.tenant_id, options.duration, options.connections
+                )
+        finally:
+            await pool.close()
+
+    result = asyncio.run(run())
+    result.load_avg = round(os.getloadavg()[0], 2)
+    result.note = f"asyncpg pool of {10 * nodes}, {options.connections} tasks"
+    return Row("raw update", nodes, result, usage)
+
+
 def render(rows: list[Row]) -> str:
     header = (
         f"{'scenario':<14}{'nodes':>6}{'rate/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'err':>5}"
         f"{'load':>6}  cores busy: {'client':>6}{'nodes':>6}{'pg':>6}{'pg-wal':>7}{'box':>6}"
-        f"{'commit/s':>10}{'fsync/s':>9}{'WAL MiB/s':>10}"
+        f"{'commit/s':>10}{'fsync/s':>9}{'WAL MiB/s':>10}  µs/op: {'node':>6}{'pg':>6}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
@@ -211,7 +273,8 @@ def render(rows: list[Row]) -> str:
             f"{r.result.p99_ms:>9.1f}{r.result.errors:>5}{r.result.load_avg:>6.1f}  "
             f"{'':12}{u.client:>6.2f}{u.nodes:>6.2f}{u.pg_backends:>6.2f}{u.pg_shared:>7.2f}"
             f"{u.machine:>6.2f}{u.commits_per_s:>10.0f}{u.wal_syncs_per_s:>9.0f}"
-            f"{u.wal_mib_per_s:>10.2f}"
+            f"{u.wal_mib_per_s:>10.2f}  {'':7}{per_op(u.nodes, r.result.rps):>6.0f}"
+            f"{per_op(u.pg_backends, r.result.rps):>6.0f}"
         )
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ metadata = sa.MetaData()
 UUID = sa.String(36).with_variant(postgresql.UUID(as_uuid=False), "postgresql")
 TIMESTAMP = sa.Text().with_variant(postgresql.TIMESTAMP(timezone=True), "postgresql")
 JSONDOC = sa.Text().with_variant(postgresql.JSONB(), "postgresql")
-SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid
+SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 partners = sa.Table(
     "partners",
