@@ -228,6 +228,7 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--ab", metavar="SRC", help="compare with the tree whose src is SRC")
+    parser.add_argument("--b", metavar="SRC", help="the other side's src (default: this tree)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -235,9 +236,9 @@ def main() -> None:
     if args.child or not args.ab:
         print(json.dumps(child(args)), flush=True)
         return
-    argv = [a for a in sys.argv[1:] if a not in ("--ab", args.ab) and not a.startswith("--ab=")]
-    here = str(Path(__file__).resolve().parent.parent / "src")
-    sides = {"A (" + args.ab + ")": args.ab, "B (this tree)": here}
+    argv = [a for a in sys.argv[1:] if a not in ("--ab", args.ab, "--b", args.b)]
+    here = args.b or str(Path(__file__).resolve().parent.parent / "src")
+    sides = {"A (" + args.ab + ")": args.ab, "B (" + here + ")": here}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
     for n in range(args.rounds):
         order = list(sides.items()) if n % 2 == 0 else list(sides.items())[::-1]

@@ -179,6 +179,9 @@ class _NoQuery(QueryParams):
     def get(self, key: Any, default: Any = None) -> Any:
         return default
 
+    def getlist(self, key: Any) -> list[Any]:
+        return []
+
 
 _NO_QUERY = _NoQuery()
 
