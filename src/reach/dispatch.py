@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from starlette._utils import get_route_path
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
@@ -52,6 +52,9 @@ class PathRoute(Route):
         self.path_regex = re.compile(pattern, re.DOTALL)
         # Up to the first parameter: most paths are ruled out by this without the regex.
         self.literal_prefix = path.split("{", 1)[0]
+        # And after the last one (the pattern ends in ``\Z``): ``/api/resources/{schema}/batch``
+        # then costs a record's PATCH no regex.
+        self.literal_suffix = path.rsplit("}", 1)[1] if "}" in path else ""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """Starlette's matching, minus the work for paths that cannot match."""
@@ -59,7 +62,7 @@ class PathRoute(Route):
             return Match.NONE, {}
         # Starlette's own helper: a mounted root_path is stripped exactly as Route.matches does.
         path = get_route_path(scope) if scope.get("root_path") else scope["path"]
-        if not path.startswith(self.literal_prefix):
+        if not path.startswith(self.literal_prefix) or not path.endswith(self.literal_suffix):
             return Match.NONE, {}
         match = self.path_regex.match(path)
         if match is None:
@@ -98,3 +101,56 @@ def by_path(routes: list[BaseRoute]) -> list[BaseRoute]:
         else item
         for item in order
     ]
+
+
+class IndexedRouter(Router):
+    """Starlette's router, trying only the routes a path's first two segments leave possible.
+
+    A route can match a path only if its literal prefix and the path's start (up to the
+    third ``/``) are prefixes of one another; the candidates per start are worked out once.
+    The first full match among them is the first full match among all routes, because no
+    route that could match is left out and the order is kept. Anything else (no full match:
+    405, 404, slash redirects; a mounted root path; the lifespan) goes Starlette's own way.
+    """
+
+    _MAX_STARTS = 256  # the start is the client's: bound what it can make us remember
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._candidates: dict[str, list[BaseRoute]] = {}
+        self._indexed = -1
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            candidates = self._candidates_for(scope["path"])
+            if candidates is not None:
+                for route in candidates:
+                    match, child_scope = route.matches(scope)
+                    if match is Match.FULL:
+                        if "router" not in scope:
+                            scope["router"] = self
+                        scope["route"] = route
+                        scope.update(child_scope)
+                        await route.handle(scope, receive, send)
+                        return
+        await super().app(scope, receive, send)
+
+    def _candidates_for(self, path: str) -> list[BaseRoute] | None:
+        if self._indexed != len(self.routes):  # a route added after start-up (add_route)
+            self._candidates = {}
+            self._indexed = len(self.routes)
+        second = path.find("/", 1)
+        third = path.find("/", second + 1) if second > 0 else -1
+        start = path[: third + 1] if third > 0 else path
+        found = self._candidates.get(start)
+        if found is None:
+            if len(self._candidates) >= self._MAX_STARTS:
+                return None
+            found = self._candidates[start] = [
+                route
+                for route in self.routes
+                if not isinstance(route, PathRoute)
+                or start.startswith(route.literal_prefix)
+                or route.literal_prefix.startswith(start)
+            ]
+        return found

@@ -95,14 +95,7 @@ class Edge:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", ()))
-                names = {name for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in names)
-                if _DEFAULT_CSP[0] not in names:
-                    headers.append(_DEFAULT_CSP)
-                headers.append(_SERVER)
-                headers.append((b"x-request-id", request_id))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": _with_edge_headers(message, request_id)}
             await send(message)
 
         try:
@@ -126,6 +119,29 @@ class Edge:
                 for observe in self.observers:
                     observe(exchange)
 
+
+def _with_edge_headers(message: Message, request_id: bytes) -> list[tuple[bytes, bytes]]:
+    """The response's headers plus ours. Almost no response sets one of ours itself: one
+    pass finds that out, and then the fixed block is appended whole, in the same order the
+    general case gives."""
+    given = message.get("headers", ())
+    for name, _ in given:
+        if name in _OWN_NAMES:
+            break
+    else:
+        return [*given, *_FIXED, (b"x-request-id", request_id)]
+    headers = list(given)
+    names = {name for name, _ in headers}
+    headers.extend(h for h in SECURITY_HEADERS if h[0] not in names)
+    if _DEFAULT_CSP[0] not in names:
+        headers.append(_DEFAULT_CSP)
+    headers.append(_SERVER)
+    headers.append((b"x-request-id", request_id))
+    return headers
+
+
+_OWN_NAMES = frozenset(name for name, _ in (*SECURITY_HEADERS, _DEFAULT_CSP))
+_FIXED = (*SECURITY_HEADERS, _DEFAULT_CSP, _SERVER)
 
 _NO_HANDLERS: tuple[dict[Any, Any], dict[int, Any]] = ({}, {})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -42,8 +43,7 @@ class Tenant(msgspec.Struct, frozen=True):
     @property
     def bound_since(self) -> float:
         """Since when (seconds) this tenant has held its external id."""
-        since = self.external_id_changed_at or self.created_at
-        return clock.parse_timestamp(since).timestamp()
+        return _epoch_seconds(self.external_id_changed_at or self.created_at)
 
     @classmethod
     def from_row(cls, row: Row) -> Tenant:
@@ -59,6 +59,12 @@ class Tenant(msgspec.Struct, frozen=True):
             deleted_at=row["deleted_at"],
             external_id_changed_at=row["external_id_changed_at"],
         )
+
+
+@lru_cache(maxsize=4096)
+def _epoch_seconds(timestamp: str) -> float:
+    # Asked on every tenant-token call for the same few cached tenants: parse each text once.
+    return clock.parse_timestamp(timestamp).timestamp()
 
 
 class TenantPage(msgspec.Struct, frozen=True):

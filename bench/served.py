@@ -1,0 +1,127 @@
+"""The served server's CPU per request, A/B and interleaved: ``python -m bench.served``.
+
+Wall-clock req/s on a shared machine moves with the neighbours; the CPU the server process
+tree spends (user + system of every thread, from /proc) per completed request moves far
+less. Each side gets its own stand (fresh database bulk-loaded with SQL, its own
+``reach serve`` pinned as in ``make bench``); the rounds alternate between the sides and
+the medians are printed.
+
+A side is ``NAME=KEY=VALUE[,KEY=VALUE]``: environment variables for that side's server (and
+its CLI calls), e.g. ``PYTHONPATH`` pointing at another checkout's ``src``.
+
+    python -m bench.served --side base=PYTHONPATH=../base/src --side new=PYTHONPATH=src
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from bench import rss, stand
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its descendants (threads included: /proc/<pid>/stat
+    counts a process's threads)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in rss.tree(pid):
+        try:
+            with open(f"/proc/{p}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
+
+
+def _parse_side(text: str) -> tuple[str, dict[str, str]]:
+    name, _, rest = text.partition("=")
+    env: dict[str, str] = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        env[key] = value
+    return name, env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.served", description=__doc__)
+    parser.add_argument("--side", action="append", required=True)
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--scenarios", default="patch,get")
+    parser.add_argument("--duration", type=float, default=6)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    sides = [_parse_side(s) for s in args.side]
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="reach-served-") as tmp, ExitStack() as stack:
+        opts = stand.Options(
+            engine=args.engine,
+            pg_url=args.pg_url,
+            records=args.records,
+            duration=args.duration,
+            connections=args.connections,
+            workers=1,
+            scenarios=scenarios,
+            batches=0,
+            scale=None,
+            rss_curve=None,
+            compare_workers=False,
+            pin=True,
+            warmup=2,
+            workdir=Path(tmp),
+            token_ttl=7200,
+        )
+        stands = {}
+        saved = dict(os.environ)
+        for name, env in sides:
+            # Each stand's CLI calls and server inherit the side's environment.
+            os.environ.clear()
+            os.environ.update({**saved, **env})
+            stands[name] = stack.enter_context(
+                stand.stand(opts, bulk_records=args.records, label=name)
+            )
+            os.environ.clear()
+            os.environ.update(saved)
+        for n in range(args.rounds):
+            order = sides if n % 2 == 0 else sides[::-1]
+            for name, _ in order:
+                st = stands[name]
+                for scenario in scenarios:
+                    st.drive(scenario, records=args.records, duration=1, warmup=0)
+                    before = tree_cpu_seconds(st.server.pid)
+                    began = time.monotonic()
+                    result = st.drive(scenario, records=args.records, warmup=0)
+                    cpu = tree_cpu_seconds(st.server.pid) - before
+                    elapsed = time.monotonic() - began
+                    per = cpu / max(1, result.requests) * 1e6
+                    rate = result.requests / elapsed
+                    results.setdefault((name, scenario), []).append((per, rate))
+                    print(
+                        f"round {n + 1} {name:10} {scenario:8} {per:7.1f} µs CPU/request "
+                        f"{rate:8.0f} req/s  errors {result.errors}  load {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+    print("\nmedians:")
+    for scenario in scenarios:
+        for name, _ in sides:
+            runs = results[(name, scenario)]
+            print(
+                f"  {scenario:8} {name:10} "
+                f"{statistics.median(r[0] for r in runs):7.1f} µs CPU/request  "
+                f"{statistics.median(r[1] for r in runs):8.0f} req/s  "
+                f"(µs: {', '.join(f'{r[0]:.0f}' for r in runs)})"
+            )
+
+
+if __name__ == "__main__":
+    main()
