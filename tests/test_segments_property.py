@@ -31,7 +31,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "nick": ("nick",),
     "city": ("profile", "city"),
 }
+# The quote, backslash, tab and "é" need JSON escaping (or none), and "email" is also a key in
+# the stored text: SQLite looks for a string's JSON text before parsing a document.
 SCALARS: list[Any] = ["a", "b", "Ada", 1, 2, 2.0, -1.5, 0, True, False, "1", ""]
+SCALARS += ['say "hi"', "back\\slash", "tab\there", "é", "email"]
 DATES = [
     "1990-03-15T10:00:00Z",
     "1985-12-31T23:30:00-02:00",  # 1986-01-01 in UTC
@@ -289,6 +292,18 @@ def _partner(api: Harness) -> PartnerKey:
     world=(
         [{"memberId": "m0", "tags": [1]}, {"memberId": "m1", "tags": [True, "a"]}],
         [{"field": "tags", "operator": "array_contains", "value": [True]}],
+    )
+)
+# Strings that JSON escapes, and one that is also a key of every stored document.
+@example(
+    world=(
+        [
+            {"memberId": "m0", "nick": 'say "hi"', "email": "a@x.com"},
+            {"memberId": "m1", "nick": "back\\slash", "tags": ["tab\there"]},
+            {"memberId": "m2", "nick": "say hi", "tags": ["email"]},
+            {"memberId": "m3", "nick": "email"},
+        ],
+        [{"field": "nick", "operator": "equals", "value": ['say "hi"', "back\\slash", "email"]}],
     )
 )
 def test_membership_matches_the_documented_semantics(
