@@ -291,7 +291,7 @@ async def _until_the_patch_waits(api: Harness) -> None:
         async with api.db.transaction(write=False) as conn:
             waiting = await conn.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query LIKE 'UPDATE resources SET data%'"
+                "AND wait_event_type = 'Lock' AND query LIKE '%UPDATE resources SET data%'"
             )
         if waiting:
             return

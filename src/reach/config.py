@@ -62,6 +62,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     batch_retention_days: int = 30
     cors_origins: str = ""
     idempotency_retention_seconds: int = 86_400
+    events: bool = True
+    history_retention_days: int = 90
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0
     webhook_concurrency: int = 64
@@ -165,6 +167,10 @@ FIELD_DOCS: dict[str, str] = {
     "idempotency_retention_seconds": "How long the first response to a write sent with an "
     "`Idempotency-Key` is kept and replayed to retries with that key (default 24 h); the "
     "batch worker deletes expired keys.",
+    "events": "Append a change event with every write (record history, the `/api/events` feed, "
+    "webhooks). Off, writes append nothing and both routes show only older events.",
+    "history_retention_days": "Days change events (record history and the feed) are kept; "
+    "the batch workers delete older ones in small chunks. 0 keeps them forever.",
     "webhook_allow_private": "Let webhooks go to loopback, link-local, private and other "
     "non-public addresses (checked after DNS resolution, at send time). Off by default: a "
     "partner's endpoint URL must not reach into the server's own network.",
@@ -236,6 +242,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_JWT_LEEWAY_SECONDS must be between 0 and 60")
     if settings.workers < 1:
         raise ConfigError("REACH_WORKERS must be at least 1")
+    if settings.history_retention_days < 0:
+        raise ConfigError("REACH_HISTORY_RETENTION_DAYS must be 0 (keep forever) or more")
     if settings.batch_retention_days < 0:
         raise ConfigError("REACH_BATCH_RETENTION_DAYS must be 0 (keep forever) or more")
     if settings.request_timeout_seconds <= 0:

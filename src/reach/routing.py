@@ -36,6 +36,7 @@ from reach.storage.database import Connection
 Access = Literal["partner", "tenant"]
 
 _NO_TENANT: Any = None
+_NO_CONNECTION: Any = None
 
 
 class Call:
@@ -113,14 +114,19 @@ class Endpoint:
     """One route's ASGI app. ``idempotent``: the route honours ``Idempotency-Key`` (every
     write a tenant makes: reach.idempotency)."""
 
-    __slots__ = ("access", "body", "handler", "idempotent", "write")
+    __slots__ = ("access", "body", "handler", "idempotent", "transaction", "write")
 
-    def __init__(self, handler: Handler, *, access: Access, write: bool, body: bool) -> None:
+    def __init__(
+        self, handler: Handler, *, access: Access, write: bool, body: bool, transaction: bool
+    ) -> None:
         self.handler = handler
         self.access = access
         self.write = write
         self.body = body
         self.idempotent = write and access == "tenant"
+        # False: the handler opens its own short transactions (a long poll must not hold a
+        # connection, or on SQLite the process's only one, while it waits); it gets no conn.
+        self.transaction = transaction
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services: Services = scope["app"].state.services
@@ -144,6 +150,9 @@ class Endpoint:
             raise
         finally:
             deadlines.leave(task)
+        if self.write:
+            # Committed: a long poll of this process may now find the write's events.
+            services.event_signal.nudge()
         _add_quota(response.headers, quota)
         await response(scope, receive, send)
 
@@ -179,6 +188,8 @@ class Endpoint:
                 services.settings.max_body_bytes,
             )
         call = Call(scope, services, principal, payload, tenant)
+        if not self.transaction:
+            return await self.handler(call, _NO_CONNECTION)
         key = headers.idempotency_key
         if key is not None and self.idempotent:
 
@@ -247,8 +258,9 @@ def route(
     write: bool = False,
     body: bool = False,
     name: str | None = None,
+    transaction: bool = True,
 ) -> Route:
-    endpoint = Endpoint(handler, access=access, write=write, body=body)
+    endpoint = Endpoint(handler, access=access, write=write, body=body, transaction=transaction)
     return Route(path, endpoint, methods=[method], name=name or handler.__name__)
 
 

@@ -12,6 +12,7 @@ from reach.domain.recent import RecentRecords
 from reach.domain.schema_safety import SchemaLimits
 from reach.domain.schemas import SchemaRegistry
 from reach.domain.tenant_lookups import TenantLookups
+from reach.feed import EVENTS_TOPIC, Signal
 from reach.ratelimit import RateLimiter
 from reach.secretbox import SecretBox, box_for
 from reach.storage import notify
@@ -38,6 +39,8 @@ class Services:
     listener: notify.Listener | None = field(default=None)
     # (tenant id, Idempotency-Key) of the keyed writes running in this process (reach.idempotency)
     idempotency_running: set[tuple[str, str]] = field(default_factory=set)
+    # Wakes this process's feed long polls (reach.feed)
+    event_signal: Signal = field(default_factory=Signal)
 
     async def listen(self) -> None:
         """Hear about tenants, schemas and secrets other processes change (PostgreSQL)."""
@@ -56,11 +59,14 @@ class Services:
             self.schemas.forget(partner_id)
         elif topic == notify.SECRETS:
             self.tokens.forget_partner(partner_id)
+        elif topic == EVENTS_TOPIC:
+            self.event_signal.nudge()
 
     def forget_everything(self) -> None:
         self.tenants.clear()
         self.schemas.forget_all()
         self.tokens.forget_all()
+        self.event_signal.nudge()
 
     async def close(self) -> None:
         if self.listener is not None:

@@ -97,7 +97,7 @@ async def accept_writes(
             "schema_id": scope.schema.id,
             "schema_name": scope.schema.name,
             "batch_type": batch_type,
-            "options": msgspec.json.encode(options).decode(),
+            "options": msgspec.json.encode(_submitted(scope, options)).decode(),
             "state": "{}",
             "total_records": len(items),
             "created_at": at,
@@ -187,7 +187,7 @@ async def accept_delete(scope: Scope, request: DeleteRequest) -> Accepted:
             "schema_id": scope.schema.id,
             "schema_name": scope.schema.name,
             "batch_type": DELETE,
-            "options": msgspec.json.encode(options).decode(),
+            "options": msgspec.json.encode(_submitted(scope, options)).decode(),
             "state": orjson.dumps(state).decode(),
             "total_records": total,
             "created_at": at,
@@ -246,3 +246,13 @@ async def preview_delete(scope: Scope, request: DeleteRequest) -> dict[str, Any]
         "deleteAll": request.delete_all,
         **preview.wire(),
     }
+
+
+def _submitted(scope: Scope, options: Options) -> Options:
+    """The options with who submitted them, which the items' change events name."""
+    if scope.events is None:
+        return options
+    actor = scope.events.actor
+    return msgspec.structs.replace(
+        options, tenant_token=actor.tenant_token, request_id=actor.request_id
+    )

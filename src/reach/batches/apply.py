@@ -35,6 +35,7 @@ from reach.batches.model import (
 from reach.domain import write_rule
 from reach.domain.compiled import json_type
 from reach.domain.documents import checked_fields
+from reach.domain.events import CREATED, UPDATED, Actor
 from reach.domain.resources import Scope, external_id_in, later_than
 from reach.domain.write_rule import Missing
 from reach.errors import (
@@ -44,6 +45,7 @@ from reach.errors import (
     MissingReferences,
     UnknownFields,
 )
+from reach.storage.events import EventRow
 
 
 def new_id() -> str:
@@ -147,9 +149,16 @@ def _declared(scope: Scope) -> frozenset[str] | None:
 
 
 async def apply_items(
-    scope: Scope, batch_type: str, options: Options, items: list[Item], now: datetime
+    scope: Scope,
+    batch_type: str,
+    options: Options,
+    items: list[Item],
+    now: datetime,
+    *,
+    waited: bool = False,
 ) -> list[Outcome]:
-    """Apply ``items`` in order inside the caller's transaction; one outcome per item."""
+    """Apply ``items`` in order inside the caller's transaction; one outcome per item.
+    ``waited``: the items waited for a dependency (their events say ``via: pending``)."""
     outcomes: dict[int, Outcome] = {}
     prepared: list[tuple[Item, str, dict[str, Any]]] = []
     declared = _declared(scope)
@@ -165,7 +174,7 @@ async def apply_items(
 
     keys = list(dict.fromkeys(external_id for _, external_id, _ in prepared))
     rows = await scope.rows.load_many(scope.schema.id, keys, for_update=True)
-    chunk = _Chunk(scope, batch_type, options, now)
+    chunk = _Chunk(scope, batch_type, options, now, waited=waited)
     chunk.state = {
         row["external_id"]: _Current(
             orjson.loads(row["data"]),
@@ -180,6 +189,8 @@ async def apply_items(
     for item, external_id, fields in prepared:
         outcomes[item.position] = chunk.apply(item, external_id, fields)
     await _write(scope, chunk.state, chunk.at)
+    if scope.events is not None and chunk.events:
+        await scope.events.append(scope.conn, chunk.events)
     return [outcomes[item.position] for item in items]
 
 
@@ -188,8 +199,15 @@ class _Chunk:
     exist. Everything async (the queries) happens before the per-item loop, which is plain
     Python — no coroutine per item."""
 
-    def __init__(self, scope: Scope, batch_type: str, options: Options, now: datetime) -> None:
+    def __init__(
+        self, scope: Scope, batch_type: str, options: Options, now: datetime, *, waited: bool
+    ) -> None:
         self.scope = scope
+        # One change event per item that changes a record, in item order (so versions rise).
+        self.events: list[EventRow] = []
+        self.actor: Actor | None = None
+        if scope.events is not None and waited:
+            self.actor = scope.events.actor.via_("pending")
         self.batch_type = batch_type
         self.options = options
         self.now = now
@@ -259,6 +277,7 @@ class _Chunk:
                 return _unresolved(
                     self.batch_type, self.options, item, external_id, missing, self.now, self.at
                 )
+        before = None if current is None else current.doc
         if current is None:
             current = _Current(written.document, 1, None, new_id(), self.at)
             self.state[external_id] = current
@@ -266,6 +285,19 @@ class _Chunk:
             current.doc = written.document
             current.version += 1
         current.dirty = True
+        log = scope.events
+        if log is not None:
+            self.events.append(
+                log.resource(
+                    CREATED if before is None else UPDATED,
+                    external_id,
+                    current.version,
+                    before,
+                    current.doc,
+                    self.at,
+                    actor=self.actor,
+                )
+            )
         return Outcome(position=item.position, status=SUCCEEDED, external_id=external_id)
 
     def missing(self, wanted: list[tuple[str, str, str]]) -> list[Missing]:

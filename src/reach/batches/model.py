@@ -61,6 +61,9 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     wait_seconds: int = 0
     cascade: bool = False
     delete_all: bool = False
+    # Who submitted the batch, for the actor of its items' change events.
+    tenant_token: bool = False
+    request_id: str | None = None
 
 
 class ItemError(Exception):

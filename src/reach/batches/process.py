@@ -28,7 +28,8 @@ from reach.batches.model import (
     failed,
     final_status,
 )
-from reach.domain import schemas
+from reach.domain import events, resources, schemas
+from reach.domain.events import Actor
 from reach.domain.resources import Scope
 from reach.domain.tenants import Tenant
 from reach.domain.write_rule import Missing
@@ -47,9 +48,9 @@ async def step(
     services: Services, conn: Connection, batch: Row, *, chunk_size: int, now: datetime
 ) -> str:
     options = msgspec.json.decode(batch["options"], type=Options)
-    scope = await _scope(services, conn, batch)
+    scope = await _scope(services, conn, batch, options)
     if isinstance(scope, str):
-        return await _abandon(conn, batch, scope, now)
+        return await _abandon(conn, batch, scope, now, _events_on(services))
     if batch["batch_type"] == DELETE and options.delete_all:
         return await _delete_all_step(conn, scope, batch, options, chunk_size, now)
     batch_id = str(batch["id"])
@@ -72,8 +73,13 @@ async def step(
         pending += await _retry_waiting(conn, scope, batch, options, now)
         if pending:
             return await _wait(conn, batch_id, now)
-    await _finish(conn, batch_id, now, total=None)
+    await _finish(conn, batch, now, total=None, dialect=_events_on(services))
     return DONE
+
+
+def _events_on(services: Services) -> str | None:
+    """The dialect to append events in, or None when events are off."""
+    return services.db.dialect if services.settings.events else None
 
 
 def _payload(row: Row) -> Any:
@@ -81,7 +87,7 @@ def _payload(row: Row) -> Any:
     return None if raw is None else orjson.loads(raw)
 
 
-async def _scope(services: Services, conn: Connection, batch: Row) -> Scope | str:
+async def _scope(services: Services, conn: Connection, batch: Row, options: Options) -> Scope | str:
     """The tenant and schema the batch writes to, or the reason they are gone."""
     partner_id = str(batch["partner_id"])
     tenant_row = await tenant_store.get_for_writing(
@@ -95,10 +101,22 @@ async def _scope(services: Services, conn: Connection, batch: Row) -> Scope | st
         schema = await schemas.get(conn, partner_id, str(batch["schema_id"]))
     except NotFound:
         return Reason.SCHEMA_UNAVAILABLE
-    return Scope(conn, services.db.dialect, Tenant.from_row(tenant_row), schema, services.schemas)
+    actor = None
+    if services.settings.events:
+        actor = Actor(
+            partner_id=partner_id,
+            tenant_token=options.tenant_token,
+            via="batch",
+            batch_id=str(batch["id"]),
+            request_id=options.request_id,
+        )
+    tenant = Tenant.from_row(tenant_row)
+    return Scope(conn, services.db.dialect, tenant, schema, services.schemas, actor=actor)
 
 
-async def _abandon(conn: Connection, batch: Row, reason: str, now: datetime) -> str:
+async def _abandon(
+    conn: Connection, batch: Row, reason: str, now: datetime, dialect: str | None
+) -> str:
     """The tenant was deleted or the schema deactivated after the batch was accepted."""
     batch_id = str(batch["id"])
     what = "tenant" if reason == Reason.TENANT_UNAVAILABLE else "schema definition"
@@ -113,7 +131,7 @@ async def _abandon(conn: Connection, batch: Row, reason: str, now: datetime) -> 
         pending=-int(batch["pending_records"]),
         cascaded=0,
     )
-    await _finish(conn, batch_id, now, total=None)
+    await _finish(conn, batch, now, total=None, dialect=dialect)
     return DONE
 
 
@@ -223,7 +241,7 @@ async def _retry_waiting(
             )
     outcomes = expired
     if ready:
-        outcomes += await apply_items(scope, batch["batch_type"], options, ready, now)
+        outcomes += await apply_items(scope, batch["batch_type"], options, ready, now, waited=True)
     delta = await _record(conn, scope, batch, outcomes, waited=True, cascaded=0)
     # Rebuild the wait list from what still waits (an item may now wait for something else).
     await store.clear_waits(conn, batch_id)
@@ -249,20 +267,42 @@ async def _wait(conn: Connection, batch_id: str, now: datetime) -> str:
     return WAITING_ON_DEPENDENCIES
 
 
-async def _finish(conn: Connection, batch_id: str, now: datetime, *, total: int | None) -> None:
-    """Complete the batch; ``total`` replaces the accepted count (a delete-all's estimate)."""
+async def _finish(
+    conn: Connection, batch: Row, now: datetime, *, total: int | None, dialect: str | None
+) -> None:
+    """Complete the batch; ``total`` replaces the accepted count (a delete-all's estimate).
+    With ``dialect`` (events on) it appends ``batch.completed`` in the same transaction."""
+    batch_id = str(batch["id"])
     row = await store.counts(conn, batch_id)
     if row is None:  # cannot happen: the caller holds the batch row locked
         return
     final_total = int(row["total_records"]) if total is None else total
     await store.clear_waits(conn, batch_id)
-    await store.finish(
-        conn,
-        batch_id,
-        status=final_status(final_total, int(row["successful_records"])),
-        at=clock.format_timestamp(now),
-        total=total,
-    )
+    status = final_status(final_total, int(row["successful_records"]))
+    await store.finish(conn, batch_id, status=status, at=clock.format_timestamp(now), total=total)
+    if dialect is not None:
+        await events.append_other(
+            conn,
+            dialect,
+            tenant_id=str(batch["tenant_id"]),
+            partner_id=str(batch["partner_id"]),
+            kind="batch.completed",
+            schema_id=str(batch["schema_id"]),
+            data={
+                "id": batch_id,
+                "type": batch["batch_type"],
+                "status": status,
+                "schemaDefinitionId": str(batch["schema_id"]),
+                "schemaName": batch["schema_name"],
+                "counts": {
+                    "total": final_total,
+                    "processed": int(row["processed_records"]),
+                    "successful": int(row["successful_records"]),
+                    "failed": int(row["failed_records"]),
+                    "cascaded": int(row["cascaded_records"]),
+                },
+            },
+        )
 
 
 async def _delete_items(
@@ -276,8 +316,18 @@ async def _delete_items(
         for r in queued
     ]
     plan = await deletion.plan(scope, targets, cascade=options.cascade, delete_all=False)
-    await scope.rows.delete_many(plan.seqs())
+    await _delete_planned(scope, plan)
     return _delete_outcomes(scope, plan), len(plan.cascaded)
+
+
+async def _delete_planned(scope: Scope, plan: deletion.Plan) -> None:
+    """Delete what ``plan`` takes, with a ``resource.deleted`` event for each record."""
+    rows = await scope.rows.delete_many(plan.seqs())
+    if scope.events is None:
+        return
+    deleted = [r for r in rows if int(r["seq"]) not in plan.cascaded]
+    cascaded = [r for r in rows if int(r["seq"]) in plan.cascaded]
+    await resources.record_deletions(scope, deleted, cascaded)
 
 
 def _delete_outcomes(scope: Scope, plan: deletion.Plan) -> list[Outcome]:
@@ -326,7 +376,7 @@ async def _delete_all_step(
             deletion.Target(first + i, row["external_id"], row) for i, row in enumerate(rows)
         ]
         plan = await deletion.plan(scope, targets, cascade=options.cascade, delete_all=True)
-        await scope.rows.delete_many(plan.seqs())
+        await _delete_planned(scope, plan)
         outcomes = _delete_outcomes(scope, plan)
         await store.insert_failures(
             conn,
@@ -352,11 +402,14 @@ async def _delete_all_step(
         if len(rows) == chunk_size:
             return CONTINUE
     # The walk is over: the total is what was found, not the estimate made on acceptance.
-    await _finish(conn, batch_id, now, total=processed)
+    dialect = None if scope.events is None else scope.events.dialect
+    await _finish(conn, batch, now, total=processed, dialect=dialect)
     return DONE
 
 
-async def fail_next(conn: Connection, batch: Row, now: datetime) -> None:
+async def fail_next(
+    conn: Connection, batch: Row, now: datetime, dialect: str | None = None
+) -> None:
     """A step keeps raising even for a single item: fail that item (or, for a delete-all walk
     or the waiting items, the rest of the batch) so the batch can still complete."""
     batch_id = str(batch["id"])
@@ -383,4 +436,4 @@ async def fail_next(conn: Connection, batch: Row, now: datetime) -> None:
         pending=-int(batch["pending_records"]),
         cascaded=0,
     )
-    await _finish(conn, batch_id, now, total=None)
+    await _finish(conn, batch, now, total=None, dialect=dialect)

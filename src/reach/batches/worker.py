@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from reach import clock
+from reach import clock, feed
 from reach.batches import process, retention
 from reach.batches.apply import ConcurrentCreate
 from reach.config import Settings
@@ -102,6 +102,15 @@ class Worker:
         _running[id(self.services)] = self
         for index in range(self.concurrency):
             self._tasks.append(asyncio.create_task(self._loop(index), name=f"batch-worker-{index}"))
+        services = self.services
+        keeper = feed.keep(
+            services.db,
+            services.event_signal,
+            services.settings.history_retention_days,
+            self._stopping,
+            self.poll,
+        )
+        self._tasks.append(asyncio.create_task(keeper, name="event-keeper"))
         self.webhooks.start()
 
     def kick(self) -> None:
@@ -318,7 +327,8 @@ class Worker:
                 now = datetime.now(UTC)
                 batch = await store.renew(conn, batch_id, self.name, _stamp(now + self.lease))
                 if batch is not None:
-                    await process.fail_next(conn, batch, now)
+                    dialect = self.services.db.dialect if self.services.settings.events else None
+                    await process.fail_next(conn, batch, now, dialect)
         except Exception as exc:
             if not _retry_unchanged(exc):
                 raise

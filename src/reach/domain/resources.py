@@ -22,6 +22,7 @@ from reach import clock
 from reach.domain import references, write_rule
 from reach.domain.compiled import CompiledSchema, json_type
 from reach.domain.conditions import Conditions
+from reach.domain.events import CREATED, DELETED, UPDATED, Actor, EventLog
 from reach.domain.recent import RecentRecords, snapshot
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
@@ -58,11 +59,18 @@ class Scope:
         schema: SchemaDefinition,
         registry: SchemaRegistry,
         recent: RecentRecords | None = None,
+        actor: Actor | None = None,
     ) -> None:
         self.conn = conn
         self.tenant = tenant
         self.schema = schema
         self.registry = registry
+        # Every write through this scope appends its change events; None: events are off.
+        self.events = (
+            None
+            if actor is None
+            else EventLog(dialect, tenant.id, tenant.partner_id, schema.id, schema.name, actor)
+        )
         self.compiled: CompiledSchema = registry.compiled(schema)
         # Writes land only while the tenant is live and this version is current: the caches
         # that produced ``tenant`` and ``schema`` may be behind another node's change.
@@ -184,6 +192,11 @@ async def upsert(
         # An ordinary statement: it begins the transaction, so the count moves with the row.
         seq = await scope.rows.insert(record_id, scope.schema.id, external_id, text, at)
         if seq is not None:
+            if scope.events is not None:
+                event = scope.events.resource(
+                    CREATED, external_id, 1, None, document, at, document=text
+                )
+                await scope.events.append(scope.conn, [event])
             created = {
                 "seq": seq,
                 "id": record_id,
@@ -269,7 +282,12 @@ async def _merge_into(
     version = int(row["version"])
     seq = int(row["seq"])
     text = orjson.dumps(merged).decode()
-    if not await scope.rows.update_if_version(seq, text, at, version):
+    event = None
+    if scope.events is not None:
+        event = scope.events.resource(
+            UPDATED, row["external_id"], version + 1, current, merged, at, document=text
+        )
+    if not await scope.rows.update_if_version(seq, text, at, version, event):
         return None
     stored = {**snapshot(row), "data": text, "version": version + 1, "updated_at": at}
     scope.remember(stored)
@@ -330,4 +348,62 @@ async def delete(
     cascaded = await scope.rows.delete_many([r.seq for r in taken])
     await scope.rows.delete(scope.schema.id, external_id)
     scope.forget(external_id)
-    return scope.record(row), cascaded
+    if scope.events is not None:
+        await record_deletions(scope, [row], cascaded)
+    return scope.record(row), len(cascaded)
+
+
+async def record_deletions(
+    scope: Scope, deleted: list[Row], cascaded: list[Row], *, via: str | None = None
+) -> None:
+    """The ``resource.deleted`` events of a delete: ``deleted`` by the caller's actor
+    (``via`` overrides how), ``cascaded`` by a cascade (rows of any schema of the tenant)."""
+    log = scope.events
+    if log is None:
+        return
+    at = clock.now()
+    actor = log.actor if via is None else log.actor.via_(via)
+    rows = [
+        log.resource(
+            DELETED,
+            row["external_id"],
+            int(row["version"]),
+            orjson.loads(row["data"]),
+            None,
+            at,
+            document=_text(row["data"]),
+            actor=actor,
+        )
+        for row in deleted
+    ]
+    cascade = log.actor.via_("cascade")
+    for row in cascaded:
+        schema_id = str(row["schema_id"])
+        rows.append(
+            log.resource(
+                DELETED,
+                row["external_id"],
+                int(row["version"]),
+                orjson.loads(row["data"]),
+                None,
+                at,
+                document=_text(row["data"]),
+                actor=cascade,
+                schema=(schema_id, await _schema_name(scope, schema_id)),
+            )
+        )
+    await log.append(scope.conn, rows)
+
+
+async def _schema_name(scope: Scope, schema_id: str) -> str:
+    if schema_id == scope.schema.id:
+        return scope.schema.name
+    try:
+        definition = await scope.registry.resolve(scope.conn, scope.tenant.partner_id, schema_id)
+    except NotFound:
+        return schema_id  # a deactivated schema's records still cascade
+    return definition.name
+
+
+def _text(data: Any) -> str:
+    return data if isinstance(data, str) else orjson.dumps(data).decode()

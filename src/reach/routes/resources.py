@@ -16,6 +16,7 @@ from reach.domain.conditions import Conditions, etag
 from reach.domain.resources import Record, Scope
 from reach.errors import BadRequest
 from reach.http import ok, query_bool, query_choice, query_int
+from reach.routes.events import actor_of
 from reach.routing import Call, route
 from reach.storage.database import Connection
 
@@ -46,7 +47,15 @@ def record_wire(record: Record) -> dict[str, Any]:
 async def scope_of(call: Call, conn: Connection) -> Scope:
     schema = await call.services.schemas.resolve(conn, call.partner_id, call.path("schema"))
     services = call.services
-    return Scope(conn, call.dialect, call.tenant, schema, services.schemas, services.records)
+    return Scope(
+        conn,
+        call.dialect,
+        call.tenant,
+        schema,
+        services.schemas,
+        services.records,
+        actor_of(call) if services.settings.events else None,
+    )
 
 
 def _fields(call: Call, scope: Scope) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from reach.domain.compiled import json_type
 from reach.domain.schemas import SchemaDefinition, SchemaInput
 from reach.errors import BadRequest
 from reach.http import JSONResponse, ok, refuse_nul
+from reach.routes.events import publish
 from reach.routing import Call, route
 from reach.storage.database import Connection
 
@@ -131,6 +132,9 @@ async def create_schema_definition(call: Call, conn: Connection) -> Response:
     definition = await schemas.create(
         conn, call.partner_id, schema_input(call.body), limits=call.services.schemas.limits
     )
+    await publish(
+        call, conn, "schema_definition.created", schema_wire(definition), schema_id=definition.id
+    )
     return _changed(call, definition, "Schema definition created")
 
 
@@ -143,6 +147,9 @@ async def update_schema_definition(call: Call, conn: Connection) -> Response:
     definition = await schemas.update(
         conn, call.services.schemas, call.partner_id, call.path("idOrName"), schema_input(call.body)
     )
+    await publish(
+        call, conn, "schema_definition.updated", schema_wire(definition), schema_id=definition.id
+    )
     return _changed(call, definition, "Schema definition updated")
 
 
@@ -153,6 +160,9 @@ async def delete_schema_definition(call: Call, conn: Connection) -> Response:
         call.services.schemas,
         call.partner_id,
         call.path("idOrName"),
+    )
+    await publish(
+        call, conn, "schema_definition.deleted", schema_wire(definition), schema_id=definition.id
     )
     return _changed(call, definition, "Schema definition deleted")
 

@@ -13,6 +13,7 @@ from reach.domain import tenants
 from reach.domain.tenants import Tenant
 from reach.errors import BadRequest
 from reach.http import convert, ok, query_bool, query_choice, query_int
+from reach.routes.events import publish
 from reach.routing import Call, route
 from reach.storage.database import Connection
 
@@ -113,6 +114,7 @@ async def create_tenant(call: Call, conn: Connection) -> Response:
         website=given.website,
         attributes=attributes,
     )
+    await publish(call, conn, "tenant.created", tenant_wire(tenant), tenant_id=tenant.id)
     return ok(tenant_wire(tenant), "Tenant created")
 
 
@@ -163,6 +165,7 @@ async def update_tenant(call: Call, conn: Connection) -> Response:
     tenant = await tenants.update(
         conn, call.services.tenants, call.partner_id, call.path("id"), changes
     )
+    await publish(call, conn, "tenant.updated", tenant_wire(tenant), tenant_id=tenant.id)
     return ok(tenant_wire(tenant), "Tenant updated")
 
 
@@ -170,6 +173,7 @@ async def delete_tenant(call: Call, conn: Connection) -> Response:
     tenant = await tenants.soft_delete(
         conn, call.services.tenants, call.partner_id, call.path("id")
     )
+    await publish(call, conn, "tenant.deleted", tenant_wire(tenant), tenant_id=tenant.id)
     return ok(tenant_wire(tenant), "Tenant deleted")
 
 

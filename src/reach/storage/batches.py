@@ -351,7 +351,7 @@ async def fail_remaining(conn: Connection, batch_id: str, reason: str, errors: s
 async def counts(conn: Connection, batch_id: str) -> Row | None:
     return await conn.fetchrow(
         "SELECT total_records, processed_records, successful_records, failed_records, "
-        "pending_records FROM batches WHERE id = $1",
+        "pending_records, cascaded_records FROM batches WHERE id = $1",
         batch_id,
     )
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import orjson
 
+from reach.storage import events
 from reach.storage.database import Connection, Row
+from reach.storage.events import EventRow
 from reach.storage.guard import Guard, guarded_writes
 from reach.storage.json_filters import Filter, field_arg, field_value, filter_clause
 
@@ -45,6 +47,7 @@ class TenantResources:
         self._insert, self._update, self._delete = guarded_writes(
             dialect, schema is not None, _COLUMNS
         )
+        self._update_with_event = events.update_with_event(self._update, 7 + len(self.guard.args()))
 
     async def get(
         self, schema_id: str, external_id: str, *, for_update: bool = False
@@ -119,7 +122,9 @@ class TenantResources:
         await self._add_to_count(schema_id, 1)
         return int(seq)
 
-    async def update_if_version(self, seq: int, data: str, at: str, read_version: int) -> bool:
+    async def update_if_version(
+        self, seq: int, data: str, at: str, read_version: int, event: EventRow | None = None
+    ) -> bool:
         """Compare-and-set, as the request's final write: store ``data`` as version
         ``read_version + 1`` if the record still is at ``read_version``. False when another
         write (or a delete) came first: nothing changed, and the caller reads again.
@@ -129,9 +134,12 @@ class TenantResources:
         version after waiting for a concurrent writer's lock, so this holds under READ
         COMMITTED too. The guard rides in the same statement; when it is what failed, this
         raises :class:`~reach.errors.StaleScope` instead of returning False.
+
+        ``event`` (:mod:`reach.storage.events`) is appended only if the update lands: on
+        PostgreSQL in the same statement; on SQLite, whose CTEs cannot write, as a second
+        statement in a transaction the update begins.
         """
-        changed = await self.conn.execute_final(
-            self._update,
+        args = (
             self.tenant_id,
             seq,
             data,
@@ -140,6 +148,17 @@ class TenantResources:
             read_version,
             *self.guard.args(),
         )
+        if event is None:
+            changed = await self.conn.execute_final(self._update, *args)
+        elif self.dialect == "postgresql":
+            _id, _tenant, partner, kind, schema_id, external_id, _v, _at, body = event
+            changed = await self.conn.execute_final(
+                self._update_with_event, *args, _id, partner, kind, schema_id, external_id, body
+            )
+        else:
+            changed = int(await self.conn.execute(self._update, *args))
+            if changed:
+                await events.append(self.conn, self.dialect, [event])
         if changed:
             return True
         await self.guard.explain_miss(self.conn)
@@ -367,25 +386,27 @@ class TenantResources:
             [(self.tenant_id, r[0], r[1], r[2], r[3]) for r in records],
         )
 
-    async def delete_many(self, seqs: Sequence[int]) -> int:
+    async def delete_many(self, seqs: Sequence[int]) -> list[Row]:
+        """Delete records by seq; returns them as they were (their change events need it)."""
         if not seqs:
-            return 0
+            return []
         await self.guard.hold(self.conn, schema=False)
         if self.dialect == "postgresql":
             rows = await self.conn.fetch(
                 "DELETE FROM resources WHERE tenant_id = $1 AND seq = ANY($2::bigint[]) "
-                "RETURNING schema_id",
+                f"RETURNING {_COLUMNS}",
                 self.tenant_id,
                 list(seqs),
             )
         else:
             rows = await self.conn.fetch(
                 "DELETE FROM resources WHERE tenant_id = $1 "
-                "AND seq IN (SELECT value FROM json_each($2)) RETURNING schema_id",
+                f"AND seq IN (SELECT value FROM json_each($2)) RETURNING {_COLUMNS}",
                 self.tenant_id,
                 self._list_arg(seqs),
             )
-        return await self._subtract_deleted(rows)
+        await self._subtract_deleted(rows)
+        return list(rows)
 
     async def max_seq(self, schema_id: str) -> int:
         found = await self.conn.fetchval(

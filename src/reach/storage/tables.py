@@ -262,6 +262,45 @@ idempotency_keys = sa.Table(
     sa.Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
 
+# Change events (issue 14): appended in the transaction of the write they describe, with
+# ``position`` NULL; a serialised stamper gives committed events their commit-ordered
+# ``position`` afterwards, and readers only ever see stamped events (docs/events.md). No
+# foreign keys: a ``tenant.deleted`` event outlives its tenant until retention prunes it.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", UUID, nullable=False),
+    sa.Column("id", UUID, nullable=False),
+    sa.Column("partner_id", UUID, nullable=False),
+    sa.Column("position", sa.BigInteger(), nullable=True),
+    sa.Column("type", sa.Text(), nullable=False),
+    sa.Column("schema_id", UUID, nullable=True),
+    sa.Column("external_id", sa.Text(), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=True),
+    sa.Column("occurred_at", TIMESTAMP, nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.UniqueConstraint("tenant_id", "id", name="uq_events_id"),
+    sa.Index("ix_events_feed", "tenant_id", "position"),
+    sa.Index("ix_events_history", "tenant_id", "schema_id", "external_id", "seq"),
+    sa.Index("ix_events_position", "position"),
+    sa.Index("ix_events_occurred_at", "occurred_at"),
+    sa.Index(
+        "ix_events_unstamped",
+        "seq",
+        postgresql_where=sa.text("position IS NULL"),
+        sqlite_where=sa.text("position IS NULL"),
+    ),
+)
+
+# One row (id = 1): the last position the stamper gave. Its row lock serialises stampers.
+event_stamp = sa.Table(
+    "event_stamp",
+    metadata,
+    sa.Column("id", sa.SmallInteger(), primary_key=True, autoincrement=False),
+    sa.Column("last_position", sa.BigInteger(), nullable=False),
+)
+
 # Webhooks (migration 0010): a partner's endpoints, the durable outbox of deliveries, and the
 # dispatcher's place in the event log.
 webhook_endpoints = sa.Table(

@@ -1,7 +1,7 @@
 """Webhooks: partners' endpoints, the durable outbox of deliveries, the dispatcher's cursor.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from reach.storage.tables import JSONDOC, TIMESTAMP, UUID
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,211 @@
+"""Change events: appended with the write they describe, stamped after commit, read in order.
+
+A write appends its events with ``position`` NULL, in its own transaction (so a rolled-back
+write leaves none). :func:`stamp` — one stamper at a time, serialised by the row lock on
+``event_stamp`` — gives every committed, unstamped event the next positions in ``seq`` order.
+Readers only see stamped events, ordered by ``position``; a cursor is a position. Why this is
+exactly-once although PostgreSQL sequences are not commit-ordered: docs/events.md.
+
+Tenant reads (:func:`feed_page`, :func:`history_page`) filter by tenant in every statement;
+:func:`read_all_after` is the one cross-tenant read, for the webhook dispatcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from reach.storage.database import Connection, Row
+
+_INSERT_COLUMNS = (
+    "id, tenant_id, partner_id, type, schema_id, external_id, version, occurred_at, body"
+)
+_READ_COLUMNS = (
+    "seq, id, tenant_id, partner_id, position, type, schema_id, external_id, version, "
+    "occurred_at, body"
+)
+
+# (id, tenant id, partner id, type, schema id, external id, version, occurred at, body text)
+EventRow = tuple[str, str, str, str, str | None, str | None, int | None, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A stamped event as the webhook dispatcher reads it: ``body`` is the served event."""
+
+    id: str
+    position: int
+    tenant_id: str
+    partner_id: str
+    type: str
+    occurred_at: str
+    body: dict[str, Any]
+
+
+def served_text(row: Row) -> bytes:
+    """The event as served: the stored body with its ``sequence`` (the position) put first,
+    spliced as text so a page of events is never parsed and dumped again."""
+    position = row["position"]
+    sequence = b"null" if position is None else str(int(position)).encode()
+    body: str = row["body"]
+    return b'{"sequence":' + sequence + b"," + body[1:].encode()
+
+
+def served(row: Row) -> orjson.Fragment:
+    return orjson.Fragment(served_text(row))
+
+
+async def append(conn: Connection, dialect: str, rows: Sequence[EventRow]) -> None:
+    """Append events in the caller's transaction (an ordinary statement: it begins it)."""
+    if not rows:
+        return
+    if dialect == "postgresql":
+        await conn.execute(
+            f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT * FROM unnest($1::uuid[], "
+            "$2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::text[], $7::int[], "
+            "$8::timestamptz[], $9::text[])",
+            *[list(column) for column in zip(*rows, strict=True)],
+        )
+        return
+    await conn.executemany(
+        f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        rows,
+    )
+
+
+def update_with_event(update: str, first_arg: int) -> str:
+    """PostgreSQL: the resource compare-and-set ``update`` and its event's insert as one
+    statement (a data-modifying CTE: no second round trip). The insert happens only if the
+    update changed the row. The event's id, partner id, type, schema id, external id and body
+    are ``$first_arg`` onwards; its version and time are the update's ``$4`` and ``$5``."""
+    n = first_arg
+    return (
+        f"WITH changed AS ({update} RETURNING tenant_id) "
+        f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT ${n}::uuid, tenant_id, ${n + 1}::uuid, "
+        f"${n + 2}::text, ${n + 3}::uuid, ${n + 4}::text, $4, $5, ${n + 5}::text FROM changed"
+    )
+
+
+async def stamp(conn: Connection, limit: int = 5000) -> int:
+    """Give up to ``limit`` committed, unstamped events their positions, in ``seq`` order; run
+    in a transaction of its own and commit at once. Returns how many were stamped.
+
+    The counter row's lock makes stampers take turns: a stamper starts only after the last one
+    committed, so every position it gives is above every position a reader could have seen.
+    """
+    last = await conn.fetchval(
+        "UPDATE event_stamp SET last_position = last_position WHERE id = 1 RETURNING last_position"
+    )
+    if last is None:
+        return 0
+    rows = await conn.fetch(
+        "UPDATE events SET position = $1 + todo.n FROM (SELECT seq, "
+        "row_number() OVER (ORDER BY seq) AS n FROM events WHERE position IS NULL "
+        f"ORDER BY seq LIMIT {int(limit)}) AS todo WHERE events.seq = todo.seq "
+        "RETURNING events.position",
+        int(last),
+    )
+    if not rows:
+        return 0
+    top = max(int(r["position"]) for r in rows)
+    await conn.execute("UPDATE event_stamp SET last_position = $1 WHERE id = 1", top)
+    return len(rows)
+
+
+async def unstamped(conn: Connection) -> bool:
+    """Whether any committed event still waits for its position."""
+    found = await conn.fetchval("SELECT 1 FROM events WHERE position IS NULL LIMIT 1")
+    return found is not None
+
+
+async def read_all_after(conn: Connection, position: int, limit: int) -> list[StoredEvent]:
+    """Stamped events of every tenant with a position above ``position``, in position order:
+    the webhook dispatcher's read. Positions are final once seen, so ``position`` of the last
+    event returned is a cursor that never skips one."""
+    rows = await conn.fetch(
+        f"SELECT {_READ_COLUMNS} FROM events WHERE position > $1 ORDER BY position "
+        f"LIMIT {int(limit)}",
+        int(position),
+    )
+    return [
+        StoredEvent(
+            id=str(r["id"]),
+            position=int(r["position"]),
+            tenant_id=str(r["tenant_id"]),
+            partner_id=str(r["partner_id"]),
+            type=r["type"],
+            occurred_at=r["occurred_at"],
+            body=orjson.loads(served_text(r)),
+        )
+        for r in rows
+    ]
+
+
+async def feed_page(
+    conn: Connection,
+    dialect: str,
+    tenant_id: str,
+    *,
+    after: int,
+    limit: int,
+    types: Sequence[str] = (),
+    schema_id: str | None = None,
+) -> list[Row]:
+    """One tenant's stamped events after position ``after``, oldest first."""
+    where = ""
+    args: list[Any] = [tenant_id, after]
+    if types:
+        if dialect == "postgresql":
+            where += f" AND type = ANY(${len(args) + 1}::text[])"
+            args.append(list(types))
+        else:
+            where += f" AND type IN (SELECT value FROM json_each(${len(args) + 1}))"
+            args.append(orjson.dumps(list(types)).decode())
+    if schema_id is not None:
+        where += f" AND schema_id = ${len(args) + 1}"
+        args.append(schema_id)
+    return list(
+        await conn.fetch(
+            f"SELECT {_READ_COLUMNS} FROM events WHERE tenant_id = $1 AND position > $2{where} "
+            f"ORDER BY position LIMIT {int(limit)}",
+            *args,
+        )
+    )
+
+
+async def history_page(
+    conn: Connection,
+    tenant_id: str,
+    schema_id: str,
+    external_id: str,
+    *,
+    before: int | None,
+    limit: int,
+) -> list[Row]:
+    """One record's events, newest first (``seq`` order is the record's version order: a
+    record's writes hold its row lock, so each appends after the previous one committed)."""
+    return list(
+        await conn.fetch(
+            f"SELECT {_READ_COLUMNS} FROM events WHERE tenant_id = $1 AND schema_id = $2 "
+            f"AND external_id = $3 AND seq < $4 ORDER BY seq DESC LIMIT {int(limit)}",
+            tenant_id,
+            schema_id,
+            external_id,
+            before if before is not None else 2**62,
+        )
+    )
+
+
+async def prune(conn: Connection, dialect: str, before: str, limit: int) -> int:
+    """Delete up to ``limit`` stamped events that occurred before ``before``; how many went."""
+    cutoff = "$1::timestamptz" if dialect == "postgresql" else "$1"
+    rows = await conn.fetch(
+        "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE occurred_at < "
+        f"{cutoff} AND position IS NOT NULL ORDER BY occurred_at LIMIT {int(limit)}) "
+        "RETURNING seq",
+        before,
+    )
+    return len(rows)
