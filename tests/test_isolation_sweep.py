@@ -21,7 +21,10 @@ from typing import Any
 import orjson
 import pytest
 
+from reach import clock
 from reach.app import create_app
+from reach.domain.ordered_ids import new_ordered_id
+from reach.storage import webhook_deliveries as outbox
 from tests.batch_helpers import customer, wait_for_batch
 from tests.harness import Harness, PartnerKey
 
@@ -55,6 +58,8 @@ class World:
     b1: str
     ids: dict[str, str] = field(default_factory=dict)
     markers: dict[str, str] = field(default_factory=dict)
+    # The attacker's own objects: they may show up in the attacker's answers.
+    own_ids: dict[str, str] = field(default_factory=dict)
 
     # -- credentials
     def tenant(self) -> dict[str, str]:
@@ -338,6 +343,69 @@ def _channel_account(w: World) -> list[Probe]:
     return found
 
 
+def _webhooks_collection(method: str) -> Callable[[World], list[Probe]]:
+    def probes(w: World) -> list[Probe]:
+        if method == "GET":
+            return [
+                Probe("GET", "/partner/webhooks", w.partner(), None, (200,)),
+                Probe("GET", "/partner/webhooks", w.tenant(), None, (403,)),
+            ]
+        url = "https://hooks.example.com/attacker"
+        return [
+            Probe("POST", "/partner/webhooks", w.tenant(), {"url": url}, (403,)),
+            # Filters naming the victim's tenant or schema: not the attacker's, a 400.
+            Probe(
+                "POST", "/partner/webhooks", w.partner(), {"url": url, "tenants": [w.b1]}, (400,)
+            ),
+            Probe(
+                "POST",
+                "/partner/webhooks",
+                w.partner(),
+                {"url": url, "tenants": [w.ids["b1"]]},
+                (400,),
+            ),
+            Probe(
+                "POST",
+                "/partner/webhooks",
+                w.partner(),
+                {"url": url, "schemas": [w.markers["b schema"]]},
+                (400,),
+            ),
+        ]
+
+    return probes
+
+
+def _webhook(method: str, suffix: str = "", body: Any = None) -> Callable[[World], list[Probe]]:
+    def probes(w: World) -> list[Probe]:
+        path = f"/partner/webhooks/{w.ids['b hook']}{suffix}"
+        found = [
+            Probe(method, path, w.partner(), body),
+            Probe(
+                method, path.replace(w.ids["b hook"], w.ids["b hook"].upper()), w.partner(), body
+            ),
+            Probe(method, path, w.tenant(), body, (403,)),
+        ]
+        if method == "PATCH":
+            # The attacker's own endpoint filtered to the victim's tenant: a 400.
+            own = f"/partner/webhooks/{w.own_ids['a hook']}"
+            found.append(Probe("PATCH", own, w.partner(), {"tenants": [w.ids["b1"]]}, (400,)))
+        return found
+
+    return probes
+
+
+def _webhook_retry(w: World) -> list[Probe]:
+    victim = f"/partner/webhooks/{w.ids['b hook']}/deliveries/{w.ids['b delivery']}/retry"
+    # The victim's delivery under the attacker's own endpoint: still not found.
+    mixed = f"/partner/webhooks/{w.own_ids['a hook']}/deliveries/{w.ids['b delivery']}/retry"
+    return [
+        Probe("POST", victim, w.partner()),
+        Probe("POST", mixed, w.partner()),
+        Probe("POST", victim, w.tenant(), None, (403,)),
+    ]
+
+
 RECORD = "/api/resources/{schema}/{externalId:path}"
 _SEGMENT = {"name": "mine", "conditions": [{"field": "email", "operator": "exists", "value": []}]}
 ATTACKS: dict[tuple[str, str], Callable[[World], list[Probe]]] = {
@@ -377,6 +445,14 @@ ATTACKS: dict[tuple[str, str], Callable[[World], list[Probe]]] = {
     ("GET", "/api/channel/accounts"): _channel_accounts("GET"),
     ("POST", "/api/channel/accounts"): _channel_accounts("POST", {"type": "twilio"}),
     ("PATCH", "/api/channel/accounts/{id}"): _channel_account,
+    ("GET", "/partner/webhooks"): _webhooks_collection("GET"),
+    ("POST", "/partner/webhooks"): _webhooks_collection("POST"),
+    ("GET", "/partner/webhooks/{id}"): _webhook("GET"),
+    ("PATCH", "/partner/webhooks/{id}"): _webhook("PATCH", body={"url": "https://x.example/"}),
+    ("DELETE", "/partner/webhooks/{id}"): _webhook("DELETE"),
+    ("POST", "/partner/webhooks/{id}/rotate-secret"): _webhook("POST", "/rotate-secret"),
+    ("GET", "/partner/webhooks/{id}/deliveries"): _webhook("GET", "/deliveries"),
+    ("POST", "/partner/webhooks/{id}/deliveries/{deliveryId}/retry"): _webhook_retry,
 }
 
 
@@ -474,7 +550,54 @@ def _make_world(api: Harness) -> World:
         made = api.client.post("/api/channel/accounts", json=account, headers=headers)
         assert made.status_code == 200, made.text
         w.ids[f"{key} account"] = made.json()["data"]["id"]
+    _make_webhooks(w, tag)
     return w
+
+
+def _make_webhooks(w: World, tag: str) -> None:
+    """The victim partner's endpoint (disabled: nothing is sent) with one queued delivery of
+    an event of b1's; the attacker's own endpoint."""
+    api = w.api
+    w.markers["b hook url"] = f"https://victim-{tag}.example/hook"
+    made = api.client.post(
+        "/partner/webhooks",
+        json={"url": w.markers["b hook url"], "tenants": [w.b1], "description": f"vhook-{tag}"},
+        headers=api.partner_headers(w.b),
+    )
+    assert made.status_code == 200, made.text
+    w.ids["b hook"] = made.json()["data"]["id"]
+    w.markers["b hook secret"] = made.json()["data"]["secret"]
+    api.client.patch(
+        f"/partner/webhooks/{w.ids['b hook']}",
+        json={"enabled": False},
+        headers=api.partner_headers(w.b),
+    )
+    w.ids["b delivery"] = new_ordered_id()
+    w.ids["b event"] = str(uuid.uuid4())
+    delivery = outbox.NewDelivery(
+        w.ids["b delivery"],
+        w.ids["b hook"],
+        w.b.id,
+        w.ids["b1"],
+        w.ids["b event"],
+        "tenant.updated",
+        1,
+        orjson.dumps({"type": "tenant.updated", "data": {"name": w.markers["b1 name"]}}).decode(),
+        clock.now(),
+    )
+    api.transaction(lambda conn: outbox.insert_many(conn, [delivery]))
+    own = api.client.post(
+        "/partner/webhooks",
+        json={"url": "https://hooks.example.com/own"},
+        headers=api.partner_headers(w.a),
+    )
+    assert own.status_code == 200, own.text
+    w.own_ids["a hook"] = own.json()["data"]["id"]
+    api.client.patch(
+        f"/partner/webhooks/{w.own_ids['a hook']}",
+        json={"enabled": False},
+        headers=api.partner_headers(w.a),
+    )
 
 
 def _victim_state(w: World) -> list[bytes]:
@@ -498,11 +621,14 @@ def _victim_state(w: World) -> list[bytes]:
             response = api.client.get(path, headers=h)
             assert response.status_code == 200, response.text
             views.append(response.content)
-    views.append(
-        api.client.get(
-            f"/partner/schema-definitions/{w.ids['b schema']}", headers=api.partner_headers(w.b)
-        ).content
-    )
+    for path in (
+        f"/partner/schema-definitions/{w.ids['b schema']}",
+        f"/partner/webhooks/{w.ids['b hook']}",
+        f"/partner/webhooks/{w.ids['b hook']}/deliveries",
+    ):
+        response = api.client.get(path, headers=api.partner_headers(w.b))
+        assert response.status_code == 200, response.text
+        views.append(response.content)
     return views
 
 

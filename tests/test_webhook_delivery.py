@@ -378,3 +378,56 @@ def test_backoff_starts_within_ten_seconds_grows_and_gives_up_after_the_window()
     assert waits[5] > waits[0]
     assert timedelta(hours=60) < now - created <= timedelta(hours=72)
     assert 15 <= attempts <= 40
+
+
+def test_finished_deliveries_past_retention_are_pruned_by_the_worker(
+    api: Harness, partner: PartnerKey
+) -> None:
+    import msgspec
+
+    from reach.services import open_services
+    from reach.webhooks.runner import WebhookWorker
+
+    endpoint = create_endpoint(api, partner, "http://127.0.0.1:9/never")
+    headers = api.partner_headers(partner)
+    api.client.patch(
+        f"/partner/webhooks/{endpoint['id']}", json={"enabled": False}, headers=headers
+    )
+    api.transaction(
+        lambda conn: conn.execute(
+            "UPDATE webhook_endpoints SET enabled = true WHERE id = $1", endpoint["id"]
+        )
+    )
+    old, recent, waiting = Event(partner.id), Event(partner.id), Event(partner.id)
+    fan_out(api, old, recent, waiting)
+    api.client.patch(
+        f"/partner/webhooks/{endpoint['id']}", json={"enabled": False}, headers=headers
+    )
+    long_ago = clock.format_timestamp(datetime.now(UTC) - timedelta(days=40))
+    for event, status, completed in (
+        (old, "succeeded", long_ago),
+        (recent, "failed", clock.now()),
+        (waiting, "pending", None),
+    ):
+        api.transaction(
+            lambda conn, e=event, s=status, c=completed: conn.execute(
+                "UPDATE webhook_deliveries SET status = $2, completed_at = $3, created_at = $4 "
+                "WHERE event_id = $1",
+                e.id,
+                s,
+                c,
+                long_ago,
+            )
+        )
+
+    async def prune() -> int:
+        settings = msgspec.structs.replace(api.settings, webhook_delivery_retention_days=30)
+        services = await open_services(settings)
+        try:
+            return await WebhookWorker(services, name="test").prune_when_due()
+        finally:
+            await services.close()
+
+    assert api.loop.run(prune()) >= 1
+    left = {d["eventId"] for d in deliveries(api, partner, endpoint["id"])}
+    assert left == {recent.id, waiting.id}

@@ -39,6 +39,12 @@ from reach.client.models import (
 )
 from reach.client.retry import RetryPolicy
 from reach.client.segments import ChannelAccount, Condition, Segment, TextToSegment
+from reach.client.webhooks import (
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookVerificationError,
+    verify_webhook,
+)
 
 __all__ = [
     "BadRequestError",
@@ -72,4 +78,8 @@ __all__ = [
     "Tenant",
     "TextToSegment",
     "UnauthorizedError",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookVerificationError",
+    "verify_webhook",
 ]

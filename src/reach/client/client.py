@@ -33,6 +33,7 @@ from reach.client.partner import PartnerCalls, segment
 from reach.client.retry import RetryPolicy
 from reach.client.segments import SegmentCalls
 from reach.client.transport import Credentials, StaticToken, Transport
+from reach.client.webhooks import WebhookCalls
 
 Scalar = str | int | float | bool
 ProgressCallback = Callable[[Batch], None]
@@ -49,7 +50,7 @@ def _filter_params(filters: Mapping[str, Scalar] | None) -> dict[str, str]:
     return params
 
 
-class Client(SegmentCalls, PartnerCalls, EventCalls):
+class Client(SegmentCalls, WebhookCalls, PartnerCalls, EventCalls):
     def __init__(self, transport: Transport, tenant: str | None = None) -> None:
         super().__init__(transport)
         self.tenant = tenant

@@ -24,6 +24,7 @@ from reach import clock
 from reach.cursors import decode_cursor, encode_cursor
 from reach.domain import schemas, tenants
 from reach.domain.compiled import json_type
+from reach.domain.events import TYPES
 from reach.domain.ordered_ids import new_ordered_id
 from reach.errors import BadRequest, Conflict, NotFound
 from reach.secretbox import SecretBox
@@ -33,18 +34,7 @@ from reach.storage.database import Connection, Row
 from reach.webhooks import signing
 from reach.webhooks.addresses import check_literal
 
-EVENT_TYPES = (
-    "resource.created",
-    "resource.updated",
-    "resource.deleted",
-    "batch.completed",
-    "tenant.created",
-    "tenant.updated",
-    "tenant.deleted",
-    "schema_definition.created",
-    "schema_definition.updated",
-    "schema_definition.deleted",
-)
+EVENT_TYPES = TYPES  # one list: the events module's
 ROTATION_OVERLAP = timedelta(hours=24)
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION = 500

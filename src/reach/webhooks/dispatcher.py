@@ -20,6 +20,7 @@ from reach.domain.ordered_ids import new_ordered_id
 from reach.storage import webhook_deliveries as outbox
 from reach.storage import webhooks as endpoints
 from reach.storage.database import Connection, Database, Row
+from reach.storage.events import read_all_after
 
 CHUNK = 1000
 
@@ -51,10 +52,21 @@ def payload(event: Event) -> str:
 
 
 def _schema_of(event: Event) -> str | None:
-    value = event.body.get("schemaDefinitionId")
+    """The schema definition an event is about: a resource event names it at the top, a
+    batch's in its data, a schema definition's event is its own."""
+    data = event.body.get("data")
+    data = data if isinstance(data, dict) else {}
+    value = event.body.get("schemaDefinitionId") or data.get("schemaDefinitionId")
     if value is None and event.type.startswith("schema_definition."):
-        value = event.body.get("id")
+        value = data.get("id")
     return None if value is None else str(value)
+
+
+def tenant_of(event: Event) -> str | None:
+    """The tenant an event is about; None for a partner's own (stored under its partner id)."""
+    if not event.tenant_id or event.tenant_id == event.partner_id:
+        return None
+    return event.tenant_id
 
 
 def _listed(value: Any) -> frozenset[str] | None:
@@ -78,7 +90,8 @@ class _Filter:
             return False
         if self.events is not None and event.type not in self.events:
             return False
-        if self.tenants is not None and event.tenant_id and event.tenant_id not in self.tenants:
+        tenant = tenant_of(event)
+        if self.tenants is not None and tenant is not None and tenant not in self.tenants:
             return False
         schema = _schema_of(event)
         return self.schemas is None or schema is None or schema in self.schemas
@@ -106,7 +119,7 @@ async def fan_out(conn: Connection, dialect: str, events: Sequence[Event]) -> in
                     new_ordered_id(),
                     endpoint.id,
                     event.partner_id,
-                    event.tenant_id or None,
+                    tenant_of(event),
                     event.id,
                     event.type,
                     event.position,
@@ -121,11 +134,6 @@ async def fan_out(conn: Connection, dialect: str, events: Sequence[Event]) -> in
 async def dispatch_once(db: Database, limit: int = CHUNK) -> int:
     """One chunk of the log after the cursor; how many events it read (0: caught up, or
     another dispatcher is at work)."""
-    try:
-        from reach.storage.events import read_all_after  # type: ignore[import-untyped]
-    except ImportError:  # TEMPORARY until h/events (migration 0009) is merged
-        return 0
-
     # A read first: an idle poll must not take SQLite's write lock.
     async with db.transaction(write=False) as conn:
         if not await read_all_after(conn, await outbox.cursor_position(conn) or 0, 1):

@@ -34,8 +34,9 @@ from reach.webhooks import dispatcher, sender
 
 log = logging.getLogger("reach.webhooks")
 
-# Longer than the longest attempt (REACH_WEBHOOK_TIMEOUT_SECONDS) with room to record it.
-LEASE_MARGIN_SECONDS = 50.0
+# A claim's lease: twice the longest attempt (REACH_WEBHOOK_TIMEOUT_SECONDS) and a margin, room
+# to record its outcome. A sender killed mid-attempt delays that delivery by about this much.
+LEASE_MARGIN_SECONDS = 5.0
 CLAIM_LIMIT = 200
 PRUNE_CHUNK = 1000
 _PRUNE_EVERY_SECONDS = 300.0
@@ -48,7 +49,9 @@ class WebhookWorker:
         self.settings = services.settings
         self.name = name
         self.poll = self.settings.batch_poll_seconds if poll_seconds is None else poll_seconds
-        self.lease = timedelta(seconds=self.settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS)
+        self.lease = timedelta(
+            seconds=2 * self.settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
+        )
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

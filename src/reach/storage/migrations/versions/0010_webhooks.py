@@ -1,7 +1,7 @@
 """Webhooks: partners' endpoints, the durable outbox of deliveries, the dispatcher's cursor.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02
 """
 
