@@ -35,6 +35,8 @@ from reach.webhooks import signing
 from reach.webhooks.addresses import check_literal
 
 EVENT_TYPES = TYPES  # one list: the events module's
+# What a delivery's status may be (the deliveries list filters on it).
+DELIVERY_STATUSES = deliveries_store.STATUSES
 ROTATION_OVERLAP = timedelta(hours=24)
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION = 500

@@ -12,7 +12,6 @@ from reach.domain.webhooks import Endpoint
 from reach.http import ok, query_choice, query_int, refuse_nul
 from reach.routing import Call, route
 from reach.storage.database import Connection
-from reach.storage.webhook_deliveries import STATUSES
 
 COLLECTION = "/partner/webhooks"
 ITEM = "/partner/webhooks/{id}"
@@ -92,7 +91,7 @@ async def rotate_webhook_secret(call: Call, conn: Connection) -> Response:
 
 
 async def list_webhook_deliveries(call: Call, conn: Connection) -> Response:
-    status = query_choice(call.query, "status", ("all", *STATUSES), "all")
+    status = query_choice(call.query, "status", ("all", *webhooks.DELIVERY_STATUSES), "all")
     found, has_next, cursor = await webhooks.deliveries(
         conn,
         call.partner_id,
