@@ -36,12 +36,29 @@ REFERENCE_TABLES = {
     ),
     "schema_definitions": "a partner's schemas (tens per partner), shared by all its tenants",
     "schema_mappings": "one mapping per partner",
+    "webhook_endpoints": "a partner's webhook endpoints, a handful per partner",
 }
 
 # Kept on the coordinator only, never distributed.
 LOCAL_TABLES = {
     "alembic_version": "the migration bookkeeping",
     "sequences": "SQLite's seq high-water marks (migration 0013); empty on PostgreSQL",
+    "event_stamp": (
+        "one row: the last commit-ordered event position given; every stamper takes turns on "
+        "it, so on a distributed PostgreSQL it lives on the coordinator (docs/scaling.md)"
+    ),
+    "webhook_dispatch": "the webhook dispatcher's cursor in the event log, one row",
+}
+
+# Tables the rule does not fit yet, each with the plan that will make it fit. Listed, so a new
+# table cannot slip in unnoticed, and so the gap is a decision rather than an accident.
+KNOWN_GAPS = {
+    "webhook_deliveries": (
+        "the partner-level delivery outbox (a partner's endpoint, events of any of its tenants "
+        "or none): it belongs distributed by partner_id, colocated with nothing tenant-owned; "
+        "its keys (id; endpoint_id, event_id) gain partner_id before a distributed deployment "
+        "(docs/scaling.md, *Known gaps*)"
+    ),
 }
 
 
@@ -61,6 +78,7 @@ def problems(shapes: list[Shape]) -> list[str]:
     found: list[str] = []
     owned = {s.name for s in shapes if TENANT in s.columns}
     exempt = REFERENCE_TABLES.keys() | LOCAL_TABLES.keys()
+    shapes = [s for s in shapes if s.name not in KNOWN_GAPS]
     for shape in sorted(shapes, key=lambda s: s.name):
         name = shape.name
         if name in exempt:
@@ -192,7 +210,7 @@ def test_the_rule_names_each_breach() -> None:
     for table in metadata.sorted_tables:
         table.to_metadata(bad)
     sa.Table(
-        "events",  # tenant-owned, but keyed globally
+        "audit_trail",  # tenant-owned, but keyed globally
         bad,
         sa.Column("seq", sa.Integer(), primary_key=True),
         sa.Column("id", sa.Text(), nullable=False, unique=True),
@@ -202,7 +220,7 @@ def test_the_rule_names_each_breach() -> None:
         sa.Index("uq_events_kind", "id", "seq", unique=True),
     )
     sa.Table(  # partner-level, but not declared a reference table
-        "webhook_endpoints",
+        "partner_hooks",
         bad,
         sa.Column("id", sa.Text(), primary_key=True),
         sa.Column("partner_id", sa.Text(), nullable=False),
@@ -211,21 +229,21 @@ def test_the_rule_names_each_breach() -> None:
         sa.ForeignKeyConstraint(["partner_id"], ["resources.id"])
     )
     assert problems(shapes_of_models(bad)) == [
-        "events: primary key ['seq'] lacks tenant_id",
-        "events: unique (id) ['id'] lacks tenant_id",
-        "events: unique uq_events_kind ['id', 'seq'] lacks tenant_id",
-        "events: foreign key ['segment_id'] → segments does not match tenant_id to tenant_id",
+        "audit_trail: primary key ['seq'] lacks tenant_id",
+        "audit_trail: unique (id) ['id'] lacks tenant_id",
+        "audit_trail: unique uq_events_kind ['id', 'seq'] lacks tenant_id",
+        "audit_trail: foreign key ['segment_id'] → segments does not match tenant_id to tenant_id",
+        "partner_hooks: no tenant_id column and not an allow-listed reference table",
         "schema_mappings: a reference table refers to tenant-owned resources",
-        "webhook_endpoints: no tenant_id column and not an allow-listed reference table",
     ]
 
 
 def test_the_rule_accepts_tenant_first_keys() -> None:
     good = Shape(
-        "events",
+        "audit_trail",
         {TENANT, "id", "segment_id"},
         [TENANT, "id"],
-        {"uq_events_id": ["id", TENANT]},
+        {"uq_audit_trail_id": ["id", TENANT]},
         [([TENANT, "segment_id"], "segments", [TENANT, "id"])],
     )
     assert problems([*shapes_of_models(), good]) == []

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from reach.storage.database import Connection, Row
+from reach.storage.database import SQLITE_NEXT_SEQ, Connection, Row
 
 _INSERT_COLUMNS = (
     "id, tenant_id, partner_id, type, schema_id, external_id, version, occurred_at, body"
@@ -70,8 +70,10 @@ async def append(conn: Connection, dialect: str, rows: Sequence[EventRow]) -> No
             *[list(column) for column in zip(*rows, strict=True)],
         )
         return
+    # SQLite: the seq a composite key cannot autoincrement (storage.database.SQLITE_NEXT_SEQ).
     await conn.executemany(
-        f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        f"INSERT INTO events (seq, {_INSERT_COLUMNS}) VALUES "
+        f"({SQLITE_NEXT_SEQ.format(table='events')}, $1, $2, $3, $4, $5, $6, $7, $8, $9)",
         rows,
     )
 

@@ -285,7 +285,8 @@ idempotency_keys = sa.Table(
 events = sa.Table(
     "events",
     metadata,
-    sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
+    # As resources' seq: a sequence on PostgreSQL, the next from ``sequences`` on SQLite.
+    sa.Column("seq", SEQ, nullable=False, autoincrement=True),
     sa.Column("tenant_id", UUID, nullable=False),
     sa.Column("id", UUID, nullable=False),
     sa.Column("partner_id", UUID, nullable=False),
@@ -296,6 +297,7 @@ events = sa.Table(
     sa.Column("version", sa.Integer(), nullable=True),
     sa.Column("occurred_at", TIMESTAMP, nullable=False),
     sa.Column("body", sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "seq", name="pk_events"),
     sa.UniqueConstraint("tenant_id", "id", name="uq_events_id"),
     sa.Index("ix_events_feed", "tenant_id", "position"),
     sa.Index("ix_events_history", "tenant_id", "schema_id", "external_id", "seq"),

@@ -27,7 +27,14 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "events",
-        sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
+        # A sequence on PostgreSQL; SQLite cannot autoincrement a column of a composite key,
+        # so its writers take the next from ``sequences`` (migration 0013).
+        sa.Column(
+            "seq",
+            SEQ,
+            nullable=False,
+            autoincrement=op.get_bind().dialect.name == "postgresql",
+        ),
         sa.Column("tenant_id", UUID, nullable=False),
         sa.Column("id", UUID, nullable=False),
         sa.Column("partner_id", UUID, nullable=False),
@@ -38,6 +45,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=True),
         sa.Column("occurred_at", TIMESTAMP, nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "seq", name="pk_events"),
         sa.UniqueConstraint("tenant_id", "id", name="uq_events_id"),
     )
     op.create_index("ix_events_feed", "events", ["tenant_id", "position"])

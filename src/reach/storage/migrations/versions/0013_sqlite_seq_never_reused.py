@@ -27,7 +27,7 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
-_TABLES = ("resources", "batches")
+_TABLES = ("resources", "batches", "events")
 
 
 def upgrade() -> None:
