@@ -114,8 +114,18 @@ SLOW_TESTS = {
     # a server process compiling huge schemas
     "test_schema_ssrf.py::test_schema_size_depth_and_node_count_are_capped",
     "test_schema_ssrf.py::test_healthz_stays_under_100ms_while_big_schemas_compile_and_openapi_builds",
-    # the CLI as a process
+    # the CLI as a process (test_cli.py keeps one such smoke test in the fast loop)
     "test_schema_deletion.py::test_a_partner_created_without_default_schemas_can_create_reachs_example",
+    "test_cli.py::test_duplicate_tenant_fails_with_message_on_stderr",
+    "test_cli.py::test_unsupported_database_url_fails_cleanly",
+    "test_cli.py::test_unusable_database_fails_with_a_message_not_a_traceback",
+    # `reach import` as a process
+    "test_import_guards.py::test_an_unknown_column_stops_the_import_before_anything_is_sent",
+    "test_import_guards.py::test_a_row_cut_short_is_a_reject_not_a_partial_update",
+    "test_import_guards.py::test_a_schema_open_to_extra_fields_takes_any_column",
+    # server processes started and stopped
+    "test_schema_ssrf.py::test_the_server_still_stops_promptly_after_building_a_partner_document",
+    "test_schema_ssrf.py::test_a_definition_stored_before_the_fix_never_fetches_at_start_up_or_on_writes",
 }
 
 

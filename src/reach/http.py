@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope
 
 from reach.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from reach.flags import is_unset, parse_flag
+from reach.flags import parse_flag
 
 T = TypeVar("T")
 
@@ -220,7 +220,7 @@ def query_bool(query: QueryParams, name: str, default: bool = False) -> bool:
 
 def query_int(query: QueryParams, name: str, default: int, *, low: int, high: int) -> int:
     raw = query.get(name)
-    if raw is None or is_unset(raw):
+    if raw is None or raw == "" or raw == "null":
         return default
     try:
         value = int(raw)
@@ -237,9 +237,7 @@ def query_int(query: QueryParams, name: str, default: int, *, low: int, high: in
 
 
 def query_choice(query: QueryParams, name: str, choices: tuple[str, ...], default: str) -> str:
-    raw = query.get(name)
-    if raw is None or is_unset(raw):
-        return default
+    raw = query.get(name) or default
     if raw not in choices:
         raise BadRequest(
             f"Invalid query parameter {name}",
