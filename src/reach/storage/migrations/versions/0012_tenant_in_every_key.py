@@ -21,6 +21,12 @@ does not enforce foreign keys, so the rebuild cascades nothing). SQLite's ``seq`
 the rowid, so new rows get their tenant's highest ``seq`` + 1 from the writer
 (``storage/resources.py``, ``storage/batches.py``).
 
+Cost on a large PostgreSQL database: each new key builds its index under the table's exclusive
+lock, and ``batch_items`` is rewritten once to fill ``tenant_id`` (retention keeps it to about
+30 days of batches). Where that pause is too long, build the indexes beforehand with
+``CREATE UNIQUE INDEX CONCURRENTLY`` under the constraint names used here and attach them with
+``ADD CONSTRAINT … USING INDEX``; docs/operations.md's upgrade steps apply as for any migration.
+
 Revision ID: 0012
 Revises: 0008
 Create Date: 2026-12-02
