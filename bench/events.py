@@ -117,6 +117,7 @@ def _feed(options: Options, count: int, repeat: int) -> dict[str, Any]:
         start = time.monotonic()
         _fill(st, count)
         filled = time.monotonic() - start
+        print(f"  {count:,} events inserted in {filled:.1f} s", flush=True)
         headers = {"Authorization": f"Bearer {st.identity.token}"}
         cursor = encode_cursor("events", [count // 2])
         times: list[float] = []
@@ -156,6 +157,7 @@ def main() -> None:
         for _ in range(args.rounds):
             off.append(_patch(options, args.records, events=False))
             on.append(_patch(options, args.records, events=True))
+            print(f"  events off {off[-1]}, on {on[-1]}", flush=True)
         out["patch, events off"] = off
         out["patch, events on"] = on
         best_on = max(r["rps"] for r in on)

@@ -202,12 +202,13 @@ async def history_page(
 
 
 async def prune(conn: Connection, dialect: str, before: str, limit: int) -> int:
-    """Delete up to ``limit`` stamped events that occurred before ``before``; how many went."""
+    """Delete up to ``limit`` stamped events that occurred before ``before``, oldest first;
+    how many went. Walks ``seq`` (which follows time: an event's time is taken right before it
+    is inserted) so no index on the time is paid by every write."""
     cutoff = "$1::timestamptz" if dialect == "postgresql" else "$1"
     rows = await conn.fetch(
-        "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE occurred_at < "
-        f"{cutoff} AND position IS NOT NULL ORDER BY occurred_at LIMIT {int(limit)}) "
-        "RETURNING seq",
+        "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE position IS NOT NULL "
+        f"ORDER BY seq LIMIT {int(limit)}) AND occurred_at < {cutoff} RETURNING seq",
         before,
     )
     return len(rows)

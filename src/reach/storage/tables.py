@@ -298,11 +298,9 @@ events = sa.Table(
     sa.Column("occurred_at", TIMESTAMP, nullable=False),
     sa.Column("body", sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint("tenant_id", "seq", name="pk_events"),
-    sa.UniqueConstraint("tenant_id", "id", name="uq_events_id"),
     sa.Index("ix_events_feed", "tenant_id", "position"),
     sa.Index("ix_events_history", "tenant_id", "schema_id", "external_id", "seq"),
     sa.Index("ix_events_position", "position"),
-    sa.Index("ix_events_occurred_at", "occurred_at"),
     sa.Index(
         "ix_events_unstamped",
         "seq",

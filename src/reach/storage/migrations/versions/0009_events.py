@@ -3,8 +3,9 @@
 ``events.position`` is NULL when a write appends its event and set after commit by the one
 stamper at a time that holds ``event_stamp``'s row (docs/events.md). The table has no foreign
 keys: a ``tenant.deleted`` event must outlive the tenant until retention prunes it. Its primary
-key is ``seq`` alone (SQLite's rowid, as for ``resources``); the one unique index carries the
-tenant.
+key is ``seq`` alone (SQLite's rowid, as for ``resources``); the feed and history indexes lead
+with the tenant. No index on the random event id or on the time: each would be paid by every
+write (retention walks ``seq``, which follows time).
 
 Revision ID: 0009
 Revises: 0008
@@ -46,12 +47,10 @@ def upgrade() -> None:
         sa.Column("occurred_at", TIMESTAMP, nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "seq", name="pk_events"),
-        sa.UniqueConstraint("tenant_id", "id", name="uq_events_id"),
     )
     op.create_index("ix_events_feed", "events", ["tenant_id", "position"])
     op.create_index("ix_events_history", "events", ["tenant_id", "schema_id", "external_id", "seq"])
     op.create_index("ix_events_position", "events", ["position"])
-    op.create_index("ix_events_occurred_at", "events", ["occurred_at"])
     op.create_index(
         "ix_events_unstamped",
         "events",
@@ -71,7 +70,6 @@ def downgrade() -> None:
     op.drop_table("event_stamp")
     for name in (
         "ix_events_unstamped",
-        "ix_events_occurred_at",
         "ix_events_position",
         "ix_events_history",
         "ix_events_feed",
