@@ -117,6 +117,27 @@ def _record_route(method: str, body: Any = None) -> Callable[[World], list[Probe
     return probes
 
 
+def _history(w: World) -> list[Probe]:
+    """A victim's record key in the attacker's own tenant is a record with no history (200,
+    empty); the victim's tenant through a header is 403/404; another partner's schema 404."""
+    found: list[Probe] = []
+    for record in _victim_records(w):
+        path = f"/api/resources/customers/{record}/history"
+        found += _tenant_route("GET", path)(w)
+        found += [Probe("GET", path, h, None, (200,)) for h in w.own()]
+    for schema in (w.markers["b schema"], w.ids["b schema"]):
+        found += [Probe("GET", f"/api/resources/{schema}/x-1/history", h) for h in w.own()]
+    return found
+
+
+def _events_feed(w: World) -> list[Probe]:
+    found = _tenant_route("GET", "/api/events")(w)
+    found += [Probe("GET", "/api/events?limit=1000", h, None, (200,)) for h in w.own()]
+    for schema in (w.markers["b schema"], w.ids["b schema"]):
+        found += [Probe("GET", f"/api/events?schema={schema}", h) for h in w.own()]
+    return found
+
+
 def _collection(method: str, body: Any = None) -> Callable[[World], list[Probe]]:
     def probes(w: World) -> list[Probe]:
         found = _tenant_route(method, "/api/resources/customers", body)(w)
@@ -398,6 +419,8 @@ ATTACKS: dict[tuple[str, str], Callable[[World], list[Probe]]] = {
     ("PATCH", "/api/resources/{schema}/batch"): _batch("PATCH"),
     ("DELETE", "/api/resources/{schema}/batch"): _batch("DELETE"),
     ("GET", "/api/batches"): _batches_list,
+    ("GET", "/api/events"): _events_feed,
+    ("GET", "/api/resources/{schema}/{externalId:path}/history"): _history,
     ("GET", "/api/batches/{batchId}"): _batch_by_id,
     ("GET", "/partner/tenants"): _tenants_list("GET"),
     ("POST", "/partner/tenants"): _tenants_list("POST"),
@@ -591,6 +614,8 @@ def _victim_state(w: World) -> list[bytes]:
             f"/api/segments/{w.ids[f'{key} segment']}/members",
             f"/api/segments/user/{w.markers[f'{key} record']}",
             "/api/channel/accounts",
+            "/api/events?limit=1000",
+            f"/api/resources/customers/{w.markers[f'{key} record']}/history",
         ):
             h = api.partner_headers(partner) if path.startswith("/partner") else headers
             response = api.client.get(path, headers=h)
@@ -647,7 +672,8 @@ def test_no_route_lets_anyone_reach_another_tenants_or_partners_data(
                     assert secret.lower() not in response.text.lower(), (where, secret)
             if probe.method == "GET" and response.status_code == 200:
                 total = response.json()["data"]
-                if isinstance(total, dict) and "pagination" in total:
+                # Event pages (feed, history) have no total; their content is checked above.
+                if isinstance(total, dict) and "total" in total.get("pagination", {}):
                     assert total["pagination"]["total"] <= 3, (where, total)
             tried += 1
     assert tried > 100

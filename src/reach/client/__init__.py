@@ -25,6 +25,7 @@ from reach.client.errors import (
     ServerError,
     UnauthorizedError,
 )
+from reach.client.events import ChangeEvent, EventPage, EventTail
 from reach.client.models import (
     Batch,
     BatchProgress,
@@ -50,10 +51,13 @@ __all__ = [
     "Batch",
     "BatchProgress",
     "BatchTimeout",
+    "ChangeEvent",
     "ChannelAccount",
     "Client",
     "Condition",
     "ConflictError",
+    "EventPage",
+    "EventTail",
     "Fetched",
     "ForbiddenError",
     "ItemFailure",

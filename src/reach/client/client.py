@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from reach.client.errors import BatchTimeout, ReachClientError
+from reach.client.events import EventCalls
 from reach.client.models import (
     Accepted,
     Batch,
@@ -49,7 +50,7 @@ def _filter_params(filters: Mapping[str, Scalar] | None) -> dict[str, str]:
     return params
 
 
-class Client(SegmentCalls, WebhookCalls, PartnerCalls):
+class Client(SegmentCalls, WebhookCalls, PartnerCalls, EventCalls):
     def __init__(self, transport: Transport, tenant: str | None = None) -> None:
         super().__init__(transport)
         self.tenant = tenant

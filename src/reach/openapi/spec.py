@@ -17,6 +17,7 @@ from reach.domain.schemas import SchemaDefinition
 from reach.openapi import (
     batches,
     components,
+    events,
     idempotency,
     partner,
     resources,
@@ -54,6 +55,7 @@ _TAGS = [
     (batches.TAG, "Asynchronous upload, patch and delete of up to 1000 resources"),
     *segments.TAGS,
     *webhooks.TAGS,
+    (events.TAG, events.TAG_TEXT),
 ]
 
 META_OPERATIONS: list[Operation] = [
@@ -172,6 +174,7 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
     add_to(paths, batches.JOB_OPERATIONS)
     add_to(paths, segments.OPERATIONS)
     add_to(paths, webhooks.OPERATIONS)
+    add_to(paths, events.OPERATIONS)
     idempotency.document(paths)
     # A tag with no operation (no custom schema yet) would show as an empty section.
     used = {tag for item in paths.values() for op in item.values() for tag in op["tags"]}
@@ -193,6 +196,7 @@ def build_document(schemas: list[ResourceSchema], *, server_url: str = "/") -> S
                 **batches.SCHEMAS,
                 **segments.SCHEMAS,
                 **webhooks.SCHEMAS,
+                **events.SCHEMAS,
                 **resources.component_schemas(ordered, names),
             },
             "responses": {**components.RESPONSES, **idempotency.RESPONSES},
