@@ -236,15 +236,21 @@ class WebhookWorker:
                     False, None, f"cannot open the endpoint's secret: {exc}", None
                 )
             else:
-                result = await sender.attempt(
-                    self._client_for(endpoint["url"]),
-                    endpoint["url"],
-                    secrets,
-                    delivery.event_id,
-                    delivery.payload.encode(),
-                    within=self.settings.webhook_timeout_seconds,
-                    allow_private=self.settings.webhook_allow_private,
-                )
+                try:
+                    result = await sender.attempt(
+                        self._client_for(endpoint["url"]),
+                        endpoint["url"],
+                        secrets,
+                        delivery.event_id,
+                        delivery.payload.encode(),
+                        within=self.settings.webhook_timeout_seconds,
+                        allow_private=self.settings.webhook_allow_private,
+                    )
+                except Exception as exc:
+                    # Whatever went wrong, the attempt failed: record it, never leave the
+                    # delivery to its lease (it would come back every lease, unexplained).
+                    log.warning("webhook attempt %s failed: %r", delivery.id, exc)
+                    result = sender.Result(False, None, f"{type(exc).__name__}: {exc}"[:500], None)
             self._done.append((self._outcome(delivery, result), delivery.endpoint_id, result.ok))
             self.sent += 1
         finally:
