@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import msgspec
 import orjson
 
@@ -95,6 +96,16 @@ def _object(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
     return body
 
 
+def _sendable(url: str) -> bool:
+    """Whether the HTTP client the sender uses takes the URL (an IDNA host it cannot encode,
+    for one, it refuses)."""
+    try:
+        httpx.URL(url).raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return False
+    return True
+
+
 def check_url(value: Any, *, allow_private: bool) -> str:
     if not isinstance(value, str):
         raise BadRequest(_INVALID, errors=[f"url: expected string, got {json_type(value)}"])
@@ -121,6 +132,8 @@ def check_url(value: Any, *, allow_private: bool) -> str:
             problem = "port 0 is not a port"
         elif any(ord(c) < 0x21 or c == "\x7f" for c in value):
             problem = "contains spaces or control characters"
+        elif not _sendable(value):
+            problem = "not a URL that can be sent to"
     if problem:
         raise BadRequest(_INVALID, errors=[f"url: {problem}"])
     check_literal(host, allow_private=allow_private, where="url")

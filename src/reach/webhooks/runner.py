@@ -38,9 +38,11 @@ log = logging.getLogger("reach.webhooks")
 # to record its outcome. A sender killed mid-attempt delays that delivery by about this much.
 LEASE_MARGIN_SECONDS = 5.0
 CLAIM_LIMIT = 200
+FLUSH_AT = 64  # outcomes recorded in one transaction
+FLUSH_SECONDS = 0.02
 PRUNE_CHUNK = 1000
 _PRUNE_EVERY_SECONDS = 300.0
-_TLS_CLIENTS = 256  # https hosts with a pool of their own (see _client_for)
+_POOLS = 256  # (scheme, host, port) with a connection pool of their own (see _client_for)
 
 
 class WebhookWorker:
@@ -58,9 +60,11 @@ class WebhookWorker:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_endpoint: Counter[str] = Counter()
         self._done: list[tuple[outbox.Outcome, str, bool]] = []
-        self._plain: httpx.AsyncClient | None = None
-        self._tls: dict[str, httpx.AsyncClient] = {}
+        self._pools: dict[tuple[str, str, int | None], httpx.AsyncClient] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._prune_due = 0.0
+        self._next_dispatch = 0.0
+        self._last_flush = 0.0
         self.sent = 0  # attempts finished by this worker (for tests and the bench)
 
     def start(self) -> None:
@@ -83,7 +87,6 @@ class WebhookWorker:
                     await self._task
 
     async def _run(self) -> None:
-        self._plain = sender.new_client(self.settings.webhook_concurrency)
         failing = False
         try:
             while True:
@@ -106,26 +109,58 @@ class WebhookWorker:
                 if stopping and failing:
                     return  # outcomes not recorded are retried after their lease
                 if not busy:
+                    # Outcomes waiting to be recorded are written within FLUSH_SECONDS.
+                    pause = FLUSH_SECONDS if self._done else self.poll
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll)
+                        await asyncio.wait_for(self._wake.wait(), pause)
                     self._wake.clear()
         finally:
             for task in list(self._in_flight.values()):
                 task.cancel()
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
-            await self._plain.aclose()
-            for client in self._tls.values():
+            for client in self._pools.values():
                 await client.aclose()
 
     async def step(self, *, claim: bool = True) -> bool:
         """One turn: record what finished, queue new events, claim and start due deliveries.
-        True when there may be more to do at once."""
-        busy = await self.flush()
-        if claim:
-            busy = await dispatcher.dispatch_once(self.services.db) > 0 or busy
-            busy = await self.claim() > 0 or busy
-            await self.prune_when_due()
+        True when there may be more to do at once.
+
+        Each of these is a transaction, so a turn does them in bulk: outcomes are recorded
+        FLUSH_AT at a time (or after FLUSH_SECONDS, or when nothing else is in flight), new
+        deliveries are claimed once a quarter of the slots are free, and the event log is
+        read once a poll interval unless the last read found a full chunk."""
+        now = time.monotonic()
+        busy = False
+        if self._done and (
+            len(self._done) >= FLUSH_AT
+            or not self._in_flight
+            or now - self._last_flush >= FLUSH_SECONDS
+            or not claim
+        ):
+            busy = await self.flush()
+            self._last_flush = now
+        if not claim:
+            return busy
+        if now >= self._next_dispatch:
+            read = await dispatcher.dispatch_once(self.services.db)
+            self._next_dispatch = now + (0.0 if read >= dispatcher.CHUNK else self.poll)
+            busy = busy or read > 0
+        concurrency = self.settings.webhook_concurrency
+        free = concurrency - len(self._in_flight)
+        if free >= max(1, concurrency // 4) or (free > 0 and not self._in_flight):
+            busy = await self.claim() >= free or busy
+        await self.prune_when_due()
         return busy
+
+    def _finished(self) -> None:
+        """A send finished: wake the loop when there is enough to do for a turn."""
+        concurrency = self.settings.webhook_concurrency
+        if (
+            len(self._done) >= FLUSH_AT
+            or not self._in_flight
+            or concurrency - len(self._in_flight) >= max(1, concurrency // 4)
+        ):
+            self._wake.set()
 
     # -- claiming and sending
 
@@ -177,19 +212,19 @@ class WebhookWorker:
         return len(claimed)
 
     def _client_for(self, url: str) -> httpx.AsyncClient:
-        """One pool for plain HTTP (connections are per address), one per https host: a
-        connection is made to an address for one host name (SNI and certificate), and must not
-        be reused for another host that resolves to the same address."""
+        """A connection pool per destination (scheme, host, port), as large as one endpoint
+        may use. Per host, not per address: an https connection is made to an address for one
+        host name (SNI and certificate) and must not carry another host's requests; and a small
+        pool keeps httpcore's per-request scan of its connections short."""
         target = httpx.URL(url)
-        if target.scheme != "https" and self._plain is not None:
-            return self._plain
-        host = target.raw_host.decode("ascii")
-        client = self._tls.get(host)
+        key = (target.scheme, target.raw_host.decode("ascii"), target.port)
+        client = self._pools.get(key)
         if client is None:
-            if len(self._tls) >= _TLS_CLIENTS:
-                oldest = next(iter(self._tls))
-                asyncio.get_running_loop().create_task(self._tls.pop(oldest).aclose())
-            client = self._tls[host] = sender.new_client(self.settings.webhook_endpoint_concurrency)
+            if len(self._pools) >= _POOLS:
+                oldest = self._pools.pop(next(iter(self._pools)))
+                self._closing.add(asyncio.get_running_loop().create_task(oldest.aclose()))
+            limit = self.settings.webhook_endpoint_concurrency
+            client = self._pools[key] = sender.new_client(limit)
         return client
 
     async def _send(self, delivery: outbox.Claimed, endpoint: Row, now: str) -> None:
@@ -201,15 +236,21 @@ class WebhookWorker:
                     False, None, f"cannot open the endpoint's secret: {exc}", None
                 )
             else:
-                result = await sender.attempt(
-                    self._client_for(endpoint["url"]),
-                    endpoint["url"],
-                    secrets,
-                    delivery.event_id,
-                    delivery.payload.encode(),
-                    within=self.settings.webhook_timeout_seconds,
-                    allow_private=self.settings.webhook_allow_private,
-                )
+                try:
+                    result = await sender.attempt(
+                        self._client_for(endpoint["url"]),
+                        endpoint["url"],
+                        secrets,
+                        delivery.event_id,
+                        delivery.payload.encode(),
+                        within=self.settings.webhook_timeout_seconds,
+                        allow_private=self.settings.webhook_allow_private,
+                    )
+                except Exception as exc:
+                    # Whatever went wrong, the attempt failed: record it, never leave the
+                    # delivery to its lease (it would come back every lease, unexplained).
+                    log.warning("webhook attempt %s failed: %r", delivery.id, exc)
+                    result = sender.Result(False, None, f"{type(exc).__name__}: {exc}"[:500], None)
             self._done.append((self._outcome(delivery, result), delivery.endpoint_id, result.ok))
             self.sent += 1
         finally:
@@ -217,7 +258,7 @@ class WebhookWorker:
             self._per_endpoint[delivery.endpoint_id] -= 1
             if self._per_endpoint[delivery.endpoint_id] <= 0:
                 del self._per_endpoint[delivery.endpoint_id]
-            self._wake.set()
+            self._finished()
 
     def _outcome(self, delivery: outbox.Claimed, result: sender.Result) -> outbox.Outcome:
         now = datetime.now(UTC)
