@@ -104,9 +104,12 @@ async def stamp(conn: Connection, limit: int = 5000) -> int:
     if last is None:
         return 0
     rows = await conn.fetch(
-        "UPDATE events SET position = $1 + todo.n FROM (SELECT seq, "
+        # Matched on the whole primary key (tenant first): a join on ``seq`` alone finds no
+        # index and reads the whole table for every stamp.
+        "UPDATE events SET position = $1 + todo.n FROM (SELECT tenant_id, seq, "
         "row_number() OVER (ORDER BY seq) AS n FROM events WHERE position IS NULL "
-        f"ORDER BY seq LIMIT {int(limit)}) AS todo WHERE events.seq = todo.seq "
+        f"ORDER BY seq LIMIT {int(limit)}) AS todo "
+        "WHERE events.tenant_id = todo.tenant_id AND events.seq = todo.seq "
         "RETURNING events.position",
         int(last),
     )
