@@ -28,8 +28,8 @@ from reach.client import Client
 from reach.client.retry import RetryPolicy
 from reach.config import load_settings
 from reach.errors import ConfigError
+from reach.storage.consistency import PositionClock, parse_token, token
 from reach.storage.postgres import PostgresDatabase
-from reach.storage.replicas import PositionClock, parse_token, token
 from tests.batch_helpers import customer
 from tests.harness import Harness, PartnerKey, free_port, served
 

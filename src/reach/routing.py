@@ -31,9 +31,9 @@ from reach.errors import Forbidden, ReachError, ServiceUnavailable, StaleScope
 from reach.http import json_body, query_params, refuse_nul_in_url
 from reach.ratelimit import Quota
 from reach.services import Services
+from reach.storage.consistency import token as replica_token
 from reach.storage.database import Connection
 from reach.storage.replicas import Replicas
-from reach.storage.replicas import token as replica_token
 
 Access = Literal["partner", "tenant"]
 
