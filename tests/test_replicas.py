@@ -74,8 +74,16 @@ class Cluster:
         self._run(str(BIN / "pg_ctl"), "-D", str(self.root / "standby"), "-w", "-m", "fast", "stop")
 
     def standby(self, statement: str) -> Any:
+        return self.query(self.standby_port, statement)
+
+    def caught_up(self) -> bool:
+        """Whether the standby has replayed everything the primary has written so far."""
+        written = self.query(self.primary_port, "SELECT pg_current_wal_lsn()::text")
+        return bool(self.standby(f"SELECT pg_last_wal_replay_lsn() >= '{written}'::pg_lsn"))
+
+    def query(self, port: int, statement: str) -> Any:
         async def run() -> Any:
-            conn = await asyncpg.connect(self.url(self.standby_port))
+            conn = await asyncpg.connect(self.url(port))
             try:
                 return await conn.fetchval(statement)
             finally:
@@ -223,6 +231,8 @@ def test_write_answers_carry_an_ordered_token_and_reads_without_one_may_be_stale
     first = client.consistency
     assert first is not None
     assert parse_token(first) is not None
+    # The standby must hold v1 before replay stops, or the stale read below finds nothing.
+    _until(cluster.caught_up, "the standby replays the create")
     cluster.standby("SELECT pg_wal_replay_pause()")
     try:
         client.patch("customers", "paused", {"lastName": "v2"})
