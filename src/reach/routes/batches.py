@@ -16,10 +16,10 @@ from reach.batches import accept, status
 from reach.batches.model import INGEST, MAX_WAIT_SECONDS, PATCH, Options
 from reach.batches.worker import kick
 from reach.domain.resources import Scope
-from reach.http import ok, query_bool, query_choice, query_int
 from reach.routes.resources import scope_of
-from reach.routing import Call, route
 from reach.storage.database import Connection
+from reach.web.endpoint import Call, route
+from reach.web.http import ok, query_bool, query_choice, query_int
 
 BATCH = "/api/resources/{schema}/batch"
 

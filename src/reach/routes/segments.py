@@ -12,10 +12,10 @@ from reach.domain import segments, text_to_segment
 from reach.domain.compiled import json_type
 from reach.domain.segments import Segment
 from reach.errors import BadRequest
-from reach.http import ok, query_int, refuse_nul
 from reach.routes.resources import record_wire
-from reach.routing import Call, route
 from reach.storage.database import Connection
+from reach.web.endpoint import Call, route
+from reach.web.http import ok, query_int, refuse_nul
 
 COLLECTION = "/api/segments"
 TEXT = "/api/segments/text-to-segment"

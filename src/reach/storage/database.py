@@ -87,7 +87,7 @@ class Connection(Protocol):
     async def fetchval_after_final(self, query: str, *args: Any) -> Any:
         """``fetchval`` that may follow ``execute_final`` — only once ``BEGIN`` went out, so
         the final write is inside the transaction and commits with this statement. For what
-        the request layer records with its response (``reach.idempotency``), never for a
+        the request layer records with its response (``reach.web.idempotency``), never for a
         domain write: those must not depend on whether the transaction began."""
         ...
 

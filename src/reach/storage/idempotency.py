@@ -2,7 +2,7 @@
 
 Every statement names the tenant, and the tenant is part of the primary key: one tenant's key
 never finds, replays or blocks another's. Rows are written in the request's own transaction,
-after its write (:mod:`reach.idempotency`), and pruned by the batch worker once expired.
+after its write (:mod:`reach.web.idempotency`), and pruned by the batch worker once expired.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from reach.storage import idempotency as store
 from reach.storage.database import Connection
 
 if TYPE_CHECKING:
-    from reach.routing import Call
+    from reach.web.endpoint import Call
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
