@@ -101,7 +101,6 @@ async def publish(
         return
     await events.append_other(
         conn,
-        call.dialect,
         tenant_id=tenant_id or events.partner_scope(call.partner_id),
         partner_id=call.partner_id,
         kind=kind,

@@ -52,7 +52,6 @@ async def scope_of(call: Call, conn: Connection) -> Scope:
     recent = None if on_replica(conn) else services.records
     return Scope(
         conn,
-        call.dialect,
         call.tenant,
         schema,
         services.schemas,

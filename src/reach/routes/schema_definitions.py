@@ -138,7 +138,6 @@ async def update_schema_definition(call: Call, conn: Connection) -> Response:
 async def delete_schema_definition(call: Call, conn: Connection) -> Response:
     definition = await schemas.deactivate(
         conn,
-        call.services.db.dialect,
         call.partner_id,
         call.path("idOrName"),
     )

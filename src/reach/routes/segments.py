@@ -79,7 +79,6 @@ async def delete_segment(call: Call, conn: Connection) -> Response:
 async def segment_members(call: Call, conn: Connection) -> Response:
     page = await segments.members(
         conn,
-        call.dialect,
         call.services.schemas,
         call.tenant,
         call.path("id"),
@@ -100,7 +99,7 @@ async def segment_members(call: Call, conn: Connection) -> Response:
 
 async def user_segments(call: Call, conn: Connection) -> Response:
     found = await segments.of_user(
-        conn, call.dialect, call.services.schemas, call.tenant, call.path("externalId")
+        conn, call.services.schemas, call.tenant, call.path("externalId")
     )
     return ok({"segments": [segment_wire(s) for s in found]})
 

@@ -124,7 +124,6 @@ async def list_tenants(call: Call, conn: Connection) -> Response:
     direction = query_choice(query, "orderDirection", ("asc", "desc"), "asc")
     result = await tenants.page(
         conn,
-        call.dialect,
         call.partner_id,
         cursor=query.get("cursor"),
         limit=query_int(query, "limit", 100, low=1, high=1000),

@@ -1,8 +1,9 @@
 """One storage interface, two engines.
 
 Every query is written once with PostgreSQL-style ``$1`` placeholders; the SQLite engine
-rewrites them to its numbered ``?1`` form. Where the dialects really differ, the caller picks
-SQL by :attr:`Database.dialect`. Rows support access by column name on both engines.
+rewrites them to its numbered ``?1`` form. Where the dialects really differ, storage code picks
+the SQL by :attr:`Connection.dialect`, the engine of the connection it runs on. Rows support
+access by column name on both engines.
 
 The transaction belongs to the request: routes open one with :meth:`Database.transaction`
 and hand the connection to domain code, which never commits by itself. ``BEGIN`` is sent lazily,
@@ -50,6 +51,10 @@ class Connection(Protocol):
     begun. The opt-outs run *before* it, alone, when nothing has begun it yet; they are for
     the few places where that is provably the same as running inside (see each).
     """
+
+    # "sqlite" or "postgresql", set by the engine: where the SQL really differs, storage code
+    # picks the statement by the connection it runs on.
+    dialect: str
 
     async def fetch(self, query: str, *args: Any) -> Sequence[Row]: ...
 

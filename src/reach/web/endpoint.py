@@ -72,10 +72,6 @@ class Call:
     def partner_id(self) -> str:
         return self.principal.partner_id
 
-    @property
-    def dialect(self) -> str:
-        return self.services.db.dialect
-
 
 Handler = Callable[[Call, Connection], Awaitable[Response]]
 
