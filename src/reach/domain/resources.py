@@ -54,7 +54,6 @@ class Scope:
     def __init__(
         self,
         conn: Connection,
-        dialect: str,
         tenant: Tenant,
         schema: SchemaDefinition,
         registry: SchemaRegistry,
@@ -69,12 +68,12 @@ class Scope:
         self.events = (
             None
             if actor is None
-            else EventLog(dialect, tenant.id, tenant.partner_id, schema.id, schema.name, actor)
+            else EventLog(tenant.id, tenant.partner_id, schema.id, schema.name, actor)
         )
         self.compiled: CompiledSchema = registry.compiled(schema)
         # Writes land only while the tenant is live and this version is current: the caches
         # that produced ``tenant`` and ``schema`` may be behind another node's change.
-        self.rows = TenantResources(conn, dialect, tenant.id, (schema.id, schema.version_number))
+        self.rows = TenantResources(conn, tenant.id, (schema.id, schema.version_number))
         # Hints only where a merge needs nothing else read: a reference check would begin
         # the transaction anyway, and its outcome must not rest on a possibly stale document.
         self.recent = recent if not self.compiled.references else None

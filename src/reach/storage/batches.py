@@ -40,11 +40,11 @@ def _list(dialect: str, values: Sequence[Any]) -> Any:
     return list(values) if dialect == "postgresql" else orjson.dumps(list(values)).decode()
 
 
-async def insert(conn: Connection, dialect: str, values: dict[str, Any]) -> None:
+async def insert(conn: Connection, values: dict[str, Any]) -> None:
     # PostgreSQL's seq comes from its sequence; SQLite's is the tenant's next (SQLITE_NEXT_SEQ).
     seq, next_seq = (
         ("", "")
-        if dialect == "postgresql"
+        if conn.dialect == "postgresql"
         else ("seq, ", SQLITE_NEXT_SEQ.format(table="batches", tenant="$3") + ", ")
     )
     await conn.execute(
@@ -68,7 +68,6 @@ async def insert(conn: Connection, dialect: str, values: dict[str, Any]) -> None
 
 async def insert_items(
     conn: Connection,
-    dialect: str,
     batch_id: str,
     tenant_id: str,
     items: Sequence[tuple[int, str | None, str | None]],
@@ -76,7 +75,7 @@ async def insert_items(
     """Queue (position, external id, payload JSON text) items."""
     if not items:
         return
-    if dialect == "postgresql":
+    if conn.dialect == "postgresql":
         await conn.execute(
             "INSERT INTO batch_items (batch_id, tenant_id, position, external_id, payload, "
             "status) SELECT $1, $2, u.position, u.eid, u.payload::jsonb, 'queued' "
@@ -145,7 +144,8 @@ async def page(
     return list(rows), total
 
 
-async def failure_summaries(conn: Connection, dialect: str, batch_ids: Sequence[str]) -> list[Row]:
+async def failure_summaries(conn: Connection, batch_ids: Sequence[str]) -> list[Row]:
+    dialect = conn.dialect
     if not batch_ids:
         return []
     cond = (
@@ -179,7 +179,8 @@ async def items_with_status(
 # -- the worker
 
 
-async def wake(conn: Connection, dialect: str, batch_ids: Sequence[str], now: str) -> None:
+async def wake(conn: Connection, batch_ids: Sequence[str], now: str) -> None:
+    dialect = conn.dialect
     cond = (
         "id = ANY($2::uuid[])"
         if dialect == "postgresql"
@@ -220,10 +221,8 @@ async def has_work(conn: Connection, now: str) -> bool:
     return found is not None
 
 
-async def claim(
-    conn: Connection, dialect: str, worker: str, now: str, lease_until: str
-) -> Row | None:
-    skip_locked = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+async def claim(conn: Connection, worker: str, now: str, lease_until: str) -> Row | None:
+    skip_locked = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
     return await conn.fetchrow(
         "UPDATE batches SET claimed_by = $2, lease_until = $3, "
         "status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END, "
@@ -264,9 +263,8 @@ async def queued_items(conn: Connection, batch_id: str, limit: int) -> list[Row]
     return await items_with_status(conn, batch_id, "queued", limit)
 
 
-async def mark_succeeded(
-    conn: Connection, dialect: str, batch_id: str, positions: Sequence[int]
-) -> None:
+async def mark_succeeded(conn: Connection, batch_id: str, positions: Sequence[int]) -> None:
+    dialect = conn.dialect
     if not positions:
         return
     await conn.execute(

@@ -35,12 +35,11 @@ class TenantResources:
     def __init__(
         self,
         conn: Connection,
-        dialect: str,
         tenant_id: str,
         schema: tuple[str, int] | None = None,
     ) -> None:
         self.conn = conn
-        self.dialect = dialect
+        self.dialect = dialect = conn.dialect
         self.tenant_id = tenant_id
         self._lock_clause = " FOR UPDATE" if dialect == "postgresql" else ""
         self.guard = Guard(dialect, tenant_id, schema)
@@ -158,7 +157,7 @@ class TenantResources:
         else:
             changed = int(await self.conn.execute(self._update, *args))
             if changed:
-                await events.append(self.conn, self.dialect, [event])
+                await events.append(self.conn, [event])
         if changed:
             return True
         await self.guard.explain_miss(self.conn)
