@@ -128,15 +128,16 @@ def _rebuild(*, rowid: bool) -> None:
     for table in _TABLES:
         # The highest seq ever given, whichever mechanism kept it.
         if rowid:
-            given = bind.exec_driver_sql(
+            found = bind.exec_driver_sql(
                 f"SELECT max(coalesce((SELECT last FROM sequences WHERE name = '{table}'), 0), "
                 f"coalesce((SELECT max(seq) FROM {table}), 0))"
             ).scalar()
         else:
-            given = bind.exec_driver_sql(
+            found = bind.exec_driver_sql(
                 f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), "
                 f"0), coalesce((SELECT max(seq) FROM {table}), 0))"
             ).scalar()
+        given = int(found or 0)
         new = op.create_table(f"_new_{table}", *shapes[table](rowid), sqlite_autoincrement=rowid)
         columns = ", ".join(c.name for c in new.columns)
         bind.exec_driver_sql(f"INSERT INTO _new_{table} ({columns}) SELECT {columns} FROM {table}")
@@ -147,12 +148,12 @@ def _rebuild(*, rowid: bool) -> None:
                 f"DELETE FROM sqlite_sequence WHERE name IN ('{table}', '_new_{table}')"
             )
             bind.exec_driver_sql(
-                f"INSERT INTO sqlite_sequence (name, seq) VALUES ('{table}', {int(given)})"
+                f"INSERT INTO sqlite_sequence (name, seq) VALUES ('{table}', {given})"
             )
             bind.exec_driver_sql(f"DELETE FROM sequences WHERE name = '{table}'")
         else:
             bind.exec_driver_sql(
-                f"INSERT INTO sequences (name, last) VALUES ('{table}', {int(given)})"
+                f"INSERT INTO sequences (name, last) VALUES ('{table}', {given})"
             )
             bind.exec_driver_sql(
                 f"CREATE TRIGGER sequences_{table} AFTER INSERT ON {table} BEGIN "
