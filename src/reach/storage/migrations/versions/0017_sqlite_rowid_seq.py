@@ -152,9 +152,7 @@ def _rebuild(*, rowid: bool) -> None:
             )
             bind.exec_driver_sql(f"DELETE FROM sequences WHERE name = '{table}'")
         else:
-            bind.exec_driver_sql(
-                f"INSERT INTO sequences (name, last) VALUES ('{table}', {given})"
-            )
+            bind.exec_driver_sql(f"INSERT INTO sequences (name, last) VALUES ('{table}', {given})")
             bind.exec_driver_sql(
                 f"CREATE TRIGGER sequences_{table} AFTER INSERT ON {table} BEGIN "
                 f"UPDATE sequences SET last = NEW.seq WHERE name = '{table}' AND last < NEW.seq; "
