@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -195,6 +196,17 @@ def stop(process: subprocess.Popen[bytes], log: Path) -> None:
     assert process.wait(timeout=60) == 0, log.read_text()
 
 
+def _until_connections_in_use(api: Harness, count: int) -> None:
+    pattern = re.compile(r'^reach_db_connections\{state="in_use"\} ([0-9.]+)$', re.M)
+    deadline = time.monotonic() + 30
+    while True:
+        found = pattern.search(api.client.get("/metrics").text)
+        if found and float(found.group(1)) >= count:
+            return
+        assert time.monotonic() < deadline, "the writers never held every connection"
+        time.sleep(0.05)
+
+
 def unavailable(response: httpx.Response) -> None:
     """A 503 as the contract wants it: the Reach envelope, and when to come back."""
     assert response.status_code == 503, response.text
@@ -340,7 +352,9 @@ def test_a_request_that_cannot_get_a_connection_gets_503_promptly_and_readyz_say
             writers = [threading.Thread(target=patch) for _ in range(2 if pg else 1)]
             for writer in writers:
                 writer.start()
-            time.sleep(0.5)
+            # Not a fixed sleep: on a busy machine the writers may take a while to get there.
+            # The pool gauge says when they hold every connection.
+            _until_connections_in_use(api, len(writers))
             started = time.monotonic()
             starved = api.client.get(
                 "/api/resources/customers/c-1", headers=api.tenant_headers(partner, other)
