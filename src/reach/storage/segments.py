@@ -111,30 +111,54 @@ class SegmentRecords:
         self.tenant_id = tenant_id
         self.schema_id = schema_id
 
-    async def page(self, predicate: Predicate, *, after_seq: int, limit: int) -> list[Row]:
-        where, args = predicate
-        return list(
-            await self.conn.fetch(
-                f"SELECT {_RECORD_COLUMNS} FROM resources WHERE tenant_id = $1 "
-                f"AND schema_id = $2 AND seq > $3 AND ({where}) ORDER BY seq LIMIT {int(limit)}",
-                self.tenant_id,
-                self.schema_id,
-                after_seq,
-                *args,
-            )
+    async def _ranges(self, after_seq: int) -> list[tuple[int, int]]:
+        """``(after, through]`` seq ranges covering the contacts after ``after_seq``: one per
+        part the connection splits a scan into, of equal width in seq (seqs are dense per
+        tenant unless other schemas' rows interleave). [] when there are none."""
+        parts = self.conn.scan_split
+        if parts <= 1:
+            return [(after_seq, 2**63 - 1)]
+        row = await self.conn.fetchrow(
+            "SELECT min(seq), max(seq) FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
+            "AND seq > $3",
+            self.tenant_id,
+            self.schema_id,
+            after_seq,
         )
+        if row is None or row[0] is None:
+            return []
+        low, high = int(row[0]) - 1, int(row[1])
+        step = -(-(high - low) // parts)
+        return [(at, min(at + step, high)) for at in range(low, high, step)]
+
+    async def page(self, predicate: Predicate, *, after_seq: int, limit: int) -> list[Row]:
+        """The first ``limit`` members after ``after_seq``, in seq order. Split, each range
+        yields its own first ``limit`` and the first ``limit`` of their concatenation are the
+        answer; a range never reads past its end, so the parts together read no more rows
+        than one scan would."""
+        where, args = predicate
+        sql = (
+            f"SELECT {_RECORD_COLUMNS} FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
+            f"AND seq > $3 AND seq <= ${FIRST_ARG + len(args)} AND ({where}) "
+            f"ORDER BY seq LIMIT {int(limit)}"
+        )
+        ranges = await self._ranges(after_seq)
+        found = await self.conn.fetch_apart(
+            [(sql, [self.tenant_id, self.schema_id, low, *args, high]) for low, high in ranges]
+        )
+        return [row for rows in found for row in rows][:limit]
 
     async def count(self, predicate: Predicate) -> int:
         where, args = predicate
-        found = await self.conn.fetchval(
+        sql = (
             "SELECT count(*) FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
-            f"AND seq > $3 AND ({where})",
-            self.tenant_id,
-            self.schema_id,
-            0,
-            *args,
+            f"AND seq > $3 AND seq <= ${FIRST_ARG + len(args)} AND ({where})"
         )
-        return int(found)
+        ranges = await self._ranges(0)
+        found = await self.conn.fetch_apart(
+            [(sql, [self.tenant_id, self.schema_id, low, *args, high]) for low, high in ranges]
+        )
+        return sum(int(rows[0][0]) for rows in found)
 
     async def exists(self, external_id: str) -> bool:
         found = await self.conn.fetchval(
