@@ -57,7 +57,12 @@ def test_a_long_member_scan_holds_up_no_other_request(
     """While one tenant's member scan runs (seen running in ``reach_db_long_reads``), another
     tenant's read and write are answered, and the scan then completes with its answer."""
     h = api.tenant_headers(partner, tenant)
-    _upload(api, h, [customer(f"c-{i}", email=f"c{i}@example.com") for i in range(2000)])
+    for start in (0, 1000):
+        _upload(
+            api,
+            h,
+            [customer(f"c-{i}", email=f"c{i}@example.com") for i in range(start, start + 1000)],
+        )
     # No member, and a costly test of every row: 20 conditions of 100 suffixes each.
     costly = [
         {
@@ -83,7 +88,7 @@ def test_a_long_member_scan_holds_up_no_other_request(
             time.sleep(0.005)
         read = api.client.get("/api/resources/customers/someone", headers=other)
         assert read.status_code == 200, read.text
-        assert read.json()["data"]["data"]["firstName"] == "Ada"
+        assert read.json()["data"]["result"]["data"]["firstName"] == "Ada"
         written = api.client.patch(
             "/api/resources/customers/someone", json={"data": {"firstName": "Bo"}}, headers=other
         )
@@ -97,3 +102,26 @@ def test_a_long_member_scan_holds_up_no_other_request(
         "cursor": None,
     }
     assert _long_reads(api) == 0
+
+
+def test_ends_with_on_json_text_never_matches_inside_an_escape(
+    api: Harness, partner: PartnerKey, tenant: str
+) -> None:
+    """SQLite tests some suffixes on the value's JSON text: "there" must not match the JSON
+    text ``tab\\there`` of a tab followed by "here", nor "n" that of a line feed."""
+    h = api.tenant_headers(partner, tenant)
+    names = {"tab": "tab\there", "quote": 'say "hi"', "line": "one\n", "plain": "Where"}
+    for key, name in names.items():
+        put_customer(api, h, key, firstName=name)
+    cases = {
+        "there": set(),
+        "here": {"tab", "plain"},
+        'i"': {"quote"},
+        "n": set(),
+        "\n": {"line"},
+        "ere": {"tab", "plain"},
+    }
+    for suffix, expected in cases.items():
+        condition = {"field": "firstName", "operator": "ends_with", "value": [suffix]}
+        segment = new_segment(api, h, [condition])
+        assert set(member_ids(api, h, segment)[0]) == expected, suffix
