@@ -9,13 +9,22 @@ over real HTTP, one client at a time (latency, not throughput):
 * ``GET /api/segments/user/{id}`` with 50 segments defined;
 * PATCH of a customer (wrk, as the main suite) before and after the 50 segments exist.
 
+Besides wall time, each member request reports the server's CPU (every thread of its process
+tree, from /proc) and its busiest thread's CPU: on a shared machine wall time follows the
+neighbours, and with the scan split over reader threads the busiest thread is what bounds
+the wall time on an idle machine. The server is pinned to one CPU for the PATCH runs (as in
+``make bench``); ``--scan-cpus all`` lets it use every CPU for the member requests (the scan's
+threads need more than one to run side by side).
+
 Kept short: a few repetitions each, medians reported. Results: docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -24,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from bench import documents
+from bench import documents, rss
 from bench.stand import Options, Stand, stand
 
 
@@ -43,35 +52,82 @@ def _conditions(i: int) -> list[dict[str, Any]]:
     return kinds[i % len(kinds)]
 
 
-def _timed(client: httpx.Client, path: str, repeat: int) -> tuple[float, dict[str, Any]]:
-    """Median milliseconds of ``repeat`` GETs (after one unmeasured), and the last body."""
+def _threads(pid: int) -> dict[str, float]:
+    """CPU seconds of every thread of ``pid``'s process tree, by thread id."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for p in rss.tree(pid):
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{p}/task/{task}/stat", encoding="ascii", errors="replace") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[task] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def _pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of the server on ``cpus`` (threads it starts later inherit it)."""
+    for p in rss.tree(pid):
+        for task in os.listdir(f"/proc/{p}/task"):
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(task), cpus)
+
+
+def _timed(
+    client: httpx.Client, path: str, repeat: int, pid: int
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Medians of ``repeat`` GETs (after one unmeasured) in milliseconds — wall, server CPU,
+    the server's busiest thread — and the last body."""
     client.get(path)
-    times: list[float] = []
+    runs: list[tuple[float, float, float]] = []
     body: dict[str, Any] = {}
     for _ in range(repeat):
+        before = _threads(pid)
         start = time.perf_counter()
         response = client.get(path)
-        times.append((time.perf_counter() - start) * 1000)
+        wall = time.perf_counter() - start
+        after = _threads(pid)
+        spent = [v - before.get(k, 0.0) for k, v in after.items()]
+        runs.append((wall, sum(spent), max(spent, default=0.0)))
         response.raise_for_status()
         body = response.json()
-    return round(statistics.median(times), 1), body
+    names = ("wall", "cpu", "busiest thread")
+    return {
+        n: round(statistics.median(r[i] for r in runs) * 1000, 1) for i, n in enumerate(names)
+    }, body
 
 
-def _measure(st: Stand, records: int, repeat: int) -> dict[str, Any]:
+def _measure(st: Stand, records: int, repeat: int, scan_cpus: str, patch: bool) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {st.identity.token}"}
     out: dict[str, Any] = {"records": records, "engine": st.options.engine}
     with httpx.Client(base_url=st.server.base_url, headers=headers, timeout=300) as client:
-        out["patch p50 ms, no segments"] = st.drive("patch", records=records).p50_ms
+        if patch:
+            out["patch p50 ms, no segments"] = st.drive("patch", records=records).p50_ms
         ids = []
         for i in range(50):
             spec = {"name": f"segment {i}", "conditions": _conditions(i)}
             made = client.post("/api/segments", json=spec)
             made.raise_for_status()
             ids.append(made.json()["data"]["id"])
+        pid = st.server.pid
+        if scan_cpus == "all":
+            _pin(pid, os.sched_getaffinity(0))
+        load = os.getloadavg()[0]
         for label, segment_id in (("narrow (one first name)", ids[0]), ("broad (all)", ids[1])):
-            ms, body = _timed(client, f"/api/segments/{segment_id}/members?limit=100", repeat)
-            out[f"members count + first page ms, {label}"] = ms
+            path = f"/api/segments/{segment_id}/members?limit=100"
+            ms, body = _timed(client, path, repeat, pid)
+            for name, value in ms.items():
+                out[f"members count + first page ms ({name}), {label}"] = value
             out[f"members total, {label}"] = body["data"]["pagination"]["total"]
+        out["load average during members"] = round((load + os.getloadavg()[0]) / 2, 1)
+        if scan_cpus == "all" and st.place.server:
+            _pin(pid, set(st.place.server))
         user = documents.customer_id(records // 2)
         times: list[float] = []
         for _ in range(max(50, repeat * 10)):
@@ -79,7 +135,8 @@ def _measure(st: Stand, records: int, repeat: int) -> dict[str, Any]:
             client.get(f"/api/segments/user/{user}").raise_for_status()
             times.append((time.perf_counter() - start) * 1000)
         out["segments/user p50 ms, 50 segments"] = round(statistics.median(times), 2)
-        out["patch p50 ms, 50 segments"] = st.drive("patch", records=records).p50_ms
+        if patch:
+            out["patch p50 ms, 50 segments"] = st.drive("patch", records=records).p50_ms
     return out
 
 
@@ -90,6 +147,13 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per PATCH run")
+    parser.add_argument(
+        "--scan-cpus",
+        choices=("pinned", "all"),
+        default="all",
+        help="CPUs the server may use for the member requests (PATCH runs stay pinned)",
+    )
+    parser.add_argument("--skip-patch", action="store_true", help="no PATCH runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="reach-bench-segments-") as workdir:
         options = Options(
@@ -110,7 +174,12 @@ def main() -> None:
             token_ttl=7200,
         )
         with stand(options, bulk_records=args.records, label="segments") as st:
-            print(json.dumps(_measure(st, args.records, args.repeat), indent=2))
+            print(
+                json.dumps(
+                    _measure(st, args.records, args.repeat, args.scan_cpus, not args.skip_patch),
+                    indent=2,
+                )
+            )
 
 
 if __name__ == "__main__":

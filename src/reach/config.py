@@ -39,6 +39,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     lookup_cache_seconds: float = 5.0
     record_hints: int = 10_000
     db_pool_size: int = 10
+    sqlite_scan_threads: int = 2
     batch_worker: bool = True
     batch_poll_seconds: float = 0.5
     demo_on_first_run: bool = True
@@ -114,6 +115,9 @@ FIELD_DOCS: dict[str, str] = {
     "can skip its read while the version it saw is current (the write checks it); 0 turns "
     "this off.",
     "db_pool_size": "PostgreSQL connections per process.",
+    "sqlite_scan_threads": "SQLite: reader connections (one thread each) a segment's member "
+    "scan is split over, so it runs on several CPUs while the process's connection serves "
+    "other requests; 0 runs scans on the request's connection, holding it.",
     "batch_worker": "Run a batch worker inside each `reach serve` process.",
     "batch_poll_seconds": "How often an idle batch worker looks for new work.",
     "demo_on_first_run": "On an empty embedded database, `reach serve` creates a demo partner "
@@ -269,6 +273,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError("REACH_TOKEN_CACHE_SECONDS must be 0 (no cache) or positive")
     if settings.max_token_lifetime_seconds < 0:
         raise ConfigError("REACH_MAX_TOKEN_LIFETIME_SECONDS must be 0 (no limit) or positive")
+    if not 0 <= settings.sqlite_scan_threads <= 64:
+        raise ConfigError("REACH_SQLITE_SCAN_THREADS must be between 0 and 64")
     for name in ("db_acquire_timeout_seconds", "db_lock_timeout_seconds"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")

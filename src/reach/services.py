@@ -103,6 +103,7 @@ async def open_services(settings: Settings) -> Services:
         pool_size=settings.db_pool_size,
         acquire_timeout=settings.db_acquire_timeout_seconds,
         lock_timeout=settings.db_lock_timeout_seconds,
+        scan_threads=settings.sqlite_scan_threads,
     )
 
     async def load_secrets(partner_id: str) -> list[str]:

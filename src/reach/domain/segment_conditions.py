@@ -165,6 +165,26 @@ def _month_day(v: Any) -> bool:
     return True
 
 
+# Characters that may follow the first one of a JSON escape (``\"``, ``\\``, ``\n``,
+# ``\u00e9``…): a suffix whose JSON text starts with none of them cannot match from inside one.
+_INSIDE_ESCAPE = frozenset('"\\/bfnrtu0123456789abcdefABCDEF')
+
+
+def _quoted_tail(suffix: str) -> str | None:
+    """The suffix's JSON text and a closing quote, when finding it at the end of a stored
+    string's JSON text proves the string ends with the suffix; else None.
+
+    Stored documents are orjson's text (see ``_equal_to``), which escapes each character on
+    its own. The match may only start where an escape starts or at a plain character: its
+    first character is not one that continues an escape. From there both texts decode the
+    same way, so the string's last characters are the suffix."""
+    try:
+        text = orjson.dumps(suffix).decode()
+    except orjson.JSONEncodeError:  # a lone surrogate
+        return None
+    return text[1:] if text[1] not in _INSIDE_ESCAPE else None
+
+
 def _day(v: Any) -> bool:
     return isinstance(v, str) and _DAY.fullmatch(v) is not None and utc_text(v) is not None
 
@@ -228,9 +248,11 @@ class Compiler:
         # writes them, which escapes each character on its own, the same way wherever the
         # string sits. Looking for that text costs a fraction of parsing the document, so
         # rows without it skip the parse. CASE, not AND: only CASE stops SQLite evaluating
-        # the rest (docs/benchmarks.md, *Segments*).
+        # the rest (docs/benchmarks.md, *Segments*). The text looked for leaves out the
+        # opening quote: SQLite's instr compares at each place the first character occurs,
+        # and a quote occurs at every key and string of the document.
         try:
-            text = orjson.dumps(v).decode()
+            text = orjson.dumps(v).decode()[1:]
         except orjson.JSONEncodeError:  # a lone surrogate: no document can hold it anyway
             return exact
         return f"CASE WHEN instr(data, {self._arg(text)}) > 0 THEN {exact} ELSE FALSE END"
@@ -286,6 +308,14 @@ class Compiler:
         )
 
     def _ends_with(self, p: str, value: list[str]) -> str:
+        if self.dialect != "postgresql" and all(_quoted_tail(v) is not None for v in value):
+            # One JSON access a row, and no type test: the value's JSON text (``->``) ends
+            # with the suffix's JSON text and a closing quote only if the value is a string
+            # (other JSON ends with a digit, a letter, ``}`` or ``]``) ending with the suffix
+            # — see _quoted_tail for why that holds.
+            tails = [self._arg(_quoted_tail(v)) for v in value]
+            text = f"data -> {p}"
+            return " OR ".join(f"substr({text}, -length({n})) = {n}" for n in tails)
         # The suffix test first, on the raw extraction (one JSON access per row); the type
         # check, which rules out numbers and JSON text of objects, only for rows that pass.
         ends = []

@@ -23,7 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from reach import clock
-from reach.storage.database import Database
+from reach.storage.database import LONG_READS, Database
 
 if TYPE_CHECKING:
     from reach.storage.replicas import Replicas
@@ -121,6 +121,13 @@ class PoolGauges:
             registry=registry,
             multiprocess_mode="livesum",
         )
+        self.long_reads = Gauge(
+            "reach_db_long_reads",
+            "Long reads (segment member scans) running now; on SQLite they run on reader "
+            "connections (REACH_SQLITE_SCAN_THREADS), beside the process's one connection.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
         self._in_use = self.connections.labels("in_use")
         self._idle = self.connections.labels("idle")
 
@@ -130,6 +137,7 @@ class PoolGauges:
         self._idle.set(usage.idle)
         self.limit.set(usage.limit)
         self.waiters.set(usage.waiting)
+        self.long_reads.set(LONG_READS.now)
 
 
 class ReplicaGauges:

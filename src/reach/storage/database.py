@@ -27,6 +27,10 @@ class Row(Protocol):
     def __getitem__(self, key: str | int, /) -> Any: ...
 
 
+# A statement and its arguments, for ``Connection.fetch_apart``.
+Query = tuple[str, Sequence[Any]]
+
+
 # Where a request's connection is in its transaction (bits; 1 alone is the hot path).
 IDLE = 0  # nothing has run: no BEGIN sent yet, nothing to commit
 BEGUN = 1  # BEGIN sent: COMMIT or ROLLBACK at exit
@@ -89,6 +93,23 @@ class Connection(Protocol):
         """
         ...
 
+    @property
+    def scan_split(self) -> int:
+        """How many parts a long scan is worth splitting into for :meth:`fetch_apart` (how
+        many of its queries run at once); 1 where they run one after the other."""
+        ...
+
+    async def fetch_apart(self, queries: Sequence[Query]) -> Sequence[Sequence[Row]]:
+        """Long reads — a scan over many rows: each query's rows, in the order given.
+
+        On SQLite, in a read transaction, they run side by side on reader connections of their
+        own, in threads, each query on its own snapshot, and the process's connection serves
+        other requests meanwhile (a read transaction begun before ends first; a statement
+        after this begins another). In a write transaction, and on PostgreSQL (whose
+        connections never hold up the event loop or each other), they run here, in turn.
+        """
+        ...
+
     async def fetchval_after_final(self, query: str, *args: Any) -> Any:
         """``fetchval`` that may follow ``execute_final`` — only once ``BEGIN`` went out, so
         the final write is inside the transaction and commits with this statement. For what
@@ -109,6 +130,17 @@ def on_replica(conn: Connection) -> bool:
     what it reads must not fill a process-wide cache that later decides or shortcuts a write
     (schema definitions, record hints)."""
     return getattr(conn, "on_replica", False) is True
+
+
+class _Counter:
+    __slots__ = ("now",)
+
+    def __init__(self) -> None:
+        self.now = 0
+
+
+# Long reads (``Connection.fetch_apart``) running in this process, for the metrics gauge.
+LONG_READS = _Counter()
 
 
 class Usage(NamedTuple):
@@ -188,9 +220,11 @@ async def open_database(
     pool_size: int = 10,
     acquire_timeout: float = 5.0,
     lock_timeout: float = 5.0,
+    scan_threads: int = 2,
 ) -> Database:
     """``acquire_timeout``: longest wait for a free connection (then ``DatabaseUnavailable``);
-    ``lock_timeout``: longest a statement waits for another transaction's lock."""
+    ``lock_timeout``: longest a statement waits for another transaction's lock;
+    ``scan_threads``: SQLite's reader threads for ``Connection.fetch_apart``."""
     if url.startswith(("postgresql:", "postgres:")):
         from reach.storage.postgres import PostgresDatabase
 
@@ -200,7 +234,12 @@ async def open_database(
     if url.startswith("sqlite:"):
         from reach.storage.sqlite import SqliteDatabase
 
-        return SqliteDatabase.open(url, acquire_timeout=acquire_timeout, lock_timeout=lock_timeout)
+        return SqliteDatabase.open(
+            url,
+            acquire_timeout=acquire_timeout,
+            lock_timeout=lock_timeout,
+            scan_threads=scan_threads,
+        )
     from reach.errors import ConfigError
 
     raise ConfigError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r}")

@@ -20,7 +20,9 @@ from reach.storage.database import (
     BEGUN,
     CLOSED,
     IDLE,
+    LONG_READS,
     SEALED,
+    Query,
     Usage,
     deliver_changes,
     ignore_changes,
@@ -154,6 +156,15 @@ class PgConnection:
         if not self.state & BEGUN or self.state & CLOSED:
             raise RuntimeError("fetchval_after_final() outside a begun transaction")
         return await self._conn.fetchval(query, *args)
+
+    scan_split = 1  # PostgreSQL parallelises a scan itself (parallel workers)
+
+    async def fetch_apart(self, queries: Sequence[Query]) -> list[list[asyncpg.Record]]:
+        LONG_READS.now += 1
+        try:
+            return [await self.fetch(sql, *args) for sql, args in queries]
+        finally:
+            LONG_READS.now -= 1
 
     def after_commit(self, change: str) -> None:
         if self.changes is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reach.storage.database import Connection, Row
+from reach.storage.database import Connection, Query, Row
 
 _SEGMENT_COLUMNS = "id, name, description, type, conditions, created_at, updated_at"
 _RECORD_COLUMNS = "seq, id, schema_id, external_id, data, version, created_at, updated_at"
@@ -20,6 +20,7 @@ _RECORD_COLUMNS = "seq, id, schema_id, external_id, data, version, created_at, u
 # (SQL boolean expression over the ``data`` column, its arguments from $4 on)
 Predicate = tuple[str, list[Any]]
 FIRST_ARG = 4
+_THROUGH = "/*through*/"  # where a split scan's part puts its upper bound on seq
 
 
 class TenantSegments:
@@ -111,30 +112,52 @@ class SegmentRecords:
         self.tenant_id = tenant_id
         self.schema_id = schema_id
 
-    async def page(self, predicate: Predicate, *, after_seq: int, limit: int) -> list[Row]:
-        where, args = predicate
-        return list(
-            await self.conn.fetch(
-                f"SELECT {_RECORD_COLUMNS} FROM resources WHERE tenant_id = $1 "
-                f"AND schema_id = $2 AND seq > $3 AND ({where}) ORDER BY seq LIMIT {int(limit)}",
-                self.tenant_id,
-                self.schema_id,
-                after_seq,
-                *args,
-            )
+    async def _queries(self, sql: str, args: list[Any], after_seq: int) -> list[Query]:
+        """``sql`` for each part the connection splits a scan into, its ``_THROUGH`` mark
+        made an upper bound on seq: ``(after, through]`` ranges of equal width in seq covering
+        the contacts after ``after_seq`` (seqs are dense per tenant unless other schemas' rows
+        interleave). Unsplit, the one query has no upper bound: the statement stays the one
+        PostgreSQL always planned."""
+        lead = [self.tenant_id, self.schema_id]
+        parts = self.conn.scan_split
+        if parts <= 1:
+            return [(sql.replace(_THROUGH, ""), [*lead, after_seq, *args])]
+        row = await self.conn.fetchrow(
+            "SELECT min(seq), max(seq) FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
+            "AND seq > $3",
+            *lead,
+            after_seq,
         )
+        if row is None or row[0] is None:
+            return []
+        low, high = int(row[0]) - 1, int(row[1])
+        step = -(-(high - low) // parts)
+        bounded = sql.replace(_THROUGH, f"AND seq <= ${FIRST_ARG + len(args)} ")
+        return [
+            (bounded, [*lead, at, *args, min(at + step, high)]) for at in range(low, high, step)
+        ]
+
+    async def page(self, predicate: Predicate, *, after_seq: int, limit: int) -> list[Row]:
+        """The first ``limit`` members after ``after_seq``, in seq order. Split, each range
+        yields its own first ``limit`` and the first ``limit`` of their concatenation are the
+        answer; a range never reads past its end, so the parts together read no more rows
+        than one scan would."""
+        where, args = predicate
+        sql = (
+            f"SELECT {_RECORD_COLUMNS} FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
+            f"AND seq > $3 {_THROUGH}AND ({where}) ORDER BY seq LIMIT {int(limit)}"
+        )
+        found = await self.conn.fetch_apart(await self._queries(sql, args, after_seq))
+        return [row for rows in found for row in rows][:limit]
 
     async def count(self, predicate: Predicate) -> int:
         where, args = predicate
-        found = await self.conn.fetchval(
+        sql = (
             "SELECT count(*) FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
-            f"AND seq > $3 AND ({where})",
-            self.tenant_id,
-            self.schema_id,
-            0,
-            *args,
+            f"AND seq > $3 {_THROUGH}AND ({where})"
         )
-        return int(found)
+        found = await self.conn.fetch_apart(await self._queries(sql, args, 0))
+        return sum(int(rows[0][0]) for rows in found)
 
     async def exists(self, external_id: str) -> bool:
         found = await self.conn.fetchval(

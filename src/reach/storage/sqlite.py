@@ -3,7 +3,9 @@
 One connection per process, used from the event loop thread. SQLite statements on a warm
 cache take tens of microseconds, less than a hop to a thread pool would cost, so they run
 inline; an ``asyncio.Lock`` keeps one transaction at a time on the connection. Between
-processes, ``BEGIN IMMEDIATE`` plus ``busy_timeout`` serialise writers.
+processes, ``BEGIN IMMEDIATE`` plus ``busy_timeout`` serialise writers. Long reads (segment
+member scans) are the exception: ``fetch_apart`` runs them on reader connections in threads
+(reach.storage.sqlite_readers) and lets other requests have the connection meanwhile.
 
 WAL checkpoints are taken off the request path: automatic checkpoints are disabled on the
 request connection and a background thread checkpoints once a second.
@@ -30,12 +32,15 @@ from reach.storage.database import (
     BEGUN,
     CLOSED,
     IDLE,
+    LONG_READS,
     SEALED,
+    Query,
     Usage,
     deliver_changes,
     ignore_changes,
     misuse,
 )
+from reach.storage.sqlite_readers import Readers
 from reach.storage.utc import utc_text
 
 log = logging.getLogger("reach.storage")
@@ -95,7 +100,7 @@ class SqliteConnection:
     """One transaction's view of the process's connection: begins it at the first ordinary
     statement (see :class:`reach.storage.database.Connection`)."""
 
-    __slots__ = ("_begin", "_db", "_raw", "_sql", "changes", "state")
+    __slots__ = ("_begin", "_db", "_held", "_raw", "_sql", "changes", "state")
 
     dialect = "sqlite"
 
@@ -104,8 +109,21 @@ class SqliteConnection:
         self._raw = db._raw
         self._sql = db._sql
         self._begin = begin
+        self._held = False  # whether this transaction holds the process's connection
         self.state = IDLE
         self.changes: list[str] | None = None  # announced, delivered after COMMIT
+
+    @property
+    def scan_split(self) -> int:
+        """Parts worth splitting a long scan into for ``fetch_apart``: its reader threads, or
+        1 in a write transaction (whose reads must see its own writes: they run inline)."""
+        readers = self._db._readers
+        return 1 if readers is None or self._begin == _BEGIN_WRITE else readers.threads
+
+    async def _hold(self) -> None:
+        """Take the connection back after ``fetch_apart`` gave it away."""
+        await self._db.acquire()
+        self._held = True
 
     def _q(self, query: str) -> str:
         sql = self._sql.get(query)
@@ -116,6 +134,8 @@ class SqliteConnection:
     async def _start(self) -> None:
         if self.state != IDLE:
             raise misuse(self.state)
+        if not self._held:
+            await self._hold()
         await self._db._execute_waiting(self._begin)
         self.state = BEGUN
 
@@ -149,10 +169,32 @@ class SqliteConnection:
     async def fetchrow_standalone(self, query: str, *args: Any) -> sqlite3.Row | None:
         if self.state & ~BEGUN:
             raise misuse(self.state)
+        if not self._held:
+            await self._hold()
         # Outside a transaction this is an autocommit read: a snapshot of its own and no lock
         # beyond it (WAL readers never wait for writers).
         row: sqlite3.Row | None = self._raw.execute(self._q(query), args).fetchone()
         return row
+
+    async def fetch_apart(self, queries: Sequence[Query]) -> list[list[sqlite3.Row]]:
+        if self.state & ~BEGUN:
+            raise misuse(self.state)
+        LONG_READS.now += 1
+        try:
+            readers = self._db._readers
+            if readers is None or self._begin == _BEGIN_WRITE:
+                return [list(await self.fetch(sql, *args)) for sql, args in queries]
+            if self.state == BEGUN:
+                # A read transaction: nothing to commit. Its snapshot ends here; a statement
+                # after this begins a new one (PostgreSQL's READ COMMITTED: one per statement).
+                self._raw.execute("COMMIT")
+                self.state = IDLE
+            if self._held:
+                self._held = False
+                self._db._lock.release()
+            return await readers.fetch([(self._q(sql), args) for sql, args in queries])
+        finally:
+            LONG_READS.now -= 1
 
     async def execute_final(self, query: str, *args: Any) -> int:
         if self.state & ~BEGUN:
@@ -193,8 +235,10 @@ class _Transaction:
         self._conn = SqliteConnection(db, begin)
 
     async def __aenter__(self) -> SqliteConnection:
-        # Held whether or not the transaction begins: the connection serves one at a time.
+        # Held whether or not the transaction begins: the connection serves one at a time
+        # (unless ``fetch_apart`` hands it to others while its reads run elsewhere).
         await self._db.acquire()
+        self._conn._held = True
         return self._conn
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
@@ -217,14 +261,21 @@ class _Transaction:
                         log.debug("ROLLBACK failed after an error (%r); the original stands", exc)
         finally:
             conn.state = CLOSED
-            self._db._lock.release()
+            if conn._held:
+                conn._held = False
+                self._db._lock.release()
 
 
 class SqliteDatabase:
     dialect = "sqlite"
 
     def __init__(
-        self, path: str, *, acquire_timeout: float = 5.0, lock_timeout: float = 5.0
+        self,
+        path: str,
+        *,
+        acquire_timeout: float = 5.0,
+        lock_timeout: float = 5.0,
+        scan_threads: int = 2,
     ) -> None:
         self.path = path
         self.on_change: Callable[[str], None] = ignore_changes
@@ -239,6 +290,7 @@ class SqliteDatabase:
         conn.row_factory = sqlite3.Row
         self._raw = conn
         self._sql: dict[str, str] = {}
+        self._readers = Readers(path, scan_threads, configure) if scan_threads > 0 else None
         self._lock = asyncio.Lock()
         self._stop = threading.Event()
         self._checkpointer = threading.Thread(
@@ -248,11 +300,21 @@ class SqliteDatabase:
 
     @classmethod
     def open(
-        cls, url: str, *, acquire_timeout: float = 5.0, lock_timeout: float = 5.0
+        cls,
+        url: str,
+        *,
+        acquire_timeout: float = 5.0,
+        lock_timeout: float = 5.0,
+        scan_threads: int = 2,
     ) -> SqliteDatabase:
         path = sqlite_path(url)
         prepare_file(path)
-        return cls(path, acquire_timeout=acquire_timeout, lock_timeout=lock_timeout)
+        return cls(
+            path,
+            acquire_timeout=acquire_timeout,
+            lock_timeout=lock_timeout,
+            scan_threads=scan_threads,
+        )
 
     async def acquire(self, within: float | None = None) -> None:
         """Take the process's connection within ``within`` seconds (default: the acquire
@@ -330,5 +392,7 @@ class SqliteDatabase:
     async def close(self) -> None:
         self._stop.set()
         self._checkpointer.join(timeout=5)
+        if self._readers is not None:
+            await asyncio.to_thread(self._readers.close)
         async with self._lock:
             self._raw.close()
