@@ -95,13 +95,27 @@ async def insert_many(conn: Connection, deliveries: Sequence[NewDelivery]) -> No
         "INSERT INTO webhook_deliveries (id, endpoint_id, partner_id, tenant_id, event_id, "
         "event_type, event_position, payload, status, attempts, next_attempt_at, created_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) "
-        "ON CONFLICT (endpoint_id, event_id) DO NOTHING",
+        # (endpoint_id, event_id, partner_id) is the only key a new delivery can meet (its id
+        # is new); no target named, so the statement fits the keys before 0014 too.
+        "ON CONFLICT DO NOTHING",
         [tuple(d) for d in deliveries],
+    )
+
+
+async def any_due(conn: Connection, now: str) -> bool:
+    return (
+        await conn.fetchval(
+            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' "
+            "AND next_attempt_at <= $1 LIMIT 1",
+            now,
+        )
+        is not None
     )
 
 
 class Claimed(NamedTuple):
     id: str
+    partner_id: str
     endpoint_id: str
     event_id: str
     payload: str
@@ -141,12 +155,13 @@ async def claim(
         "     ORDER BY next_attempt_at LIMIT $5) AS due"
         "  ) AS ranked WHERE n <= $4 ORDER BY n, next_attempt_at LIMIT $3"
         f" ) AND status = 'pending' AND next_attempt_at <= $1{skip}"
-        ") RETURNING id, endpoint_id, event_id, payload, attempts, created_at",
+        ") RETURNING id, partner_id, endpoint_id, event_id, payload, attempts, created_at",
         *args,
     )
     return [
         Claimed(
             str(r["id"]),
+            str(r["partner_id"]),
             str(r["endpoint_id"]),
             r["event_id"],
             r["payload"],
@@ -171,6 +186,7 @@ class Outcome(NamedTuple):
     ``next_attempt_at`` None unless it is still pending."""
 
     id: str
+    partner_id: str
     attempts: int
     status: str
     next_attempt_at: str | None
@@ -181,18 +197,49 @@ class Outcome(NamedTuple):
     completed_at: str | None  # ``at``, unless it is still pending
 
 
-async def record(conn: Connection, outcomes: Sequence[Outcome]) -> None:
-    """Write the attempts' outcomes; one whose claim was since taken over (its lease ran out
-    and another sender claimed it: ``attempts`` moved on) is left to that sender."""
+_SET_OUTCOME = (
+    "SET status = o.status, next_attempt_at = {ts}o.next_attempt_at{end}, "
+    "last_status_code = o.status_code, last_error = o.error, "
+    "last_response_body = o.response_body, last_attempt_at = {ts}o.at{end}, "
+    "completed_at = {ts}o.completed_at{end} "
+)
+_RECORD = {
+    # One statement for the whole chunk: each outcome is a row of the arrays.
+    "postgresql": (
+        "UPDATE webhook_deliveries AS d "
+        + _SET_OUTCOME.format(ts="CAST(", end=" AS timestamptz)")
+        + "FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[], "
+        "$7::text[], $8::text[], $9::text[], $10::text[]) AS o(id, partner_id, attempts, "
+        "status, next_attempt_at, status_code, error, response_body, at, completed_at) "
+        "WHERE d.id = o.id AND d.partner_id = o.partner_id AND d.attempts = o.attempts "
+        "AND d.status = 'pending'"
+    ),
+    # One statement for the whole chunk: each outcome is an array in a JSON array.
+    "sqlite": (
+        "UPDATE webhook_deliveries "
+        + _SET_OUTCOME.format(ts="", end="")
+        + "FROM (SELECT value ->> 0 AS id, value ->> 1 AS partner_id, value ->> 2 AS attempts, "
+        "value ->> 3 AS status, value ->> 4 AS next_attempt_at, value ->> 5 AS status_code, "
+        "value ->> 6 AS error, value ->> 7 AS response_body, value ->> 8 AS at, "
+        "value ->> 9 AS completed_at FROM json_each($1)) AS o "
+        "WHERE webhook_deliveries.id = o.id AND webhook_deliveries.partner_id = o.partner_id "
+        "AND webhook_deliveries.attempts = o.attempts AND webhook_deliveries.status = 'pending'"
+    ),
+}
+
+
+async def record(conn: Connection, dialect: str, outcomes: Sequence[Outcome]) -> None:
+    """Write the attempts' outcomes, in one statement; one whose claim was since taken over
+    (its lease ran out and another sender claimed it: ``attempts`` moved on) is left to that
+    sender."""
     if not outcomes:
         return
-    await conn.executemany(
-        "UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, "
-        "last_status_code = $5, last_error = $6, last_response_body = $7, last_attempt_at = $8, "
-        "completed_at = $9 "
-        "WHERE id = $1 AND attempts = $2 AND status = 'pending'",
-        [tuple(o) for o in outcomes],
-    )
+    if dialect == "postgresql":
+        await conn.execute(
+            _RECORD[dialect], *(list(column) for column in zip(*outcomes, strict=True))
+        )
+    else:
+        await conn.execute(_RECORD[dialect], orjson.dumps([tuple(o) for o in outcomes]).decode())
 
 
 async def endpoints_succeeded(conn: Connection, dialect: str, ids: Sequence[str]) -> None:
@@ -300,8 +347,8 @@ async def any_prunable(conn: Connection, before: str) -> bool:
 async def prune(conn: Connection, before: str, limit: int) -> int:
     """Delete up to ``limit`` deliveries finished before ``before`` (one statement)."""
     return await conn.execute_final(
-        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries "
-        "WHERE completed_at < $1 LIMIT $2)",
+        "DELETE FROM webhook_deliveries WHERE (id, partner_id) IN (SELECT id, partner_id "
+        "FROM webhook_deliveries WHERE completed_at < $1 LIMIT $2)",
         before,
         limit,
     )
