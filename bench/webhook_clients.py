@@ -89,6 +89,24 @@ async def _h11(url: str, requests: int, concurrency: int) -> float:
         return await _run(post, url, requests, concurrency)
 
 
+async def _h11_bare(url: str, requests: int, concurrency: int) -> float:
+    """The same client without the sender's signing, timeout and address check: the HTTP
+    alone, as the other two are measured."""
+    from reach.webhooks.http11 import Client, Destination
+
+    async def address_for(where: Destination) -> str:
+        return where.host
+
+    async with Client(per_destination=concurrency) as client:
+
+        async def post(url: str) -> int:
+            headers = [(k.encode(), v.encode()) for k, v in _headers_str().items()]
+            answer = await client.post(url, headers, BODY, limit=1024, address_for=address_for)
+            return answer.status_code
+
+        return await _run(post, url, requests, concurrency)
+
+
 def _headers_str() -> dict[str, str]:
     return {
         "content-type": "application/json",
@@ -99,8 +117,18 @@ def _headers_str() -> dict[str, str]:
     }
 
 
-CLIENTS = {"httpx": _httpx, "aiohttp": _aiohttp, "h11 (reach.webhooks.http11)": _h11}
-NEEDS = {"httpx": "httpx", "aiohttp": "aiohttp", "h11 (reach.webhooks.http11)": "h11"}
+CLIENTS = {
+    "httpx": _httpx,
+    "aiohttp": _aiohttp,
+    "h11 (http11.Client alone)": _h11_bare,
+    "h11 (sender.attempt: signed)": _h11,
+}
+NEEDS = {
+    "httpx": "httpx",
+    "aiohttp": "aiohttp",
+    "h11 (http11.Client alone)": "h11",
+    "h11 (sender.attempt: signed)": "h11",
+}
 
 
 def main() -> None:

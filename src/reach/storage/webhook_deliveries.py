@@ -197,49 +197,41 @@ class Outcome(NamedTuple):
     completed_at: str | None  # ``at``, unless it is still pending
 
 
-_SET_OUTCOME = (
-    "SET status = o.status, next_attempt_at = {ts}o.next_attempt_at{end}, "
+# PostgreSQL: the whole chunk in one statement, each outcome a row of the arrays (one round
+# trip, one plan).
+_RECORD_POSTGRESQL = (
+    "UPDATE webhook_deliveries AS d SET status = o.status, next_attempt_at = o.next_attempt_at, "
     "last_status_code = o.status_code, last_error = o.error, "
-    "last_response_body = o.response_body, last_attempt_at = {ts}o.at{end}, "
-    "completed_at = {ts}o.completed_at{end} "
+    "last_response_body = o.response_body, last_attempt_at = o.at, "
+    "completed_at = o.completed_at FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], "
+    "$5::timestamptz[], $6::int[], $7::text[], $8::text[], $9::timestamptz[], "
+    "$10::timestamptz[]) AS o(id, "
+    "partner_id, attempts, status, next_attempt_at, status_code, error, response_body, at, "
+    "completed_at) WHERE d.id = o.id AND d.partner_id = o.partner_id "
+    "AND d.attempts = o.attempts AND d.status = 'pending'"
 )
-_RECORD = {
-    # One statement for the whole chunk: each outcome is a row of the arrays.
-    "postgresql": (
-        "UPDATE webhook_deliveries AS d "
-        + _SET_OUTCOME.format(ts="CAST(", end=" AS timestamptz)")
-        + "FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[], "
-        "$7::text[], $8::text[], $9::text[], $10::text[]) AS o(id, partner_id, attempts, "
-        "status, next_attempt_at, status_code, error, response_body, at, completed_at) "
-        "WHERE d.id = o.id AND d.partner_id = o.partner_id AND d.attempts = o.attempts "
-        "AND d.status = 'pending'"
-    ),
-    # One statement for the whole chunk: each outcome is an array in a JSON array.
-    "sqlite": (
-        "UPDATE webhook_deliveries "
-        + _SET_OUTCOME.format(ts="", end="")
-        + "FROM (SELECT value ->> 0 AS id, value ->> 1 AS partner_id, value ->> 2 AS attempts, "
-        "value ->> 3 AS status, value ->> 4 AS next_attempt_at, value ->> 5 AS status_code, "
-        "value ->> 6 AS error, value ->> 7 AS response_body, value ->> 8 AS at, "
-        "value ->> 9 AS completed_at FROM json_each($1)) AS o "
-        "WHERE webhook_deliveries.id = o.id AND webhook_deliveries.partner_id = o.partner_id "
-        "AND webhook_deliveries.attempts = o.attempts AND webhook_deliveries.status = 'pending'"
-    ),
-}
+# SQLite: one prepared statement run per outcome (executemany). In-process there is no round
+# trip to save, and it measured cheaper than one UPDATE … FROM json_each (19 against 28 µs of
+# CPU a row, docs/benchmarks.md).
+_RECORD_SQLITE = (
+    "UPDATE webhook_deliveries SET status = $4, next_attempt_at = $5, last_status_code = $6, "
+    "last_error = $7, last_response_body = $8, last_attempt_at = $9, completed_at = $10 "
+    "WHERE id = $1 AND partner_id = $2 AND attempts = $3 AND status = 'pending'"
+)
 
 
 async def record(conn: Connection, dialect: str, outcomes: Sequence[Outcome]) -> None:
-    """Write the attempts' outcomes, in one statement; one whose claim was since taken over
-    (its lease ran out and another sender claimed it: ``attempts`` moved on) is left to that
-    sender."""
+    """Write the attempts' outcomes, the whole chunk in one go; one whose claim was since taken
+    over (its lease ran out and another sender claimed it: ``attempts`` moved on) is left to
+    that sender."""
     if not outcomes:
         return
     if dialect == "postgresql":
         await conn.execute(
-            _RECORD[dialect], *(list(column) for column in zip(*outcomes, strict=True))
+            _RECORD_POSTGRESQL, *(list(column) for column in zip(*outcomes, strict=True))
         )
     else:
-        await conn.execute(_RECORD[dialect], orjson.dumps([tuple(o) for o in outcomes]).decode())
+        await conn.executemany(_RECORD_SQLITE, outcomes)
 
 
 async def endpoints_succeeded(conn: Connection, dialect: str, ids: Sequence[str]) -> None:

@@ -309,13 +309,13 @@ class Client:
             else:
                 pool.give(conn)
                 return answer
-        conn = await self._open(where, await address_for(where), self.tls or tls_context())
+        conn = await self._open(where, await address_for(where), self.tls)
         answer = await conn.post(where.netloc, where.target, headers, body, limit)
         pool.give(conn)
         return answer
 
     @staticmethod
-    async def _open(where: Destination, address: str, tls: ssl.SSLContext) -> _Connection:
+    async def _open(where: Destination, address: str, tls: ssl.SSLContext | None) -> _Connection:
         loop = asyncio.get_running_loop()
         try:
             if where.scheme == "https":
@@ -324,7 +324,7 @@ class Client:
                     _Connection,
                     address,
                     where.port,
-                    ssl=tls,
+                    ssl=tls or tls_context(),
                     server_hostname=where.host,
                 )
             else:
