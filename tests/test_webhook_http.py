@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from reach.webhooks import sender, signing
+from reach.webhooks import http11, sender, signing
 from reach.webhooks.http11 import Client, ConnectionFailed, Destination
 
 KEYS = [signing.key_of(signing.new_secret())]
@@ -114,6 +114,30 @@ def test_a_kept_connection_the_server_dropped_is_replaced_without_failing() -> N
         assert seen.connections == 2
 
     asyncio.run(go())
+
+
+def test_a_connection_past_its_age_is_not_reused_and_the_host_is_checked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(http11, "MAX_AGE_SECONDS", 0.0)
+    looked_up: list[str] = []
+
+    async def checked(where: Destination) -> str:
+        looked_up.append(where.host)
+        return "127.0.0.1"
+
+    async def go() -> None:
+        server, port, seen = await _serve(lambda n: NO_CONTENT)
+        async with server, Client(per_destination=4) as client:
+            for _ in range(2):
+                answer = await client.post(
+                    f"http://hooks.reach.test:{port}/h", [], b"{}", limit=64, address_for=checked
+                )
+                assert answer.status_code == 204
+        assert seen.connections == 2
+
+    asyncio.run(go())
+    assert looked_up == ["hooks.reach.test", "hooks.reach.test"]
 
 
 def test_an_answer_cut_at_1_kb_leaves_its_connection_unused() -> None:

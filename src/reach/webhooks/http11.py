@@ -33,6 +33,8 @@ import httpx
 MAX_AGE_SECONDS = 60.0
 # The most of an answer's head (status line and headers) read before giving up on it.
 MAX_HEAD_BYTES = 16 * 1024
+# How often idle connections past their age (or closed by the other side) are let go of.
+SWEEP_SECONDS = 10.0
 
 
 class Destination(NamedTuple):
@@ -240,6 +242,15 @@ class _Pool:
         else:
             conn.close()
 
+    def sweep(self) -> None:
+        kept = []
+        for conn in self.idle:
+            if conn.reusable():
+                kept.append(conn)
+            else:
+                conn.close()
+        self.idle = kept
+
     def close(self) -> None:
         for conn in self.idle:
             conn.close()
@@ -265,6 +276,7 @@ class Client:
         self.destinations = destinations
         self.tls = tls
         self._pools: OrderedDict[tuple[str, str, int], _Pool] = OrderedDict()
+        self._swept = time.monotonic()
 
     async def __aenter__(self) -> Client:
         return self
@@ -299,6 +311,8 @@ class Client:
         """POST ``body`` to ``url``; a new connection goes to the address ``address_for``
         gives (which checks it), a kept one to the address it was opened to."""
         where = destination(url)
+        if time.monotonic() - self._swept >= SWEEP_SECONDS:
+            self._sweep()
         pool = self._pool((where.scheme, where.host, where.port))
         conn = pool.take()
         if conn is not None:
@@ -313,6 +327,15 @@ class Client:
         answer = await conn.post(where.netloc, where.target, headers, body, limit)
         pool.give(conn)
         return answer
+
+    def _sweep(self) -> None:
+        """Close idle connections too old to use (or already closed by the other side), and
+        forget destinations with none left."""
+        self._swept = time.monotonic()
+        for key, pool in list(self._pools.items()):
+            pool.sweep()
+            if not pool.idle:
+                del self._pools[key]
 
     @staticmethod
     async def _open(where: Destination, address: str, tls: ssl.SSLContext | None) -> _Connection:

@@ -75,7 +75,9 @@ class WebhookWorker:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_endpoint: Counter[str] = Counter()
         self._done: list[tuple[outbox.Outcome, str, bool]] = []
-        self._client = sender.new_client(self.settings.webhook_endpoint_concurrency)
+        # Idle connections kept per destination: as many as may be in flight to it (several
+        # endpoints can share a host, each up to its own cap).
+        self._client = sender.new_client(self.settings.webhook_concurrency)
         self._claimed_all = False  # the last claim took as many as it asked for
         self._prune_due = 0.0
         self._next_dispatch = 0.0

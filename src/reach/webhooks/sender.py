@@ -32,8 +32,8 @@ class Result(NamedTuple):
 
 
 def new_client(per_destination: int) -> Client:
-    """Connections for one process's sender, at most ``per_destination`` kept to any one
-    destination (an endpoint has no more attempts in flight than that)."""
+    """Connections for one process's sender, at most ``per_destination`` idle ones kept to any
+    one destination."""
     return Client(per_destination=per_destination)
 
 
