@@ -137,25 +137,35 @@ async def claim(
     any one, none of the ``busy`` ones (this sender has enough in flight to them). Oldest due
     first, round-robin across endpoints; the scan is bounded, so a large backlog of one
     endpoint costs a claim no more than a small one."""
-    skip = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
     busy_clause = f" AND NOT (endpoint_id {_in_list(dialect, 6)})" if busy else ""
     args: list[Any] = [now, lease_until, limit, per_endpoint, limit * 8]
     if busy:
         args.append(_list(dialect, busy))
+    ranked = (
+        "SELECT id FROM ("
+        " SELECT id, next_attempt_at, row_number() OVER "
+        "  (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS n FROM ("
+        "   SELECT id, endpoint_id, next_attempt_at FROM webhook_deliveries "
+        "   WHERE status = 'pending' AND next_attempt_at <= $1"
+        f"{busy_clause} AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled) "
+        "   ORDER BY next_attempt_at LIMIT $5) AS due"
+        ") AS ranked WHERE n <= $4 ORDER BY n, next_attempt_at LIMIT $3"
+    )
+    if dialect == "postgresql":
+        # The window function cannot sit under FOR UPDATE: the ranked ids are selected again,
+        # locked, and re-checked (another sender may have claimed one meanwhile).
+        chosen = (
+            f"SELECT id FROM webhook_deliveries WHERE id IN ({ranked}) "
+            "AND status = 'pending' AND next_attempt_at <= $1 FOR UPDATE SKIP LOCKED"
+        )
+    else:
+        # SQLite's write transaction already excludes every other writer. (Selected again as
+        # above, its planner walked the whole due index for each claim, not the ranked ids.)
+        chosen = ranked
     rows = await conn.fetch(
         "UPDATE webhook_deliveries SET next_attempt_at = $2, attempts = attempts + 1, "
-        "last_attempt_at = $1 WHERE id IN ("
-        " SELECT id FROM webhook_deliveries WHERE id IN ("
-        "  SELECT id FROM ("
-        "   SELECT id, next_attempt_at, row_number() OVER "
-        "    (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS n FROM ("
-        "     SELECT id, endpoint_id, next_attempt_at FROM webhook_deliveries "
-        "     WHERE status = 'pending' AND next_attempt_at <= $1"
-        f"{busy_clause} AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled) "
-        "     ORDER BY next_attempt_at LIMIT $5) AS due"
-        "  ) AS ranked WHERE n <= $4 ORDER BY n, next_attempt_at LIMIT $3"
-        f" ) AND status = 'pending' AND next_attempt_at <= $1{skip}"
-        ") RETURNING id, partner_id, endpoint_id, event_id, payload, attempts, created_at",
+        f"last_attempt_at = $1 WHERE id IN ({chosen}) "
+        "RETURNING id, partner_id, endpoint_id, event_id, payload, attempts, created_at",
         *args,
     )
     return [
