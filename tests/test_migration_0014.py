@@ -18,10 +18,18 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from reach.storage import migrate
 from tests.test_shard_keys import Shape, problems, shapes_of_database
+
+# The revision 0014 follows (its parent), wherever it sits in the chain.
+PREVIOUS = (
+    ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    .get_revision("0014")
+    .down_revision
+)
 
 AT = "'2026-01-01T00:00:00.000Z'"
 PARTNER = "'00000000-0000-4000-8000-000000000001'"
@@ -91,7 +99,7 @@ def _round_trip(run: Run, shapes: Callable[[], list[Shape]], url: str) -> None:
     assert indexes.primary_key == ["id", "partner_id"]
     with pytest.raises(sa.exc.IntegrityError):  # (endpoint, event) is still queued once
         run(SEED[2].replace("00000000010", "00000000020"))
-    migrate.downgrade(url, "0013")
+    migrate.downgrade(url, PREVIOUS)
     assert run(ROWS) == BEFORE
     assert len(_deliveries(shapes())) == 2
     migrate.upgrade(url, "0014")
@@ -101,7 +109,7 @@ def _round_trip(run: Run, shapes: Callable[[], list[Shape]], url: str) -> None:
 
 def test_sqlite_upgrade_and_downgrade_keep_rows(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'data.db'}"
-    migrate.upgrade(url, "0013")
+    migrate.upgrade(url, PREVIOUS)
     engine = sa.create_engine(migrate.sqlalchemy_url(url))
 
     def run(statement: str) -> list[tuple[object, ...]]:
@@ -128,7 +136,7 @@ def test_sqlite_upgrade_and_downgrade_keep_rows(tmp_path: Path) -> None:
 
 
 def test_postgresql_upgrade_and_downgrade_keep_rows(scratch_postgres: str) -> None:
-    migrate.upgrade(scratch_postgres, "0013")
+    migrate.upgrade(scratch_postgres, PREVIOUS)
 
     async def on_engine(use: Callable[[sa.Connection], object]) -> object:
         engine = create_async_engine(migrate.sqlalchemy_url(scratch_postgres))

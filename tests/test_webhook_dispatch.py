@@ -72,7 +72,7 @@ async def _log(services: Services, partner_id: str, count: int) -> None:
         for n in range(count)
     ]
     async with services.db.transaction(write=True) as conn:
-        await events.append(conn, services.db.dialect, rows)
+        await events.append(conn, rows)
     async with services.db.transaction(write=True) as conn:
         assert await events.stamp(conn) == count
 
@@ -145,7 +145,7 @@ def test_a_slow_endpoint_gets_its_cap_and_does_not_hold_up_the_others(fresh_url:
                             conn, services.box, partner.id, {"url": url}, allow_private=True
                         )
                     queued = await dispatcher.fan_out(
-                        conn, services.db.dialect, [Event(partner.id) for _ in range(events)]
+                        conn, [Event(partner.id) for _ in range(events)]
                     )
                 assert queued == 2 * events
                 worker = WebhookWorker(services, name="test", poll_seconds=0.05)

@@ -58,11 +58,11 @@ def served(row: Row) -> orjson.Fragment:
     return orjson.Fragment(served_text(row))
 
 
-async def append(conn: Connection, dialect: str, rows: Sequence[EventRow]) -> None:
+async def append(conn: Connection, rows: Sequence[EventRow]) -> None:
     """Append events in the caller's transaction (an ordinary statement: it begins it)."""
     if not rows:
         return
-    if dialect == "postgresql":
+    if conn.dialect == "postgresql":
         await conn.execute(
             f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT * FROM unnest($1::uuid[], "
             "$2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::text[], $7::int[], "
@@ -157,7 +157,6 @@ async def last_position(conn: Connection) -> int:
 
 async def feed_page(
     conn: Connection,
-    dialect: str,
     tenant_id: str,
     *,
     after: int,
@@ -169,7 +168,7 @@ async def feed_page(
     where = ""
     args: list[Any] = [tenant_id, after]
     if types:
-        if dialect == "postgresql":
+        if conn.dialect == "postgresql":
             where += f" AND type = ANY(${len(args) + 1}::text[])"
             args.append(list(types))
         else:
@@ -210,11 +209,11 @@ async def history_page(
     )
 
 
-async def prune(conn: Connection, dialect: str, before: str, limit: int) -> int:
+async def prune(conn: Connection, before: str, limit: int) -> int:
     """Delete up to ``limit`` stamped events that occurred before ``before``, oldest first;
     how many went. Walks ``seq`` (which follows time: an event's time is taken right before it
     is inserted) so no index on the time is paid by every write."""
-    cutoff = "$1::timestamptz" if dialect == "postgresql" else "$1"
+    cutoff = "$1::timestamptz" if conn.dialect == "postgresql" else "$1"
     rows = await conn.fetch(
         "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE position IS NOT NULL "
         f"ORDER BY seq LIMIT {int(limit)}) AND occurred_at < {cutoff} RETURNING seq",

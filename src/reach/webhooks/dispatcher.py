@@ -97,11 +97,11 @@ class _Filter:
         return self.schemas is None or schema is None or schema in self.schemas
 
 
-async def fan_out(conn: Connection, dialect: str, events: Sequence[Event]) -> int:
+async def fan_out(conn: Connection, events: Sequence[Event]) -> int:
     """Queue the deliveries of ``events`` in the caller's transaction; how many."""
     partners = sorted({e.partner_id for e in events})
     by_partner: dict[str, list[_Filter]] = {}
-    for row in await endpoints.enabled_for(conn, dialect, partners):
+    for row in await endpoints.enabled_for(conn, partners):
         found = _Filter(row)
         by_partner.setdefault(found.partner_id, []).append(found)
     if not by_partner:
@@ -132,14 +132,14 @@ async def fan_out(conn: Connection, dialect: str, events: Sequence[Event]) -> in
 
 
 async def dispatch_once(db: Database, limit: int = CHUNK) -> int:
-    """One chunk of the log after the cursor; how many events it read (0: caught up, or
-    another dispatcher is at work)."""
+    """One chunk of the log after the cursor; how many events it read (0: caught up, skipped
+    to the head with no endpoint enabled, or another dispatcher is at work)."""
     # A read first: an idle poll must not take SQLite's write lock.
     async with db.transaction(write=False) as conn:
         if not await read_all_after(conn, await outbox.cursor_position(conn) or 0, 1):
             return 0
     async with db.transaction(write=True) as conn:
-        position = await outbox.lock_cursor(conn, db.dialect, clock.now())
+        position = await outbox.lock_cursor(conn, clock.now())
         if position is None:
             return 0
         if not await endpoints.any_enabled(conn):
@@ -155,6 +155,6 @@ async def dispatch_once(db: Database, limit: int = CHUNK) -> int:
         events = await read_all_after(conn, position, limit)
         if not events:
             return 0
-        await fan_out(conn, db.dialect, events)
+        await fan_out(conn, events)
         await outbox.move_cursor(conn, events[-1].position, clock.now())
         return len(events)

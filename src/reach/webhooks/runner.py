@@ -199,7 +199,6 @@ class WebhookWorker:
         async with db.transaction(write=True) as conn:
             claimed = await outbox.claim(
                 conn,
-                db.dialect,
                 now=stamp,
                 lease_until=clock.format_timestamp(now + self.lease),
                 limit=limit,
@@ -207,9 +206,7 @@ class WebhookWorker:
                 busy=busy,
             )
             endpoints = (
-                await outbox.endpoints_for_sending(
-                    conn, db.dialect, sorted({c.endpoint_id for c in claimed})
-                )
+                await outbox.endpoints_for_sending(conn, sorted({c.endpoint_id for c in claimed}))
                 if claimed
                 else []
             )
@@ -307,10 +304,10 @@ class WebhookWorker:
         failed = sorted({endpoint for _, endpoint, succeeded in done if not succeeded} - set(ok))
         try:
             async with db.transaction(write=True) as conn:
-                await outbox.record(conn, db.dialect, [outcome for outcome, _, _ in done])
-                await outbox.endpoints_succeeded(conn, db.dialect, ok)
+                await outbox.record(conn, [outcome for outcome, _, _ in done])
+                await outbox.endpoints_succeeded(conn, ok)
                 disabled = await outbox.endpoints_failed(
-                    conn, db.dialect, failed, clock.format_timestamp(now), disable_before
+                    conn, failed, clock.format_timestamp(now), disable_before
                 )
         except BaseException:
             self._done = done + self._done  # recorded at the next turn

@@ -19,7 +19,7 @@ old, rename — the migration connection does not enforce foreign keys, so the r
 nothing) and its indexes are made again.
 
 Revision ID: 0014
-Revises: 0013
+Revises: 0017 (written on 0013; re-chained after 0017 took 0013 as its parent on main)
 Create Date: 2026-12-03
 """
 
@@ -32,7 +32,7 @@ from sqlalchemy.schema import SchemaItem
 from reach.storage.tables import TIMESTAMP, UUID
 
 revision = "0014"
-down_revision = "0013"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
