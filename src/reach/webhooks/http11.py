@@ -2,14 +2,14 @@
 
 The sender only ever POSTs a small signed body and reads at most 1 KB of the answer, so it needs
 a small part of an HTTP client: no redirects, proxies, cookies, compression or HTTP/2. httpx
-did all of that on every request and cost ~5.4 ms of CPU a POST on the shared machine (most of
+did all of that on every request and cost 3–5 ms of CPU a POST on the shared machine (most of
 a delivery); h11 (the parser under httpx, kept by the same people) driven from an
-:class:`asyncio.Protocol` costs a small fraction of that (docs/decisions.md, *The webhook
+:class:`asyncio.Protocol` costs about a twelfth of that (docs/decisions.md, *The webhook
 sender speaks HTTP/1.1 through h11*). Parsing and framing are h11's; this module only moves
 bytes and keeps connections.
 
-Connections are made by the caller (:meth:`Client.post` asks its ``connect`` callback for the
-address, which resolves and checks it: :mod:`reach.webhooks.addresses`) and kept per
+A new connection goes to the address the caller's ``address_for`` gives (the sender's resolves
+and checks it: :mod:`reach.webhooks.addresses`), and is kept per
 destination — (scheme, host, port) of the URL — for :data:`MAX_AGE_SECONDS` at most, so a new
 DNS answer is heard within that time. A kept connection goes on to the address it was opened
 to, which was checked then.
