@@ -2,7 +2,7 @@
 
 The sender only ever POSTs a small signed body and reads at most 1 KB of the answer, so it needs
 a small part of an HTTP client: no redirects, proxies, cookies, compression or HTTP/2. httpx
-did all of that on every request and cost 3–5 ms of CPU a POST on the shared machine (most of
+did all of that on every request and cost 3 to 5 ms of CPU a POST on the shared machine (most of
 a delivery); h11 (the parser under httpx, kept by the same people) driven from an
 :class:`asyncio.Protocol` costs about a twelfth of that (docs/decisions.md, *The webhook
 sender speaks HTTP/1.1 through h11*). Parsing and framing are h11's; this module only moves
