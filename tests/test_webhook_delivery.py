@@ -299,7 +299,7 @@ def test_a_name_that_resolves_to_loopback_is_refused_at_send_time_and_nothing_co
                 return await sender.attempt(
                     client,
                     f"http://localhost:{port}/hook",
-                    [signing.new_secret()],
+                    [signing.key_of(signing.new_secret())],
                     "msg_1",
                     b"{}",
                     within=5,
@@ -328,7 +328,7 @@ def test_the_request_goes_to_the_address_checked_with_the_url_host_kept() -> Non
                 return await sender.attempt(
                     client,
                     f"http://localhost:{port}/hook",
-                    [signing.new_secret()],
+                    [signing.key_of(signing.new_secret())],
                     "msg_2",
                     orjson.dumps({"a": 1}),
                     within=5,
@@ -348,7 +348,7 @@ def test_a_slow_answer_is_a_timeout() -> None:
                 return await sender.attempt(
                     client,
                     receiver.url,
-                    [signing.new_secret()],
+                    [signing.key_of(signing.new_secret())],
                     "m",
                     b"{}",
                     within=0.3,

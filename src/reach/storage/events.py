@@ -149,6 +149,12 @@ async def read_all_after(conn: Connection, position: int, limit: int) -> list[St
     ]
 
 
+async def last_position(conn: Connection) -> int:
+    """The highest position given so far (0 before the first event is stamped)."""
+    value = await conn.fetchval("SELECT max(position) FROM events")
+    return 0 if value is None else int(value)
+
+
 async def feed_page(
     conn: Connection,
     tenant_id: str,

@@ -345,10 +345,11 @@ webhook_endpoints = sa.Table(
     sa.Index("ix_webhook_endpoints_partner_id", "partner_id", "created_at", "id"),
 )
 
+# A partner's, distributed by partner_id (migration 0014): the partner is in every key.
 webhook_deliveries = sa.Table(
     "webhook_deliveries",
     metadata,
-    sa.Column("id", UUID, primary_key=True),
+    sa.Column("id", UUID, nullable=False),
     sa.Column(
         "endpoint_id",
         UUID,
@@ -373,7 +374,10 @@ webhook_deliveries = sa.Table(
     sa.Column("last_response_body", sa.Text(), nullable=True),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("completed_at", TIMESTAMP, nullable=True),
-    sa.UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+    sa.PrimaryKeyConstraint("id", "partner_id", name="pk_webhook_deliveries"),
+    sa.UniqueConstraint(
+        "endpoint_id", "event_id", "partner_id", name="uq_webhook_deliveries_endpoint_event"
+    ),
     sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     sa.Index("ix_webhook_deliveries_endpoint_id", "endpoint_id", "id"),
     sa.Index("ix_webhook_deliveries_completed_at", "completed_at"),

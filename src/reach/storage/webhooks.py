@@ -120,6 +120,11 @@ async def delete(conn: Connection, partner_id: str, endpoint_id: str) -> int:
     )
 
 
+async def any_enabled(conn: Connection) -> bool:
+    """Whether any partner has an enabled endpoint (none: the dispatcher skips the log)."""
+    return await conn.fetchval("SELECT 1 FROM webhook_endpoints WHERE enabled LIMIT 1") is not None
+
+
 async def enabled_for(conn: Connection, partner_ids: list[str]) -> list[Row]:
     """The enabled endpoints of these partners (the dispatcher's fan-out)."""
     if not partner_ids:

@@ -21,8 +21,7 @@ import logging
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-
-import httpx
+from typing import NamedTuple
 
 from reach import clock
 from reach.domain.webhooks import signing_secrets
@@ -30,7 +29,7 @@ from reach.services import Services
 from reach.storage import faults
 from reach.storage import webhook_deliveries as outbox
 from reach.storage.database import Row
-from reach.webhooks import dispatcher, sender
+from reach.webhooks import dispatcher, sender, signing
 
 log = logging.getLogger("reach.webhooks")
 
@@ -42,7 +41,23 @@ FLUSH_AT = 64  # outcomes recorded in one transaction
 FLUSH_SECONDS = 0.02
 PRUNE_CHUNK = 1000
 _PRUNE_EVERY_SECONDS = 300.0
-_POOLS = 256  # (scheme, host, port) with a connection pool of their own (see _client_for)
+
+
+class _Target(NamedTuple):
+    """An endpoint as its claimed deliveries are sent: opened once per claim, not per
+    delivery (the secrets are sealed at rest)."""
+
+    url: str
+    keys: tuple[bytes, ...]
+    error: str | None  # why it cannot be signed for (then ``keys`` is empty)
+
+
+def _target(services: Services, endpoint: Row, now: str) -> _Target:
+    try:
+        keys = tuple(signing.key_of(s) for s in signing_secrets(services.box, endpoint, now))
+    except Exception as exc:
+        return _Target(endpoint["url"], (), f"cannot open the endpoint's secret: {exc}")
+    return _Target(endpoint["url"], keys, None)
 
 
 class WebhookWorker:
@@ -60,8 +75,10 @@ class WebhookWorker:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_endpoint: Counter[str] = Counter()
         self._done: list[tuple[outbox.Outcome, str, bool]] = []
-        self._pools: dict[tuple[str, str, int | None], httpx.AsyncClient] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+        # Idle connections kept per destination: as many as may be in flight to it (several
+        # endpoints can share a host, each up to its own cap).
+        self._client = sender.new_client(self.settings.webhook_concurrency)
+        self._claimed_all = False  # the last claim took as many as it asked for
         self._prune_due = 0.0
         self._next_dispatch = 0.0
         self._last_flush = 0.0
@@ -118,8 +135,7 @@ class WebhookWorker:
             for task in list(self._in_flight.values()):
                 task.cancel()
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
-            for client in self._pools.values():
-                await client.aclose()
+            await self._client.aclose()
 
     async def step(self, *, claim: bool = True) -> bool:
         """One turn: record what finished, queue new events, claim and start due deliveries.
@@ -172,74 +188,48 @@ class WebhookWorker:
         cap = self.settings.webhook_endpoint_concurrency
         busy = [e for e, n in self._per_endpoint.items() if n >= cap]
         now = datetime.now(UTC)
-        async with db.transaction(write=False) as conn:
-            # A read first: an idle poll takes no write lock on SQLite.
-            if not await conn.fetchval(
-                "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' "
-                "AND next_attempt_at <= $1 LIMIT 1",
-                clock.format_timestamp(now),
-            ):
-                return 0
+        stamp = clock.format_timestamp(now)
+        if not self._claimed_all:
+            # A read first: an idle poll takes no write lock on SQLite. (Skipped while claims
+            # come back full: there is more.)
+            async with db.transaction(write=False) as conn:
+                if not await outbox.any_due(conn, stamp):
+                    return 0
+        limit = min(free, CLAIM_LIMIT)
         async with db.transaction(write=True) as conn:
             claimed = await outbox.claim(
                 conn,
-                now=clock.format_timestamp(now),
+                now=stamp,
                 lease_until=clock.format_timestamp(now + self.lease),
-                limit=min(free, CLAIM_LIMIT),
+                limit=limit,
                 per_endpoint=cap,
                 busy=busy,
             )
             endpoints = (
-                {
-                    str(r["id"]): r
-                    for r in await outbox.endpoints_for_sending(
-                        conn, sorted({c.endpoint_id for c in claimed})
-                    )
-                }
+                await outbox.endpoints_for_sending(conn, sorted({c.endpoint_id for c in claimed}))
                 if claimed
-                else {}
+                else []
             )
-        stamp = clock.format_timestamp(now)
+        self._claimed_all = len(claimed) >= limit
+        targets = {str(r["id"]): _target(self.services, r, stamp) for r in endpoints}
         for delivery in claimed:
-            endpoint = endpoints.get(delivery.endpoint_id)
-            if endpoint is None:
+            target = targets.get(delivery.endpoint_id)
+            if target is None:
                 continue  # deleted meanwhile: its deliveries went with it
             self._per_endpoint[delivery.endpoint_id] += 1
-            self._in_flight[delivery.id] = asyncio.create_task(
-                self._send(delivery, endpoint, stamp), name=f"webhook-{delivery.id}"
-            )
+            self._in_flight[delivery.id] = asyncio.create_task(self._send(delivery, target))
         return len(claimed)
 
-    def _client_for(self, url: str) -> httpx.AsyncClient:
-        """A connection pool per destination (scheme, host, port), as large as one endpoint
-        may use. Per host, not per address: an https connection is made to an address for one
-        host name (SNI and certificate) and must not carry another host's requests; and a small
-        pool keeps httpcore's per-request scan of its connections short."""
-        target = httpx.URL(url)
-        key = (target.scheme, target.raw_host.decode("ascii"), target.port)
-        client = self._pools.get(key)
-        if client is None:
-            if len(self._pools) >= _POOLS:
-                oldest = self._pools.pop(next(iter(self._pools)))
-                self._closing.add(asyncio.get_running_loop().create_task(oldest.aclose()))
-            limit = self.settings.webhook_endpoint_concurrency
-            client = self._pools[key] = sender.new_client(limit)
-        return client
-
-    async def _send(self, delivery: outbox.Claimed, endpoint: Row, now: str) -> None:
+    async def _send(self, delivery: outbox.Claimed, target: _Target) -> None:
         try:
-            try:
-                secrets = signing_secrets(self.services.box, endpoint, now)
-            except Exception as exc:
-                result = sender.Result(
-                    False, None, f"cannot open the endpoint's secret: {exc}", None
-                )
+            if target.error is not None:
+                result = sender.Result(False, None, target.error, None)
             else:
                 try:
                     result = await sender.attempt(
-                        self._client_for(endpoint["url"]),
-                        endpoint["url"],
-                        secrets,
+                        self._client,
+                        target.url,
+                        target.keys,
                         delivery.event_id,
                         delivery.payload.encode(),
                         within=self.settings.webhook_timeout_seconds,
@@ -260,24 +250,36 @@ class WebhookWorker:
             self._finished()
 
     def _outcome(self, delivery: outbox.Claimed, result: sender.Result) -> outbox.Outcome:
+        if result.ok:
+            stamp = clock.now()
+            return outbox.Outcome(
+                delivery.id,
+                delivery.partner_id,
+                delivery.attempts,
+                "succeeded",
+                None,
+                result.status_code,
+                None,
+                result.response_body,
+                stamp,
+                stamp,
+            )
         now = datetime.now(UTC)
         stamp = clock.format_timestamp(now)
-        if result.ok:
-            status, due = "succeeded", None
-        else:
-            settings = self.settings
-            after = sender.next_attempt(
-                delivery.attempts,
-                now,
-                clock.parse_timestamp(delivery.created_at),
-                first=settings.webhook_retry_first_seconds,
-                cap=settings.webhook_retry_max_interval_seconds,
-                give_up_after=timedelta(hours=settings.webhook_retry_hours),
-            )
-            status = "pending" if after is not None else "failed"
-            due = None if after is None else clock.format_timestamp(after)
+        settings = self.settings
+        after = sender.next_attempt(
+            delivery.attempts,
+            now,
+            clock.parse_timestamp(delivery.created_at),
+            first=settings.webhook_retry_first_seconds,
+            cap=settings.webhook_retry_max_interval_seconds,
+            give_up_after=timedelta(hours=settings.webhook_retry_hours),
+        )
+        status = "pending" if after is not None else "failed"
+        due = None if after is None else clock.format_timestamp(after)
         return outbox.Outcome(
             delivery.id,
+            delivery.partner_id,
             delivery.attempts,
             status,
             due,

@@ -1,9 +1,11 @@
 """One webhook attempt over HTTP, and when the next one is due.
 
-The host is resolved and checked here, at send time (:mod:`reach.webhooks.addresses`), and the
-request goes to the checked address; ``Host`` and TLS (SNI and the certificate check) still
-use the URL's host name. Redirects are not followed (a 3xx is a failed attempt), the whole
-attempt is bounded by one timeout, and at most :data:`BODY_LIMIT` bytes of the answer are read.
+The host is resolved and checked here, at send time (:mod:`reach.webhooks.addresses`), and a
+new connection goes to the checked address; ``Host`` and TLS (SNI and the certificate check)
+still use the URL's host name. A kept-alive connection carries later attempts to the address it
+was opened to for up to a minute (:mod:`reach.webhooks.http11`). Redirects are not followed (a
+3xx is a failed attempt), the whole attempt is bounded by one timeout, and at most
+:data:`BODY_LIMIT` bytes of the answer are read.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-import httpx
-
 from reach.webhooks import addresses, signing
+from reach.webhooks.http11 import Client, ConnectionFailed, Destination
 
 BODY_LIMIT = 1024
-USER_AGENT = "reach-webhooks/1"
+_FIXED_HEADERS = ((b"content-type", b"application/json"), (b"user-agent", b"reach-webhooks/1"))
 
 
 class Result(NamedTuple):
@@ -29,79 +31,51 @@ class Result(NamedTuple):
     response_body: str | None
 
 
-def new_client(concurrency: int) -> httpx.AsyncClient:
-    # No proxies from the environment (a proxy would connect to the name, not the address
-    # checked) and no redirects.
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        trust_env=False,
-        # Bounded per attempt by asyncio.timeout (DNS included), not per phase.
-        timeout=None,  # noqa: S113
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-    )
+def new_client(per_destination: int) -> Client:
+    """Connections for one process's sender, at most ``per_destination`` idle ones kept to any
+    one destination."""
+    return Client(per_destination=per_destination)
 
 
 async def attempt(
-    client: httpx.AsyncClient,
+    client: Client,
     url: str,
-    secrets: list[str],
+    keys: Sequence[bytes],
     message_id: str,
     body: bytes,
     *,
     within: float,
     allow_private: bool,
 ) -> Result:
+    """POST ``body`` signed with ``keys`` (:func:`reach.webhooks.signing.key_of`, newest
+    first); never raises for what the network or the receiver does."""
+
+    async def address_for(where: Destination) -> str:
+        return await addresses.resolve(where.host, where.port, allow_private=allow_private)
+
+    headers = (
+        *_FIXED_HEADERS,
+        *signing.headers(keys, message_id, int(time.time()), body),
+    )
     try:
         async with asyncio.timeout(within):
-            return await _post(client, url, secrets, message_id, body, allow_private)
+            answer = await client.post(
+                url, headers, body, limit=BODY_LIMIT, address_for=address_for
+            )
     except TimeoutError:
         return Result(False, None, f"timed out after {within:g} s", None)
     except addresses.Refused as exc:
         return Result(False, None, f"refused: {exc}", None)
-    except httpx.HTTPError as exc:
+    except ConnectionFailed as exc:
         return Result(False, None, f"{type(exc).__name__}: {exc}"[:500], None)
-
-
-async def _post(
-    client: httpx.AsyncClient,
-    url: str,
-    secrets: list[str],
-    message_id: str,
-    body: bytes,
-    allow_private: bool,
-) -> Result:
-    target = httpx.URL(url)
-    host = target.raw_host.decode("ascii")
-    port = target.port or (443 if target.scheme == "https" else 80)
-    address = await addresses.resolve(host, port, allow_private=allow_private)
-    keys = [signing.key_of(s) for s in secrets]
-    headers = {
-        "host": target.netloc.decode("ascii"),
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        **signing.headers(keys, message_id, int(time.time()), body),
-    }
-    extensions = {"sni_hostname": host} if target.scheme == "https" else {}
-    request = client.build_request(
-        "POST", target.copy_with(host=address), content=body, headers=headers
-    )
-    request.extensions.update(extensions)
-    response = await client.send(request, stream=True)
-    try:
-        read = bytearray()
-        async for piece in response.aiter_raw():
-            read += piece
-            if len(read) >= BODY_LIMIT:
-                break
-    finally:
-        await response.aclose()
-    text = bytes(read[:BODY_LIMIT]).decode("utf-8", "replace")
-    if 200 <= response.status_code < 300:
-        return Result(True, response.status_code, None, text)
-    error = f"HTTP {response.status_code}"
-    if 300 <= response.status_code < 400:
+    text = answer.body.decode("utf-8", "replace")
+    code = answer.status_code
+    if 200 <= code < 300:
+        return Result(True, code, None, text)
+    error = f"HTTP {code}"
+    if 300 <= code < 400:
         error += " (redirects are not followed)"
-    return Result(False, response.status_code, error, text)
+    return Result(False, code, error, text)
 
 
 def next_attempt(

@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 PREFIX = "whsec_"
 SECRET_BYTES = 32  # the spec asks for 24 to 64
@@ -29,15 +30,18 @@ def key_of(secret: str) -> bytes:
         raise ValueError("not a whsec_ secret") from None
 
 
-def signature(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
+def signature(key: bytes, message_id: str, timestamp: int, body: bytes) -> bytes:
     signed = b"%s.%d.%s" % (message_id.encode(), timestamp, body)
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return b"v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest())
 
 
-def headers(keys: list[bytes], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The three Standard Webhooks headers, signed with every key given (newest first)."""
-    return {
-        "webhook-id": message_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": " ".join(signature(k, message_id, timestamp, body) for k in keys),
-    }
+def headers(
+    keys: Sequence[bytes], message_id: str, timestamp: int, body: bytes
+) -> tuple[tuple[bytes, bytes], ...]:
+    """The three Standard Webhooks headers, as the sender writes them (bytes), signed with
+    every key given (newest first)."""
+    return (
+        (b"webhook-id", message_id.encode()),
+        (b"webhook-timestamp", b"%d" % timestamp),
+        (b"webhook-signature", b" ".join(signature(k, message_id, timestamp, body) for k in keys)),
+    )
