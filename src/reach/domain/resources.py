@@ -12,6 +12,7 @@ transaction, and the write joins it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from reach.domain.tenants import Tenant
 from reach.domain.write_rule import Written
 from reach.errors import Conflict, InvalidDocument, InvalidExternalId, NotFound
 from reach.storage.database import Connection, Row
+from reach.storage.idempotency import KeyRow
 from reach.storage.resources import TenantResources
 
 MAX_EXTERNAL_ID_LENGTH = 255
@@ -77,6 +79,9 @@ class Scope:
         # Hints only where a merge needs nothing else read: a reference check would begin
         # the transaction anyway, and its outcome must not rest on a possibly stale document.
         self.recent = recent if not self.compiled.references else None
+        # A keyed PATCH on PostgreSQL (reach.web.idempotency): the answer a merge would give,
+        # stored by the merge's own write statement.
+        self.answer: Callable[[Record], KeyRow] | None = None
 
     def hint(self, external_id: str) -> dict[str, Any] | None:
         """What this process last saw of the record (see :mod:`reach.domain.recent`)."""
@@ -286,11 +291,14 @@ async def _merge_into(
         event = scope.events.resource(
             UPDATED, row["external_id"], version + 1, current, merged, at, document=text
         )
-    if not await scope.rows.update_if_version(seq, text, at, version, event):
-        return None
     stored = {**snapshot(row), "data": text, "version": version + 1, "updated_at": at}
+    record = scope.record(stored, merged)
+    # The answer is rendered before the write, so the write's statement can store it.
+    key = None if scope.answer is None else scope.answer(record)
+    if not await scope.rows.update_if_version(seq, text, at, version, event, key):
+        return None
     scope.remember(stored)
-    return scope.record(stored, merged)
+    return record
 
 
 def _write(scope: Scope, current: dict[str, Any] | None, fields: dict[str, Any]) -> Written:
