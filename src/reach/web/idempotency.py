@@ -60,7 +60,9 @@ class KeyInUse(Conflict):
 
 def check_key(raw: str) -> str:
     """1 to 255 printable ASCII characters, else 400."""
-    if not 1 <= len(raw) <= MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in raw):
+    # Printable ASCII is exactly " " to "~" (a C-level check; a loop over the characters
+    # cost a keyed request ~5 µs).
+    if not 1 <= len(raw) <= MAX_KEY_LENGTH or not (raw.isascii() and raw.isprintable()):
         raise BadRequest(
             "Invalid Idempotency-Key header",
             errors=[f"{HEADER}: must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"],
