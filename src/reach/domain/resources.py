@@ -24,6 +24,7 @@ from reach.domain import references, write_rule
 from reach.domain.compiled import CompiledSchema, json_type
 from reach.domain.conditions import Conditions
 from reach.domain.events import CREATED, DELETED, UPDATED, Actor, EventLog
+from reach.domain.ordered_ids import new_ordered_id
 from reach.domain.recent import RecentRecords, snapshot
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
@@ -191,7 +192,7 @@ async def upsert(
         await _check_references(scope, written)
         document = written.document
         at = clock.now()
-        record_id = clock.new_id()
+        record_id = new_ordered_id()
         text = orjson.dumps(document).decode()
         # An ordinary statement: it begins the transaction, so the count moves with the row.
         seq = await scope.rows.insert(record_id, scope.schema.id, external_id, text, at)

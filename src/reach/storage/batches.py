@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from reach.storage.database import SQLITE_NEXT_SEQ, Connection, Row
+from reach.storage.database import Connection, Row
 
 COLUMNS = (
     "seq, id, partner_id, tenant_id, schema_id, schema_name, batch_type, status, options, "
@@ -41,17 +41,11 @@ def _list(dialect: str, values: Sequence[Any]) -> Any:
 
 
 async def insert(conn: Connection, values: dict[str, Any]) -> None:
-    # PostgreSQL's seq comes from its sequence; SQLite's is the tenant's next (SQLITE_NEXT_SEQ).
-    seq, next_seq = (
-        ("", "")
-        if conn.dialect == "postgresql"
-        else ("seq, ", SQLITE_NEXT_SEQ.format(table="batches", tenant="$3") + ", ")
-    )
     await conn.execute(
-        f"INSERT INTO batches ({seq}id, partner_id, tenant_id, schema_id, schema_name, "
+        "INSERT INTO batches (id, partner_id, tenant_id, schema_id, schema_name, "
         "batch_type, status, options, state, total_records, processed_records, "
         "successful_records, failed_records, pending_records, cascaded_records, created_at, "
-        f"wake_at) VALUES ({next_seq}$1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, 0, 0, 0, 0, "
+        "wake_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, 0, 0, 0, 0, "
         "0, $10, $10)",
         values["id"],
         values["partner_id"],

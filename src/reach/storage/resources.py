@@ -17,7 +17,7 @@ import orjson
 
 from reach.storage import events
 from reach.storage import idempotency as keys
-from reach.storage.database import SQLITE_NEXT_SEQ, Connection, Row
+from reach.storage.database import Connection, Row
 from reach.storage.events import EventRow
 from reach.storage.guard import Guard, guarded_writes
 from reach.storage.json_filters import Filter, field_arg, field_value, filter_clause
@@ -362,12 +362,10 @@ class TenantResources:
             )
             inserted = len(rows)
         else:
-            next_seq = SQLITE_NEXT_SEQ.format(table="resources", tenant="$2")
             inserted = int(
                 await self.conn.executemany(
-                    "INSERT INTO resources (seq, id, tenant_id, schema_id, external_id, data, "
-                    f"version, created_at, updated_at) VALUES ({next_seq}, $1, $2, $3, $4, $5, "
-                    "$6, $7, $7) "
+                    "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, "
+                    "version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
                     "ON CONFLICT (tenant_id, schema_id, external_id) DO NOTHING",
                     [(r[0], self.tenant_id, schema_id, r[1], r[2], r[3], at) for r in records],
                 )
