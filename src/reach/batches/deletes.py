@@ -10,7 +10,7 @@ import orjson
 
 from reach.batches import deletion
 from reach.batches.model import ITEM_FAILED, SUCCEEDED, Options, Outcome, Reason, failed
-from reach.domain import resources
+from reach.domain import events
 from reach.domain.resources import Scope
 from reach.storage import batches as store
 from reach.storage.database import Connection, Row
@@ -38,7 +38,7 @@ async def _delete_planned(scope: Scope, plan: deletion.Plan) -> None:
         return
     deleted = [r for r in rows if int(r["seq"]) not in plan.cascaded]
     cascaded = [r for r in rows if int(r["seq"]) in plan.cascaded]
-    await resources.record_deletions(scope, deleted, cascaded)
+    await events.record_deletions(scope, deleted, cascaded)
 
 
 def _delete_outcomes(scope: Scope, plan: deletion.Plan) -> list[Outcome]:

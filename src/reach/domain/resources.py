@@ -23,7 +23,7 @@ from reach import clock
 from reach.domain import references, write_rule
 from reach.domain.compiled import CompiledSchema, json_type
 from reach.domain.conditions import Conditions
-from reach.domain.events import CREATED, DELETED, UPDATED, Actor, EventLog
+from reach.domain.events import CREATED, UPDATED, Actor, EventLog, record_deletions
 from reach.domain.ordered_ids import new_ordered_id
 from reach.domain.recent import RecentRecords, snapshot
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
@@ -359,59 +359,3 @@ async def delete(
     if scope.events is not None:
         await record_deletions(scope, [row], cascaded)
     return scope.record(row), len(cascaded)
-
-
-async def record_deletions(
-    scope: Scope, deleted: list[Row], cascaded: list[Row], *, via: str | None = None
-) -> None:
-    """The ``resource.deleted`` events of a delete: ``deleted`` by the caller's actor
-    (``via`` overrides how), ``cascaded`` by a cascade (rows of any schema of the tenant)."""
-    log = scope.events
-    if log is None:
-        return
-    at = clock.now()
-    actor = log.actor if via is None else log.actor.via_(via)
-    rows = [
-        log.resource(
-            DELETED,
-            row["external_id"],
-            int(row["version"]),
-            orjson.loads(row["data"]),
-            None,
-            at,
-            document=_text(row["data"]),
-            actor=actor,
-        )
-        for row in deleted
-    ]
-    cascade = log.actor.via_("cascade")
-    for row in cascaded:
-        schema_id = str(row["schema_id"])
-        rows.append(
-            log.resource(
-                DELETED,
-                row["external_id"],
-                int(row["version"]),
-                orjson.loads(row["data"]),
-                None,
-                at,
-                document=_text(row["data"]),
-                actor=cascade,
-                schema=(schema_id, await _schema_name(scope, schema_id)),
-            )
-        )
-    await log.append(scope.conn, rows)
-
-
-async def _schema_name(scope: Scope, schema_id: str) -> str:
-    if schema_id == scope.schema.id:
-        return scope.schema.name
-    try:
-        definition = await scope.registry.resolve(scope.conn, scope.tenant.partner_id, schema_id)
-    except NotFound:
-        return schema_id  # a deactivated schema's records still cascade
-    return definition.name
-
-
-def _text(data: Any) -> str:
-    return data if isinstance(data, str) else orjson.dumps(data).decode()
