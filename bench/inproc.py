@@ -236,7 +236,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=3000, help="measured, per scenario")
     parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help=f"also: {', '.join(EXTRA)}"
+    )
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--ab", metavar="SRC", help="compare with the tree whose src is SRC")
     parser.add_argument("--b", metavar="SRC", help="the other side's src (default: this tree)")
