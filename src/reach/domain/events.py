@@ -4,8 +4,9 @@ Every resource write appends ``resource.created|updated|deleted`` through :class
 which the write path (:mod:`reach.domain.resources`, :mod:`reach.batches.apply`) holds in its
 scope: the event is built here, stored by :mod:`reach.storage.events` in the write's own
 transaction (a delete's, cascades included, through :func:`record_deletions`). Tenants,
-schema definitions and finished batches append theirs with :func:`append_other`. Reading: :func:`feed` (a tenant's events, oldest first, by position) and
-:func:`history` (one record's, newest first). docs/events.md has the design.
+schema definitions and finished batches append theirs with :func:`append_other`. Reading:
+:func:`feed` (a tenant's events, oldest first, by position) and :func:`history` (one
+record's, newest first). docs/events.md has the design.
 """
 
 from __future__ import annotations
