@@ -34,6 +34,8 @@ from typing import Any
 from bench import database, documents, reachcli
 
 SCENARIOS = ("healthz", "get", "patch", "upsert")
+# Also measurable (--scenarios): the PATCH with a fresh Idempotency-Key each (bench/lua).
+EXTRA = ("patch_idem",)
 
 
 def _field(name: str, n: int) -> Any:
@@ -90,8 +92,12 @@ class Driver:
         await self._outbox.get()
         await self._lifespan
 
-    async def request(self, method: str, path: str, body: bytes | None = None) -> int:
+    async def request(
+        self, method: str, path: str, body: bytes | None = None, key: str | None = None
+    ) -> int:
         headers = [(b"host", b"127.0.0.1"), self.auth]
+        if key is not None:
+            headers.append((b"idempotency-key", key.encode()))
         if body is not None:
             headers.append((b"content-type", b"application/json"))
             headers.append((b"content-length", str(len(body)).encode()))
@@ -141,15 +147,20 @@ async def _measure(args: argparse.Namespace, url: str, token: str) -> dict[str, 
                 raise RuntimeError(f"seeding customer {i} failed")
         new = 0
 
-        def make(scenario: str) -> tuple[str, str, bytes | None]:
-            nonlocal new
+        keys = 0
+
+        def make(scenario: str) -> tuple[str, str, bytes | None, str | None]:
+            nonlocal new, keys
             record = documents.customer_id(rng.randrange(args.records))
             if scenario == "healthz":
-                return "GET", "/healthz", None
+                return "GET", "/healthz", None, None
             if scenario == "get":
-                return "GET", f"{base}/{record}", None
-            if scenario == "patch":
-                return "PATCH", f"{base}/{record}", json.dumps({"data": _some_fields(rng)}).encode()
+                return "GET", f"{base}/{record}", None, None
+            if scenario in ("patch", "patch_idem"):
+                body = json.dumps({"data": _some_fields(rng)}).encode()
+                keys += 1
+                key = f"bench-{os.getpid()}-{keys}" if scenario == "patch_idem" else None
+                return "PATCH", f"{base}/{record}", body, key
             data = _some_fields(rng)
             if rng.random() < 0.5:
                 data["customerId"] = record
@@ -157,21 +168,21 @@ async def _measure(args: argparse.Namespace, url: str, token: str) -> dict[str, 
                 new += 1
                 data = {**documents.customer(args.records + new), **data}
                 data["customerId"] = f"{documents.PREFIX}new-{new}"
-            return "POST", base, json.dumps({"data": data}).encode()
+            return "POST", base, json.dumps({"data": data}).encode(), None
 
         result: dict[str, float] = {}
         for scenario in args.scenarios:
             requests = [make(scenario) for _ in range(args.warmup + args.requests)]
-            for method, path, body in requests[: args.warmup]:
-                await driver.request(method, path, body)
+            for method, path, body, key in requests[: args.warmup]:
+                await driver.request(method, path, body, key)
             blocks: list[float] = []
             block = max(1, args.requests // 20)
             todo = requests[args.warmup :]
             for start in range(0, len(todo), block):
                 chunk = todo[start : start + block]
                 began = time.process_time()
-                for method, path, body in chunk:
-                    status = await driver.request(method, path, body)
+                for method, path, body, key in chunk:
+                    status = await driver.request(method, path, body, key)
                     if status != 200:
                         raise RuntimeError(f"{method} {path}: {status}")
                 blocks.append((time.process_time() - began) / len(chunk) * 1e6)
@@ -225,7 +236,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=3000, help="measured, per scenario")
     parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help=f"also: {', '.join(EXTRA)}"
+    )
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--ab", metavar="SRC", help="compare with the tree whose src is SRC")
     parser.add_argument("--b", metavar="SRC", help="the other side's src (default: this tree)")

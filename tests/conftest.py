@@ -98,6 +98,8 @@ SLOW_MODULES = {
     "test_readme": "runs the README's commands",
     "test_import_export": "`reach import` / `reach export` as real processes",
     "test_batches_worker": "kills and restarts worker processes",
+    "test_webhook_crash": "kills server processes mid-delivery and restarts them",
+    "test_replicas": "a PostgreSQL primary and hot standby of its own (initdb, pg_basebackup)",
     "test_merge_properties": "a large hypothesis run",
     "test_write_rule_properties": "a large hypothesis run",
     "test_segments_property": "a large hypothesis run",

@@ -15,7 +15,7 @@ import msgspec
 import orjson
 
 from reach import clock
-from reach.batches import deletion
+from reach.batches import deletes
 from reach.batches.apply import Item, apply_items, timed_out
 from reach.batches.model import (
     DELETE,
@@ -25,10 +25,9 @@ from reach.batches.model import (
     Options,
     Outcome,
     Reason,
-    failed,
     final_status,
 )
-from reach.domain import events, resources, schemas
+from reach.domain import events, schemas
 from reach.domain.events import Actor
 from reach.domain.resources import Scope
 from reach.domain.tenants import Tenant
@@ -52,13 +51,18 @@ async def step(
     if isinstance(scope, str):
         return await _abandon(conn, batch, scope, now, services.settings.events)
     if batch["batch_type"] == DELETE and options.delete_all:
-        return await _delete_all_step(conn, scope, batch, options, chunk_size, now)
+        total = await deletes.delete_all_chunk(conn, scope, batch, options, chunk_size)
+        if total is None:
+            return CONTINUE
+        # The walk is over: the total is what was found, not the estimate made on acceptance.
+        await _finish(conn, batch, now, total=total, with_events=scope.events is not None)
+        return DONE
     batch_id = str(batch["id"])
     pending = int(batch["pending_records"])
     queued = await store.queued_items(conn, batch_id, chunk_size)
     if queued:
         if batch["batch_type"] == DELETE:
-            outcomes, cascaded = await _delete_items(scope, options, queued)
+            outcomes, cascaded = await deletes.delete_items(scope, options, queued)
         else:
             items = [Item(int(r["position"]), _payload(r), r["external_id"]) for r in queued]
             outcomes = await apply_items(scope, batch["batch_type"], options, items, now)
@@ -295,108 +299,6 @@ async def _finish(
                 },
             },
         )
-
-
-async def _delete_items(
-    scope: Scope, options: Options, queued: list[Row]
-) -> tuple[list[Outcome], int]:
-    keys = [r["external_id"] for r in queued]
-    rows = await scope.rows.load_many(scope.schema.id, keys, for_update=True)
-    by_key = {row["external_id"]: row for row in rows}
-    targets = [
-        deletion.Target(int(r["position"]), r["external_id"], by_key.get(r["external_id"]))
-        for r in queued
-    ]
-    plan = await deletion.plan(scope, targets, cascade=options.cascade, delete_all=False)
-    await _delete_planned(scope, plan)
-    return _delete_outcomes(scope, plan), len(plan.cascaded)
-
-
-async def _delete_planned(scope: Scope, plan: deletion.Plan) -> None:
-    """Delete what ``plan`` takes, with a ``resource.deleted`` event for each record."""
-    rows = await scope.rows.delete_many(plan.seqs())
-    if scope.events is None:
-        return
-    deleted = [r for r in rows if int(r["seq"]) not in plan.cascaded]
-    cascaded = [r for r in rows if int(r["seq"]) in plan.cascaded]
-    await resources.record_deletions(scope, deleted, cascaded)
-
-
-def _delete_outcomes(scope: Scope, plan: deletion.Plan) -> list[Outcome]:
-    outcomes = [
-        Outcome(position=t.position, status=SUCCEEDED, external_id=t.external_id)
-        for t in plan.deleted
-    ]
-    outcomes += [
-        failed(t.position, t.external_id, Reason.REFERENCED, [deletion.referenced_message(refs)])
-        for t, refs in plan.skipped
-    ]
-    outcomes += [
-        failed(
-            t.position,
-            t.external_id,
-            Reason.NOT_FOUND,
-            [f"no {scope.schema.name} record {t.external_id!r}"],
-        )
-        for t in plan.not_found
-    ]
-    return sorted(outcomes, key=lambda o: o.position)
-
-
-async def _delete_all_step(
-    conn: Connection,
-    scope: Scope,
-    batch: Row,
-    options: Options,
-    chunk_size: int,
-    now: datetime,
-) -> str:
-    """Delete the next chunk of the records that existed when the batch was accepted."""
-    batch_id = str(batch["id"])
-    state = orjson.loads(batch["state"])
-    rows = await scope.rows.page_between(
-        scope.schema.id,
-        after_seq=int(state["after"]),
-        until_seq=int(state["until"]),
-        limit=chunk_size,
-        for_update=True,
-    )
-    processed = int(batch["processed_records"])
-    if rows:
-        first = int(state["next"])
-        targets = [
-            deletion.Target(first + i, row["external_id"], row) for i, row in enumerate(rows)
-        ]
-        plan = await deletion.plan(scope, targets, cascade=options.cascade, delete_all=True)
-        await _delete_planned(scope, plan)
-        outcomes = _delete_outcomes(scope, plan)
-        await store.insert_failures(
-            conn,
-            batch_id,
-            scope.tenant.id,
-            [
-                (o.position, o.external_id, o.reason or "", orjson.dumps(o.errors).decode())
-                for o in outcomes
-                if o.status == ITEM_FAILED
-            ],
-        )
-        state = {**state, "after": int(rows[-1]["seq"]), "next": first + len(rows)}
-        await store.add_progress(
-            conn,
-            batch_id,
-            processed=len(rows),
-            successful=len(plan.deleted),
-            failed=len(plan.skipped),
-            pending=0,
-            cascaded=len(plan.cascaded),
-            state=state,
-        )
-        processed += len(rows)
-        if len(rows) == chunk_size:
-            return CONTINUE
-    # The walk is over: the total is what was found, not the estimate made on acceptance.
-    await _finish(conn, batch, now, total=processed, with_events=scope.events is not None)
-    return DONE
 
 
 async def fail_next(conn: Connection, batch: Row, now: datetime, with_events: bool = False) -> None:

@@ -3,24 +3,28 @@
 Every resource write appends ``resource.created|updated|deleted`` through :class:`EventLog`,
 which the write path (:mod:`reach.domain.resources`, :mod:`reach.batches.apply`) holds in its
 scope: the event is built here, stored by :mod:`reach.storage.events` in the write's own
-transaction. Tenants, schema definitions and finished batches append theirs with
-:func:`append_other`. Reading: :func:`feed` (a tenant's events, oldest first, by position) and
-:func:`history` (one record's, newest first). docs/events.md has the design.
+transaction (a delete's, cascades included, through :func:`record_deletions`). Tenants,
+schema definitions and finished batches append theirs with :func:`append_other`. Reading:
+:func:`feed` (a tenant's events, oldest first, by position) and :func:`history` (one
+record's, newest first). docs/events.md has the design.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import orjson
 
 from reach import clock
 from reach.cursors import decode_cursor, encode_cursor
-from reach.errors import BadRequest
+from reach.errors import BadRequest, NotFound
 from reach.storage import events as store
 from reach.storage.database import Connection, Row
 from reach.storage.events import EventRow
+
+if TYPE_CHECKING:
+    from reach.domain.resources import Scope
 
 CREATED = "resource.created"
 UPDATED = "resource.updated"
@@ -258,3 +262,59 @@ async def history(
 
 def latest_position(rows: list[Row]) -> int:
     return max((int(r["position"]) for r in rows), default=0)
+
+
+async def record_deletions(
+    scope: Scope, deleted: list[Row], cascaded: list[Row], *, via: str | None = None
+) -> None:
+    """The ``resource.deleted`` events of a delete: ``deleted`` by the caller's actor
+    (``via`` overrides how), ``cascaded`` by a cascade (rows of any schema of the tenant)."""
+    log = scope.events
+    if log is None:
+        return
+    at = clock.now()
+    actor = log.actor if via is None else log.actor.via_(via)
+    rows = [
+        log.resource(
+            DELETED,
+            row["external_id"],
+            int(row["version"]),
+            orjson.loads(row["data"]),
+            None,
+            at,
+            document=_text(row["data"]),
+            actor=actor,
+        )
+        for row in deleted
+    ]
+    cascade = log.actor.via_("cascade")
+    for row in cascaded:
+        schema_id = str(row["schema_id"])
+        rows.append(
+            log.resource(
+                DELETED,
+                row["external_id"],
+                int(row["version"]),
+                orjson.loads(row["data"]),
+                None,
+                at,
+                document=_text(row["data"]),
+                actor=cascade,
+                schema=(schema_id, await _schema_name(scope, schema_id)),
+            )
+        )
+    await log.append(scope.conn, rows)
+
+
+async def _schema_name(scope: Scope, schema_id: str) -> str:
+    if schema_id == scope.schema.id:
+        return scope.schema.name
+    try:
+        definition = await scope.registry.resolve(scope.conn, scope.tenant.partner_id, schema_id)
+    except NotFound:
+        return schema_id  # a deactivated schema's records still cascade
+    return definition.name
+
+
+def _text(data: Any) -> str:
+    return data if isinstance(data, str) else orjson.dumps(data).decode()

@@ -12,6 +12,7 @@ transaction, and the write joins it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from reach import clock
 from reach.domain import references, write_rule
 from reach.domain.compiled import CompiledSchema, json_type
 from reach.domain.conditions import Conditions
-from reach.domain.events import CREATED, DELETED, UPDATED, Actor, EventLog
+from reach.domain.events import CREATED, UPDATED, Actor, EventLog, record_deletions
 from reach.domain.ordered_ids import new_ordered_id
 from reach.domain.recent import RecentRecords, snapshot
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
@@ -30,6 +31,7 @@ from reach.domain.tenants import Tenant
 from reach.domain.write_rule import Written
 from reach.errors import Conflict, InvalidDocument, InvalidExternalId, NotFound
 from reach.storage.database import Connection, Row
+from reach.storage.idempotency import KeyRow
 from reach.storage.resources import TenantResources
 
 MAX_EXTERNAL_ID_LENGTH = 255
@@ -78,6 +80,9 @@ class Scope:
         # Hints only where a merge needs nothing else read: a reference check would begin
         # the transaction anyway, and its outcome must not rest on a possibly stale document.
         self.recent = recent if not self.compiled.references else None
+        # A keyed PATCH on PostgreSQL (reach.web.idempotency): the answer a merge would give,
+        # stored by the merge's own write statement.
+        self.answer: Callable[[Record], KeyRow] | None = None
 
     def hint(self, external_id: str) -> dict[str, Any] | None:
         """What this process last saw of the record (see :mod:`reach.domain.recent`)."""
@@ -287,11 +292,14 @@ async def _merge_into(
         event = scope.events.resource(
             UPDATED, row["external_id"], version + 1, current, merged, at, document=text
         )
-    if not await scope.rows.update_if_version(seq, text, at, version, event):
-        return None
     stored = {**snapshot(row), "data": text, "version": version + 1, "updated_at": at}
+    record = scope.record(stored, merged)
+    # The answer is rendered before the write, so the write's statement can store it.
+    key = None if scope.answer is None else scope.answer(record)
+    if not await scope.rows.update_if_version(seq, text, at, version, event, key):
+        return None
     scope.remember(stored)
-    return scope.record(stored, merged)
+    return record
 
 
 def _write(scope: Scope, current: dict[str, Any] | None, fields: dict[str, Any]) -> Written:
@@ -351,59 +359,3 @@ async def delete(
     if scope.events is not None:
         await record_deletions(scope, [row], cascaded)
     return scope.record(row), len(cascaded)
-
-
-async def record_deletions(
-    scope: Scope, deleted: list[Row], cascaded: list[Row], *, via: str | None = None
-) -> None:
-    """The ``resource.deleted`` events of a delete: ``deleted`` by the caller's actor
-    (``via`` overrides how), ``cascaded`` by a cascade (rows of any schema of the tenant)."""
-    log = scope.events
-    if log is None:
-        return
-    at = clock.now()
-    actor = log.actor if via is None else log.actor.via_(via)
-    rows = [
-        log.resource(
-            DELETED,
-            row["external_id"],
-            int(row["version"]),
-            orjson.loads(row["data"]),
-            None,
-            at,
-            document=_text(row["data"]),
-            actor=actor,
-        )
-        for row in deleted
-    ]
-    cascade = log.actor.via_("cascade")
-    for row in cascaded:
-        schema_id = str(row["schema_id"])
-        rows.append(
-            log.resource(
-                DELETED,
-                row["external_id"],
-                int(row["version"]),
-                orjson.loads(row["data"]),
-                None,
-                at,
-                document=_text(row["data"]),
-                actor=cascade,
-                schema=(schema_id, await _schema_name(scope, schema_id)),
-            )
-        )
-    await log.append(scope.conn, rows)
-
-
-async def _schema_name(scope: Scope, schema_id: str) -> str:
-    if schema_id == scope.schema.id:
-        return scope.schema.name
-    try:
-        definition = await scope.registry.resolve(scope.conn, scope.tenant.partner_id, schema_id)
-    except NotFound:
-        return schema_id  # a deactivated schema's records still cascade
-    return definition.name
-
-
-def _text(data: Any) -> str:
-    return data if isinstance(data, str) else orjson.dumps(data).decode()

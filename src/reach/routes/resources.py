@@ -112,12 +112,19 @@ async def create_resource_at(call: Call, conn: Connection) -> Response:
     )
 
 
+def _patched(record: Record) -> Response:
+    return _tagged(ok({"result": record_wire(record), "included": []}, "Resource updated"), record)
+
+
 async def patch_resource(call: Call, conn: Connection) -> Response:
     scope = await scope_of(call, conn)
+    inline = call.inline_key
+    if inline is not None:
+        scope.answer = inline.bind(_patched)
     record = await resources.patch(
         scope, call.path("externalId"), _fields(call, scope), _conditions(call)
     )
-    return _tagged(ok({"result": record_wire(record), "included": []}, "Resource updated"), record)
+    return _patched(record) if inline is None else inline.response_for(record, _patched)
 
 
 def _include(call: Call) -> list[str]:
@@ -188,7 +195,9 @@ COLLECTION_ROUTES: list[Route] = [
 
 RECORD_ROUTES: list[Route] = [
     route(RECORD, "GET", get_resource, access="tenant", replica=True),
-    route(RECORD, "PATCH", patch_resource, access="tenant", write=True, body=True),
+    route(
+        RECORD, "PATCH", patch_resource, access="tenant", write=True, body=True, key_in_write=True
+    ),
     route(RECORD, "POST", create_resource_at, access="tenant", write=True, body=True),
     route(RECORD, "DELETE", delete_resource, access="tenant", write=True),
 ]

@@ -83,9 +83,14 @@ def update_with_event(update: str, first_arg: int) -> str:
     statement (a data-modifying CTE: no second round trip). The insert happens only if the
     update changed the row. The event's id, partner id, type, schema id, external id and body
     are ``$first_arg`` onwards; its version and time are the update's ``$4`` and ``$5``."""
+    return f"WITH changed AS ({update} RETURNING tenant_id) {insert_for_changed(first_arg)}"
+
+
+def insert_for_changed(first_arg: int) -> str:
+    """The event insert of :func:`update_with_event`, for a statement whose CTE ``changed``
+    returns the updated row's ``tenant_id`` (also reach.storage.idempotency)."""
     n = first_arg
     return (
-        f"WITH changed AS ({update} RETURNING tenant_id) "
         f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT ${n}::uuid, tenant_id, ${n + 1}::uuid, "
         f"${n + 2}::text, ${n + 3}::uuid, ${n + 4}::text, $4, $5, ${n + 5}::text FROM changed"
     )

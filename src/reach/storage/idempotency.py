@@ -8,9 +8,13 @@ after its write (:mod:`reach.web.idempotency`), and pruned by the batch worker o
 from __future__ import annotations
 
 import hashlib
-from typing import NamedTuple
+from collections.abc import Sequence
+from functools import cache
+from typing import Any, NamedTuple
 
-from reach.storage.database import Connection
+from reach.storage import events
+from reach.storage.database import Connection, is_unique_violation
+from reach.storage.events import EventRow
 
 
 class Stored(NamedTuple):
@@ -28,7 +32,7 @@ class Lookup(NamedTuple):
     free: bool
 
 
-_FIND_SQLITE = (
+_FIND = (
     "SELECT request_hash, status, headers, body FROM idempotency_keys "
     "WHERE tenant_id = $1 AND idem_key = $2 AND expires_at > $3"
 )
@@ -80,12 +84,20 @@ async def find(conn: Connection, tenant_id: str, key: str, now: str) -> Lookup:
     else:
         # Writers are serialised by BEGIN IMMEDIATE (and one transaction per process), so no
         # other transaction can be running this key now.
-        row = await conn.fetchrow(_FIND_SQLITE, tenant_id, key, now)
+        row = await conn.fetchrow(_FIND, tenant_id, key, now)
         free = True
     if row is None or row["request_hash"] is None:
         return Lookup(None, free)
     stored = Stored(row["request_hash"], int(row["status"]), row["headers"], row["body"])
     return Lookup(stored, free)
+
+
+async def stored(conn: Connection, tenant_id: str, key: str, now: str) -> Stored | None:
+    """The live response stored for the key, read alone (no lock, nothing begun)."""
+    row = await conn.fetchrow_standalone(_FIND, tenant_id, key, now)
+    if row is None:
+        return None
+    return Stored(row["request_hash"], int(row["status"]), row["headers"], row["body"])
 
 
 async def save(
@@ -121,3 +133,128 @@ async def any_expired(conn: Connection, now: str) -> bool:
 async def prune(conn: Connection, now: str, limit: int) -> int:
     """Delete up to ``limit`` expired keys (one statement, alone); how many went."""
     return await conn.execute_final(_PRUNE, now, limit)
+
+
+# -- the key stored by the write's own statement (PostgreSQL; reach.web.idempotency)
+
+
+class KeyRow(NamedTuple):
+    """A keyed write's answer, stored by the statement that makes the write."""
+
+    key: str
+    response: Stored
+    now: str
+    expires_at: str
+    lock_id: int
+
+
+class Replay(Exception):  # a control-flow signal, not an error
+    """The key already holds a live answer: nothing was written; the caller replays it (or
+    refuses a different request under the same key)."""
+
+    def __init__(self, stored: Stored) -> None:
+        super().__init__("idempotency key already answered")
+        self.stored = stored
+
+
+class KeyBusy(Exception):  # a control-flow signal, not an error
+    """Another transaction runs (or has just committed) a request with the same key: nothing
+    was written."""
+
+
+def key_row(tenant_id: str, key: str, response: Stored, now: str, expires_at: str) -> KeyRow:
+    return KeyRow(key, response, now, expires_at, _lock_id(tenant_id, key))
+
+
+def _key_args(row: KeyRow) -> tuple[Any, ...]:
+    stored = row.response
+    return (
+        row.lock_id,
+        row.key,
+        stored.request_hash,
+        stored.status,
+        stored.headers,
+        stored.body,
+        row.now,
+        row.expires_at,
+    )
+
+
+@cache
+def keyed_update(update: str, first_arg: int, with_event: bool) -> str:
+    """PostgreSQL: the resource compare-and-set ``update`` (and its event, ``with_event``),
+    landing only together with the key's answer, in one statement. Its tag counts the key
+    rows inserted: 1 when all of it landed, 0 when nothing did.
+
+    The update runs only while this statement holds the key's advisory lock (a duplicate in
+    flight holds it, and waits on the record's row lock holding it) and no row holds the key;
+    a key committed by another transaction after this statement's snapshot was taken meets the
+    primary key, and the whole statement fails with a unique violation: never a write without
+    its answer, nor an answer twice. The event's parameters come first
+    (:func:`reach.storage.events.insert_for_changed`), then the key's."""
+    n = first_arg + (6 if with_event else 0)
+    event = f", logged AS ({events.insert_for_changed(first_arg)})" if with_event else ""
+    return (
+        f"WITH k AS (SELECT pg_try_advisory_xact_lock(${n}::bigint) AND NOT EXISTS "
+        f"(SELECT 1 FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = ${n + 1}::text) "
+        f"AS go), changed AS ({update} AND (SELECT go FROM k) RETURNING tenant_id){event} "
+        "INSERT INTO idempotency_keys "
+        "(tenant_id, idem_key, request_hash, status, headers, body, created_at, expires_at) "
+        f"SELECT tenant_id, ${n + 1}::text, ${n + 2}::text, ${n + 3}::smallint, ${n + 4}::text, "
+        f"${n + 5}::text, ${n + 6}::timestamptz, ${n + 7}::timestamptz FROM changed"
+    )
+
+
+_EXPLAIN = (
+    "SELECT pg_try_advisory_xact_lock($4) AS free, k.request_hash, k.status, k.headers, k.body, "
+    "k.expires_at > $3 AS live FROM (VALUES (1)) AS one (x) LEFT JOIN idempotency_keys AS k "
+    "ON k.tenant_id = $1 AND k.idem_key = $2"
+)
+
+_DROP_EXPIRED = (
+    "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 AND expires_at <= $3"
+)
+
+
+async def explain_keyed_miss(conn: Connection, tenant_id: str, row: KeyRow) -> None:
+    """A :func:`keyed_update` wrote nothing. Raises :class:`Replay` when the key holds a live
+    answer and :class:`KeyBusy` when another transaction holds the key; returns when neither
+    is why (the compare-and-set or the guard is: the caller's to tell), after dropping an
+    expired answer that held the key (the worker prunes them, but maybe not yet)."""
+    found = await conn.fetchrow_standalone(_EXPLAIN, tenant_id, row.key, row.now, row.lock_id)
+    if found is None:  # one row, whatever the join found
+        return
+    if found["request_hash"] is not None:
+        if found["live"]:
+            stored = Stored(
+                found["request_hash"], int(found["status"]), found["headers"], found["body"]
+            )
+            raise Replay(stored)
+        # An ordinary statement: it begins the transaction the retried write then joins.
+        await conn.execute(_DROP_EXPIRED, tenant_id, row.key, row.now)
+        return
+    if not found["free"]:
+        raise KeyBusy
+
+
+async def update_keyed(
+    conn: Connection, update: str, args: Sequence[Any], event: EventRow | None, key: KeyRow
+) -> int:
+    """Run the resource door's compare-and-set ``update`` (with ``args``; the guard's last)
+    with ``event`` and the key's answer as one statement (:func:`keyed_update`, PostgreSQL):
+    1 when it landed, 0 when the compare-and-set or the guard did not hold (the door tells
+    which). Raises :class:`Replay` or :class:`KeyBusy` when the key is why nothing landed."""
+    extra: tuple[Any, ...] = ()
+    if event is not None:
+        event_id, _tenant, partner, kind, schema_id, external_id, _v, _at, body = event
+        extra = (event_id, partner, kind, schema_id, external_id, body)
+    sql = keyed_update(update, len(args) + 1, event is not None)
+    try:
+        changed = await conn.execute_final(sql, *args, *extra, *_key_args(key))
+    except Exception as exc:
+        if is_unique_violation(exc):  # the key, committed after this statement's snapshot
+            raise KeyBusy from exc
+        raise
+    if not changed:
+        await explain_keyed_miss(conn, str(args[0]), key)
+    return changed

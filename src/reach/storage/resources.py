@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from reach.storage import events
+from reach.storage import idempotency as keys
 from reach.storage.database import Connection, Row
 from reach.storage.events import EventRow
 from reach.storage.guard import Guard, guarded_writes
@@ -122,7 +123,13 @@ class TenantResources:
         return int(seq)
 
     async def update_if_version(
-        self, seq: int, data: str, at: str, read_version: int, event: EventRow | None = None
+        self,
+        seq: int,
+        data: str,
+        at: str,
+        read_version: int,
+        event: EventRow | None = None,
+        key: keys.KeyRow | None = None,
     ) -> bool:
         """Compare-and-set, as the request's final write: store ``data`` as version
         ``read_version + 1`` if the record still is at ``read_version``. False when another
@@ -136,7 +143,10 @@ class TenantResources:
 
         ``event`` (:mod:`reach.storage.events`) is appended only if the update lands: on
         PostgreSQL in the same statement; on SQLite, whose CTEs cannot write, as a second
-        statement in a transaction the update begins.
+        statement in a transaction the update begins. ``key`` (PostgreSQL only): the
+        ``Idempotency-Key`` answer stored by the same statement
+        (:func:`reach.storage.idempotency.keyed_update`, which may raise its ``Replay`` or
+        ``KeyBusy`` instead of returning False).
         """
         args = (
             self.tenant_id,
@@ -147,7 +157,9 @@ class TenantResources:
             read_version,
             *self.guard.args(),
         )
-        if event is None:
+        if key is not None:
+            changed = await keys.update_keyed(self.conn, self._update, args, event, key)
+        elif event is None:
             changed = await self.conn.execute_final(self._update, *args)
         elif self.dialect == "postgresql":
             _id, _tenant, partner, kind, schema_id, external_id, _v, _at, body = event

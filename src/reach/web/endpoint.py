@@ -46,7 +46,7 @@ _CONSISTENCY = b"reach-consistency"
 class Call:
     """What a handler gets: the caller, the decoded body, the tenant, the URL's parameters."""
 
-    __slots__ = ("_query", "body", "principal", "scope", "services", "tenant")
+    __slots__ = ("_query", "body", "inline_key", "principal", "scope", "services", "tenant")
 
     def __init__(
         self, scope: Scope, services: Services, principal: Principal, body: Any, tenant: Tenant
@@ -57,6 +57,8 @@ class Call:
         self.body = body
         self.tenant = tenant
         self._query: QueryParams | None = None
+        # Set for a keyed write whose own statement stores its answer (reach.web.idempotency).
+        self.inline_key: idempotency.InlineKey | None = None
 
     def path(self, name: str) -> str:
         value: str = self.scope["path_params"][name]
@@ -121,10 +123,20 @@ def _text(value: bytes | None) -> str | None:
 
 class Endpoint:
     """One route's ASGI app. ``idempotent``: the route honours ``Idempotency-Key`` (every
-    write a tenant makes: reach.web.idempotency). ``replica``: a read that a replica may serve
-    (reach.storage.replicas)."""
+    write a tenant makes: reach.web.idempotency); ``key_in_write``: its handler's write may
+    store the key's answer itself (``Call.inline_key``). ``replica``: a read that a replica
+    may serve (reach.storage.replicas)."""
 
-    __slots__ = ("access", "body", "handler", "idempotent", "replica", "transaction", "write")
+    __slots__ = (
+        "access",
+        "body",
+        "handler",
+        "idempotent",
+        "key_in_write",
+        "replica",
+        "transaction",
+        "write",
+    )
 
     def __init__(
         self,
@@ -135,6 +147,7 @@ class Endpoint:
         body: bool,
         transaction: bool = True,
         replica: bool = False,
+        key_in_write: bool = False,
     ) -> None:
         if replica and write:
             raise ValueError("a write route cannot read from a replica")
@@ -143,6 +156,7 @@ class Endpoint:
         self.write = write
         self.body = body
         self.idempotent = write and access == "tenant"
+        self.key_in_write = key_in_write and self.idempotent
         # False: the handler opens its own short transactions (a long poll must not hold a
         # connection, or on SQLite the process's only one, while it waits); it gets no conn.
         self.transaction = transaction
@@ -218,7 +232,7 @@ class Endpoint:
             async def handle(conn: Connection) -> Response:
                 return await self._handle(call, conn, headers.tenant)
 
-            return await idempotency.serve(call, key, handle)
+            return await idempotency.serve(call, key, handle, inline=self.key_in_write)
         async with services.db.transaction(write=self.write) as conn:
             return await self._handle(call, conn, headers.tenant)
 
@@ -237,7 +251,7 @@ class Endpoint:
 
         key = headers.idempotency_key
         if key is not None and self.idempotent:
-            response = await idempotency.serve(call, key, handle)
+            response = await idempotency.serve(call, key, handle, inline=self.key_in_write)
         else:
             async with call.services.db.transaction(write=self.write) as conn:
                 response = await handle(conn)
@@ -307,12 +321,21 @@ def route(
     replica: bool = False,
     name: str | None = None,
     transaction: bool = True,
+    key_in_write: bool = False,
 ) -> Route:
     """``replica=True``: with ``REACH_DATABASE_READ_URLS`` set, a replica may serve this read
     (fresh as the request's ``Reach-Consistency`` token asks). Only for a handler whose every
-    statement reads, and whose answer decides no write (docs/replicas.md)."""
+    statement reads, and whose answer decides no write (docs/replicas.md).
+    ``key_in_write=True``: the handler answers through ``call.inline_key`` when it is set
+    (reach.web.idempotency.InlineKey)."""
     endpoint = Endpoint(
-        handler, access=access, write=write, body=body, transaction=transaction, replica=replica
+        handler,
+        access=access,
+        write=write,
+        body=body,
+        transaction=transaction,
+        replica=replica,
+        key_in_write=key_in_write,
     )
     return Route(path, endpoint, methods=[method], name=name or handler.__name__)
 

@@ -11,6 +11,12 @@ Only 2xx answers are stored. A 4xx leaves nothing behind (the transaction rolled
 retry with a corrected body may use the same key); a fault (5xx, 503) must stay retryable.
 
 Requests without the header never reach this module: they pay no statement and no hashing.
+
+On PostgreSQL a keyed PATCH stores its answer in the statement that makes its write
+(:class:`InlineKey`): the handler renders the answer from the merged record before the write,
+and the write lands only together with it, so the keyed PATCH is one round trip like an
+unkeyed one instead of a transaction of five. Everything else is looked up first and stored
+after the handler, in the request's transaction.
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from reach import clock
-from reach.errors import BadRequest, Conflict, UnprocessableContent
+from reach.errors import BadRequest, Conflict, ReachError, UnprocessableContent
 from reach.storage import idempotency as store
 from reach.storage.database import Connection
 
 if TYPE_CHECKING:
+    from reach.domain.resources import Record
+    from reach.services import Services
     from reach.web.endpoint import Call
 
 HEADER = "Idempotency-Key"
@@ -52,7 +60,9 @@ class KeyInUse(Conflict):
 
 def check_key(raw: str) -> str:
     """1 to 255 printable ASCII characters, else 400."""
-    if not 1 <= len(raw) <= MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in raw):
+    # Printable ASCII is exactly " " to "~" (a C-level check; a loop over the characters
+    # cost a keyed request ~5 µs).
+    if not 1 <= len(raw) <= MAX_KEY_LENGTH or not (raw.isascii() and raw.isprintable()):
         raise BadRequest(
             "Invalid Idempotency-Key header",
             errors=[f"{HEADER}: must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"],
@@ -102,7 +112,15 @@ def _stored(response: Response, digest: str) -> store.Stored:
     )
 
 
-def _replay(found: store.Stored) -> Response:
+def _replay(found: store.Stored, digest: str) -> Response:
+    if found.request_hash != digest:
+        raise UnprocessableContent(
+            "Idempotency-Key reused for a different request",
+            errors=[
+                f"{HEADER}: already used for another method, path or body; "
+                "use a new key for a new request"
+            ],
+        )
     body = found.body.encode()
     response = Response(body, status_code=found.status)
     response.raw_headers = [
@@ -116,12 +134,63 @@ def _replay(found: store.Stored) -> Response:
     return response
 
 
+class InlineKey:
+    """A keyed write whose own write statement stores its answer (PostgreSQL PATCH,
+    ``route(..., key_in_write=True)``). The handler gives the domain :meth:`bind`'s callable,
+    which renders the answer for the merged record before the write, and answers with
+    :meth:`response_for`."""
+
+    __slots__ = (
+        "digest",
+        "expires_at",
+        "key",
+        "now",
+        "record",
+        "response",
+        "stored",
+        "tenant_id",
+    )
+
+    def __init__(self, tenant_id: str, key: str, digest: str, now: str, expires_at: str) -> None:
+        self.tenant_id = tenant_id
+        self.key = key
+        self.digest = digest
+        self.now = now
+        self.expires_at = expires_at
+        self.record: Record | None = None  # the last record an answer was rendered for
+        self.response: Response | None = None
+        self.stored = False  # the handler answered with the answer its write stored
+
+    def bind(self, render: Callable[[Record], Response]) -> Callable[[Record], store.KeyRow]:
+        """What the domain calls with the merged record, right before its write: the answer
+        ``render`` gives for it, as the key's row."""
+
+        def row(record: Record) -> store.KeyRow:
+            response = render(record)
+            self.record, self.response = record, response
+            stored = _stored(response, self.digest)
+            return store.key_row(self.tenant_id, self.key, stored, self.now, self.expires_at)
+
+        return row
+
+    def response_for(self, record: Record, render: Callable[[Record], Response]) -> Response:
+        """The answer for ``record``: the one its write stored, or (no write stored one: the
+        record did not change) rendered now, stored after the handler."""
+        if record is self.record and self.response is not None:
+            self.stored = True
+            return self.response
+        return render(record)
+
+
 async def serve(
     call: Call,
     raw_key: str,
     handle: Callable[[Connection], Awaitable[Response]],
+    *,
+    inline: bool = False,
 ) -> Response:
-    """Run a keyed write: replay its stored answer, or run it and store the answer with it."""
+    """Run a keyed write: replay its stored answer, or run it and store the answer with it.
+    ``inline``: the handler's write may store the answer itself (:class:`InlineKey`)."""
     key = check_key(raw_key)
     services = call.services
     tenant_id = call.tenant.id
@@ -135,33 +204,80 @@ async def serve(
         raise KeyInUse
     running.add(slot)
     try:
+        if inline and services.db.dialect == "postgresql":
+            return await _serve_inline(call, key, digest, handle)
         async with services.db.transaction(write=True) as conn:
             now = clock.now()
             found = await store.find(conn, tenant_id, key, now)
             if found.stored is not None:
-                if found.stored.request_hash != digest:
-                    raise UnprocessableContent(
-                        "Idempotency-Key reused for a different request",
-                        errors=[
-                            f"{HEADER}: already used for another method, path or body; "
-                            "use a new key for a new request"
-                        ],
-                    )
-                return _replay(found.stored)
+                return _replay(found.stored, digest)
             if not found.free:
                 raise KeyInUse
             response = await handle(conn)
-            if 200 <= response.status_code < 300:
-                saved = await store.save(
-                    conn,
-                    tenant_id,
-                    key,
-                    _stored(response, digest),
-                    now=now,
-                    expires_at=_expiry(services.settings.idempotency_retention_seconds),
-                )
-                if not saved:
-                    raise KeyInUse  # a duplicate committed first: roll this one back
+            await _save(conn, services, tenant_id, key, digest, response, now)
             return response
     finally:
         running.discard(slot)
+
+
+async def _save(
+    conn: Connection,
+    services: Services,
+    tenant_id: str,
+    key: str,
+    digest: str,
+    response: Response,
+    now: str,
+) -> None:
+    """Store a 2xx answer after the handler, in its transaction (after :func:`store.find`)."""
+    if 200 <= response.status_code < 300:
+        saved = await store.save(
+            conn,
+            tenant_id,
+            key,
+            _stored(response, digest),
+            now=now,
+            expires_at=_expiry(services.settings.idempotency_retention_seconds),
+        )
+        if not saved:
+            raise KeyInUse  # a duplicate committed first: roll this one back
+
+
+async def _serve_inline(
+    call: Call, key: str, digest: str, handle: Callable[[Connection], Awaitable[Response]]
+) -> Response:
+    """No look-up first: the write's statement checks the key, takes its lock and stores the
+    answer (reach.storage.idempotency.keyed_update). Whatever ends without that write looks
+    the key up before it answers, as a keyed request always does: a 2xx that wrote nothing
+    (an unchanged record) stores its answer the classic way; a refusal replays the key's
+    answer if it has one (a retry must not be judged again against the record it changed)."""
+    services = call.services
+    tenant_id = call.tenant.id
+    now = clock.now()
+    retention = services.settings.idempotency_retention_seconds
+    pending = InlineKey(tenant_id, key, digest, now, _expiry(retention))
+    call.inline_key = pending
+    try:
+        async with services.db.transaction(write=True) as conn:
+            response = await handle(conn)
+            if pending.stored or not 200 <= response.status_code < 300:
+                return response
+            found = await store.find(conn, tenant_id, key, now)
+            if found.stored is not None:
+                return _replay(found.stored, digest)
+            if not found.free:
+                raise KeyInUse
+            await _save(conn, services, tenant_id, key, digest, response, now)
+            return response
+    except store.Replay as replay:
+        return _replay(replay.stored, digest)
+    except store.KeyBusy:
+        raise KeyInUse from None
+    except ReachError as exc:
+        if exc.status >= 500 or isinstance(exc, KeyInUse):
+            raise
+        async with services.db.transaction(write=False) as conn:
+            stored = await store.stored(conn, tenant_id, key, now)
+        if stored is None:
+            raise
+        return _replay(stored, digest)
