@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -47,9 +48,11 @@ _SQLITE_INSERT = (
 EventRow = tuple[str, str, str, str, str | None, str | None, int | None, str, str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StoredEvent:
-    """A stamped event as the webhook dispatcher reads it: ``body`` is the served event."""
+    """A stamped event as the webhook dispatcher reads it: ``body`` is the served event,
+    parsed from ``text`` when first asked for. The dispatcher reads every event whether or
+    not any endpoint wants it; with none (the common case) no body is ever parsed."""
 
     id: str
     position: int
@@ -57,7 +60,12 @@ class StoredEvent:
     partner_id: str
     type: str
     occurred_at: str
-    body: dict[str, Any]
+    text: bytes
+
+    @cached_property
+    def body(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = orjson.loads(self.text)
+        return parsed
 
 
 def served_text(row: Row) -> bytes:
@@ -156,7 +164,7 @@ async def read_all_after(conn: Connection, position: int, limit: int) -> list[St
             partner_id=str(r["partner_id"]),
             type=r["type"],
             occurred_at=r["occurred_at"],
-            body=orjson.loads(served_text(r)),
+            text=served_text(r),
         )
         for r in rows
     ]
