@@ -63,7 +63,7 @@ async def _reset_postgres(url: str) -> None:
 
 async def _scope(services: Services, tenant: tenants.Tenant, conn: Any) -> Scope:
     schema = await services.schemas.resolve(conn, tenant.partner_id, "customers")
-    return Scope(conn, services.db.dialect, tenant, schema, services.schemas)
+    return Scope(conn, tenant, schema, services.schemas)
 
 
 async def _scenario(

@@ -127,8 +127,8 @@ class Driver:
 
 async def _measure(args: argparse.Namespace, url: str, token: str) -> dict[str, float]:
     os.environ["REACH_DATABASE_URL"] = url
-    from reach.app import create_app  # after the environment is set, from whichever tree
     from reach.config import load_settings
+    from reach.web.app import create_app  # after the environment is set, from whichever tree
 
     driver = Driver(create_app(load_settings()), token)
     await driver.start()

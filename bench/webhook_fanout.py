@@ -120,7 +120,7 @@ async def run_engine(url: str, port: int, events: int, endpoints: int, concurren
                 for i in range(min(1000, events - first))
             ]
             async with services.db.transaction(write=True) as conn:
-                queued += await dispatcher.fan_out(conn, services.db.dialect, chunk)
+                queued += await dispatcher.fan_out(conn, chunk)
         fanned = time.perf_counter() - start
         print(f"  queued {queued} deliveries in {fanned:.2f}s ({queued / fanned:,.0f}/s)")
         worker = WebhookWorker(services, name="bench", poll_seconds=0.01)

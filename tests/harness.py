@@ -21,12 +21,12 @@ import httpx
 import jwt
 import uvicorn
 
-from reach.app import create_app
 from reach.config import Settings, load_settings
 from reach.domain import partners
 from reach.secretbox import SecretBox, box_for, new_key
 from reach.storage import migrate
 from reach.storage.database import Connection, Database, open_database
+from reach.web.app import create_app
 
 T = TypeVar("T")
 

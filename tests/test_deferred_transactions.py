@@ -315,7 +315,7 @@ def _race_patch(
 
     async def race() -> httpx.Response:
         async with api.db.transaction(write=True) as conn:
-            rows = TenantResources(conn, api.db.dialect, record["businessId"])
+            rows = TenantResources(conn, record["businessId"])
             row = await rows.get(
                 record["schemaDefinitionId"], record["resourceExternalId"], for_update=True
             )

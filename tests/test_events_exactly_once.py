@@ -132,7 +132,7 @@ def test_an_event_that_commits_late_with_a_lower_sequence_is_not_skipped(
                 clock.now(),
                 body,
             )
-            await store.append(conn, api.db.dialect, [row])
+            await store.append(conn, [row])
             loop = asyncio.get_running_loop()
 
             def later_write() -> list[str]:

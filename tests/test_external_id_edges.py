@@ -78,7 +78,7 @@ def _store_directly(api: Harness, partner: PartnerKey, tenant: str, external_id:
     async def work(conn: Connection) -> None:
         schema = await schemas.get(conn, partner.id, "customers")
         document = customer(external_id, emailOptOut=False, smsOptOut=True)
-        rows = TenantResources(conn, api.db.dialect, tenant_id)
+        rows = TenantResources(conn, tenant_id)
         stored = await rows.insert(
             clock.new_id(), schema.id, external_id, orjson.dumps(document).decode(), clock.now()
         )

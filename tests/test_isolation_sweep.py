@@ -22,9 +22,9 @@ import orjson
 import pytest
 
 from reach import clock
-from reach.app import create_app
 from reach.domain.ordered_ids import new_ordered_id
 from reach.storage import webhook_deliveries as outbox
+from reach.web.app import create_app
 from tests.batch_helpers import customer, wait_for_batch
 from tests.harness import Harness, PartnerKey
 

@@ -121,7 +121,7 @@ def test_positions_after_0015_follow_every_earlier_position_both_ways(url: str) 
             AT,
             '{"n":5}',
         )
-        await store.append(conn, dialect, [row])
+        await store.append(conn, [row])
         # A process of the older release still running on the file: no position given.
         await _old_insert(conn, dialect, 6, None)
 

@@ -12,7 +12,7 @@ import pytest
 from openapi_spec_validator import validate
 from starlette.routing import BaseRoute, Mount, Route
 
-from reach.app import create_app
+from reach.web.app import create_app
 from tests.harness import Harness, PartnerKey
 from tests.openapi_support import (
     CUSTOMER_PATCH,

@@ -21,7 +21,7 @@ from tests.harness import Harness, PartnerKey
 
 def _write_behind_the_servers_back(api: Harness, record: dict[str, Any], **fields: Any) -> None:
     async def work(conn: Connection) -> None:
-        rows = TenantResources(conn, api.db.dialect, record["businessId"])
+        rows = TenantResources(conn, record["businessId"])
         row = await rows.get(record["schemaDefinitionId"], record["resourceExternalId"])
         assert row is not None
         data = orjson.loads(row["data"]) | fields
@@ -101,7 +101,7 @@ def test_a_patch_after_another_writer_deleted_the_record_answers_404(
     record = create_customer(api, headers, "hint-gone")
 
     async def delete(conn: Connection) -> None:
-        rows = TenantResources(conn, api.db.dialect, record["businessId"])
+        rows = TenantResources(conn, record["businessId"])
         assert await rows.delete(record["schemaDefinitionId"], "hint-gone") is not None
 
     api.transaction(delete)
@@ -114,7 +114,7 @@ def test_a_patch_after_another_writer_deleted_the_record_answers_404(
 
 def _delete_behind_the_servers_back(api: Harness, record: dict[str, Any]) -> None:
     async def work(conn: Connection) -> None:
-        rows = TenantResources(conn, api.db.dialect, record["businessId"])
+        rows = TenantResources(conn, record["businessId"])
         assert await rows.delete(record["schemaDefinitionId"], record["resourceExternalId"])
 
     api.transaction(work)

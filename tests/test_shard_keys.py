@@ -42,13 +42,18 @@ REFERENCE_TABLES = {
 # Kept on the coordinator only, never distributed.
 LOCAL_TABLES = {
     "alembic_version": "the migration bookkeeping",
-    "sequences": "SQLite's seq high-water marks (migration 0013); empty on PostgreSQL",
+    "sequences": "SQLite's events.seq high-water mark (migration 0013); empty on PostgreSQL",
     "event_stamp": (
         "one row: the last commit-ordered event position given; every stamper takes turns on "
         "it, so on a distributed PostgreSQL it lives on the coordinator (docs/scaling.md)"
     ),
     "webhook_dispatch": "the webhook dispatcher's cursor in the event log, one row",
 }
+
+# SQLite is never distributed: there these tables keep ``seq`` as the AUTOINCREMENT rowid and
+# primary key alone (migration 0017: one index less per insert). Their unique keys still carry
+# the tenant; PostgreSQL's primary keys are judged in full.
+SQLITE_ROWID_KEYS = {"resources", "batches"}
 
 # Tables the rule does not fit yet, each with the plan that will make it fit. Listed, so a new
 # table cannot slip in unnoticed, and so the gap is a decision rather than an accident.
@@ -183,6 +188,11 @@ def test_a_sqlite_database_migrated_to_head_can_be_distributed_by_tenant(tmp_pat
     finally:
         engine.dispose()
     assert {s.name for s in shapes} >= set(metadata.tables)
+    rowid_keyed = {s.name for s in shapes if s.primary_key == ["seq"]}
+    assert rowid_keyed == SQLITE_ROWID_KEYS
+    for shape in shapes:
+        if shape.name in rowid_keyed:
+            shape.primary_key = [TENANT, "seq"]  # judged as on PostgreSQL, where it is
     assert problems(shapes) == []
 
 

@@ -201,7 +201,7 @@ def test_batch_writes_through_a_stale_scope_raise_and_store_nothing(
             ),
         }
         for name, attempt in attempts.items():
-            rows = TenantResources(conn, api.db.dialect, tenant_id, (schema_id, 1))
+            rows = TenantResources(conn, tenant_id, (schema_id, 1))
             try:
                 await attempt(rows)
             except StaleScope:
@@ -219,7 +219,7 @@ def test_batch_writes_through_a_stale_scope_raise_and_store_nothing(
         )
         assert row is not None
         try:
-            await TenantResources(conn, api.db.dialect, tenant_id).delete_many([int(row["seq"])])
+            await TenantResources(conn, tenant_id).delete_many([int(row["seq"])])
         except StaleScope:
             return True
         return False

@@ -36,7 +36,7 @@ def create_endpoint(api: Harness, partner: PartnerKey, url: str, **extra: Any) -
 
 def fan_out(api: Harness, *events: Event) -> int:
     """Queue the events' deliveries as the dispatcher does (its own fan-out, real storage)."""
-    return api.transaction(lambda conn: dispatcher.fan_out(conn, api.db.dialect, list(events)))
+    return api.transaction(lambda conn: dispatcher.fan_out(conn, list(events)))
 
 
 def deliveries(

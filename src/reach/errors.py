@@ -1,4 +1,4 @@
-"""Domain errors. Each carries its HTTP status; one handler in :mod:`reach.edge` renders them.
+"""Domain errors. Each carries its HTTP status; one handler in :mod:`reach.web.edge` renders them.
 
 The wire shapes come from the published contract and DESIGN.md:
 
@@ -122,7 +122,7 @@ class ServiceUnavailable(ReachError):
 class StaleScope(Conflict):
     """A resource write found its tenant deleted, or its schema definition changed, after this
     process cached them (through another node, or by an operator): nothing was written. The
-    route reads both again and retries once (:mod:`reach.routing`), so a client sees this only
+    route reads both again and retries once (:mod:`reach.web.endpoint`), so a client sees this only
     if they change again in between."""
 
     default_message = (

@@ -97,7 +97,6 @@ async def read_feed(
             async with db.transaction(write=False) as conn:
                 page = await events.feed(
                     conn,
-                    db.dialect,
                     tenant_id,
                     cursor=cursor,
                     limit=limit,
@@ -125,7 +124,7 @@ async def prune(db: Database, days: int, *, chunk: int = PRUNE_CHUNK) -> int:
     total = 0
     while True:
         async with db.transaction(write=True) as conn:
-            pruned = await store.prune(conn, db.dialect, before, chunk)
+            pruned = await store.prune(conn, before, chunk)
         total += pruned
         if pruned < chunk:
             return total

@@ -8,7 +8,7 @@ limiting is on; a request over budget gets 429 with ``Retry-After``.
 If the counter store fails (Redis down) requests are let through and a warning is logged:
 limiting protects availability, so it must not become the thing that takes the API down.
 
-Order (``reach.routing``): the partner's budget is first *tested* without spending it, so an
+Order (``reach.web.endpoint``): the partner's budget is first *tested* without spending it, so an
 over-budget partner costs no tenant look-up, body read or query; then :meth:`RateLimiter.charge`
 spends the tenant's budget and only if that admits the request the partner's. A request its
 tenant's limit refuses therefore leaves the partner budget, and so the sibling tenants, alone.

@@ -44,7 +44,8 @@ class Services:
     listener: notify.Listener | None = field(default=None)
     # REACH_DATABASE_READ_URLS: where reads of replica routes go (None: all on ``db``)
     replicas: Replicas | None = field(default=None)
-    # (tenant id, Idempotency-Key) of the keyed writes running in this process (reach.idempotency)
+    # (tenant id, Idempotency-Key) of the keyed writes running in this process
+    # (reach.web.idempotency)
     idempotency_running: set[tuple[str, str]] = field(default_factory=set)
     # Wakes this process's feed long polls (reach.feed)
     event_signal: Signal = field(default_factory=Signal)

@@ -90,7 +90,6 @@ async def accept_writes(
         rows.append((position, external_id, payload.decode()))
     await store.insert(
         scope.conn,
-        scope.rows.dialect,
         {
             "id": batch_id,
             "partner_id": scope.tenant.partner_id,
@@ -104,7 +103,7 @@ async def accept_writes(
             "created_at": at,
         },
     )
-    await store.insert_items(scope.conn, scope.rows.dialect, batch_id, scope.tenant.id, rows)
+    await store.insert_items(scope.conn, batch_id, scope.tenant.id, rows)
     if unstorable:
         await store.insert_failures(scope.conn, batch_id, scope.tenant.id, unstorable)
         n = len(unstorable)
@@ -181,7 +180,6 @@ async def accept_delete(scope: Scope, request: DeleteRequest) -> Accepted:
     options = Options(cascade=request.cascade, delete_all=request.delete_all)
     await store.insert(
         scope.conn,
-        scope.rows.dialect,
         {
             "id": batch_id,
             "partner_id": scope.tenant.partner_id,
@@ -197,7 +195,6 @@ async def accept_delete(scope: Scope, request: DeleteRequest) -> Accepted:
     )
     await store.insert_items(
         scope.conn,
-        scope.rows.dialect,
         batch_id,
         scope.tenant.id,
         [(position, key, None) for position, key in enumerate(request.external_ids)],

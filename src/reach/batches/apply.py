@@ -13,7 +13,6 @@ other's changes, and a bad item is simply left out of the writes: it never fails
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +35,7 @@ from reach.domain import write_rule
 from reach.domain.compiled import json_type
 from reach.domain.documents import checked_fields
 from reach.domain.events import CREATED, UPDATED, Actor
+from reach.domain.ordered_ids import new_ordered_id
 from reach.domain.resources import Scope, external_id_in, later_than
 from reach.domain.write_rule import Missing
 from reach.errors import (
@@ -46,13 +46,6 @@ from reach.errors import (
     UnknownFields,
 )
 from reach.storage.events import EventRow
-
-
-def new_id() -> str:
-    """A random (version 4) UUID, as :func:`reach.clock.new_id` makes, in half the time."""
-    digits = os.urandom(16).hex()
-    variant = "89ab"[int(digits[16], 16) & 3]
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 class ConcurrentCreate(Exception):
@@ -279,7 +272,7 @@ class _Chunk:
                 )
         before = None if current is None else current.doc
         if current is None:
-            current = _Current(written.document, 1, None, new_id(), self.at)
+            current = _Current(written.document, 1, None, new_ordered_id(), self.at)
             self.state[external_id] = current
         else:
             current.doc = written.document

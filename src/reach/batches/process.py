@@ -50,7 +50,7 @@ async def step(
     options = msgspec.json.decode(batch["options"], type=Options)
     scope = await _scope(services, conn, batch, options)
     if isinstance(scope, str):
-        return await _abandon(conn, batch, scope, now, _events_on(services))
+        return await _abandon(conn, batch, scope, now, services.settings.events)
     if batch["batch_type"] == DELETE and options.delete_all:
         return await _delete_all_step(conn, scope, batch, options, chunk_size, now)
     batch_id = str(batch["id"])
@@ -73,13 +73,8 @@ async def step(
         pending += await _retry_waiting(conn, scope, batch, options, now)
         if pending:
             return await _wait(conn, batch_id, now)
-    await _finish(conn, batch, now, total=None, dialect=_events_on(services))
+    await _finish(conn, batch, now, total=None, with_events=services.settings.events)
     return DONE
-
-
-def _events_on(services: Services) -> str | None:
-    """The dialect to append events in, or None when events are off."""
-    return services.db.dialect if services.settings.events else None
 
 
 def _payload(row: Row) -> Any:
@@ -90,9 +85,7 @@ def _payload(row: Row) -> Any:
 async def _scope(services: Services, conn: Connection, batch: Row, options: Options) -> Scope | str:
     """The tenant and schema the batch writes to, or the reason they are gone."""
     partner_id = str(batch["partner_id"])
-    tenant_row = await tenant_store.get_for_writing(
-        conn, services.db.dialect, partner_id, str(batch["tenant_id"])
-    )
+    tenant_row = await tenant_store.get_for_writing(conn, partner_id, str(batch["tenant_id"]))
     if tenant_row is None or tenant_row["deleted_at"] is not None:
         return Reason.TENANT_UNAVAILABLE
     try:
@@ -111,11 +104,11 @@ async def _scope(services: Services, conn: Connection, batch: Row, options: Opti
             request_id=options.request_id,
         )
     tenant = Tenant.from_row(tenant_row)
-    return Scope(conn, services.db.dialect, tenant, schema, services.schemas, actor=actor)
+    return Scope(conn, tenant, schema, services.schemas, actor=actor)
 
 
 async def _abandon(
-    conn: Connection, batch: Row, reason: str, now: datetime, dialect: str | None
+    conn: Connection, batch: Row, reason: str, now: datetime, with_events: bool
 ) -> str:
     """The tenant was deleted or the schema deactivated after the batch was accepted."""
     batch_id = str(batch["id"])
@@ -131,7 +124,7 @@ async def _abandon(
         pending=-int(batch["pending_records"]),
         cascaded=0,
     )
-    await _finish(conn, batch, now, total=None, dialect=dialect)
+    await _finish(conn, batch, now, total=None, with_events=with_events)
     return DONE
 
 
@@ -169,7 +162,7 @@ async def _record(
         ],
     )
     if waited:
-        await store.mark_succeeded(conn, scope.rows.dialect, batch_id, succeeded)
+        await store.mark_succeeded(conn, batch_id, succeeded)
     elif succeeded:
         # A chunk is a run of queued items, so what is left queued in its span succeeded.
         positions = [o.position for o in outcomes]
@@ -268,10 +261,10 @@ async def _wait(conn: Connection, batch_id: str, now: datetime) -> str:
 
 
 async def _finish(
-    conn: Connection, batch: Row, now: datetime, *, total: int | None, dialect: str | None
+    conn: Connection, batch: Row, now: datetime, *, total: int | None, with_events: bool
 ) -> None:
     """Complete the batch; ``total`` replaces the accepted count (a delete-all's estimate).
-    With ``dialect`` (events on) it appends ``batch.completed`` in the same transaction."""
+    With ``with_events`` it also appends ``batch.completed``, in the same transaction."""
     batch_id = str(batch["id"])
     row = await store.counts(conn, batch_id)
     if row is None:  # cannot happen: the caller holds the batch row locked
@@ -280,10 +273,9 @@ async def _finish(
     await store.clear_waits(conn, batch_id)
     status = final_status(final_total, int(row["successful_records"]))
     await store.finish(conn, batch_id, status=status, at=clock.format_timestamp(now), total=total)
-    if dialect is not None:
+    if with_events:
         await events.append_other(
             conn,
-            dialect,
             tenant_id=str(batch["tenant_id"]),
             partner_id=str(batch["partner_id"]),
             kind="batch.completed",
@@ -403,14 +395,11 @@ async def _delete_all_step(
         if len(rows) == chunk_size:
             return CONTINUE
     # The walk is over: the total is what was found, not the estimate made on acceptance.
-    dialect = None if scope.events is None else scope.events.dialect
-    await _finish(conn, batch, now, total=processed, dialect=dialect)
+    await _finish(conn, batch, now, total=processed, with_events=scope.events is not None)
     return DONE
 
 
-async def fail_next(
-    conn: Connection, batch: Row, now: datetime, dialect: str | None = None
-) -> None:
+async def fail_next(conn: Connection, batch: Row, now: datetime, with_events: bool = False) -> None:
     """A step keeps raising even for a single item: fail that item (or, for a delete-all walk
     or the waiting items, the rest of the batch) so the batch can still complete."""
     batch_id = str(batch["id"])
@@ -437,4 +426,4 @@ async def fail_next(
         pending=-int(batch["pending_records"]),
         cascaded=0,
     )
-    await _finish(conn, batch, now, total=None, dialect=dialect)
+    await _finish(conn, batch, now, total=None, with_events=with_events)

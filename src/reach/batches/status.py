@@ -27,13 +27,13 @@ DETAILS_LIMIT = 1000
 
 
 async def get(
-    conn: Connection, dialect: str, tenant: Tenant, batch_id: str, *, include_pending: bool
+    conn: Connection, tenant: Tenant, batch_id: str, *, include_pending: bool
 ) -> dict[str, Any]:
     # Another tenant's batch, or no batch, or not even an id: the same 404.
     row = await store.get(conn, tenant.id, batch_id.lower()) if clock.is_uuid(batch_id) else None
     if row is None:
         raise NotFound(f"Batch {batch_id!r} not found")
-    summaries = await store.failure_summaries(conn, dialect, [str(row["id"])])
+    summaries = await store.failure_summaries(conn, [str(row["id"])])
     failures = await store.items_with_status(conn, str(row["id"]), ITEM_FAILED, DETAILS_LIMIT)
     details = {
         str(item["position"]): {
@@ -52,7 +52,6 @@ async def get(
 
 async def page(
     conn: Connection,
-    dialect: str,
     tenant: Tenant,
     *,
     cursor: str | None,
@@ -81,7 +80,7 @@ async def page(
     has_next = len(rows) > limit
     rows = rows[:limit]
     summaries: dict[str, dict[str, int]] = defaultdict(dict)
-    for s in await store.failure_summaries(conn, dialect, [str(r["id"]) for r in rows]):
+    for s in await store.failure_summaries(conn, [str(r["id"]) for r in rows]):
         summaries[str(s["batch_id"])][s["reason"]] = int(s["n"])
     return {
         "results": [batch_wire(row, summaries.get(str(row["id"]), {}), {}) for row in rows],

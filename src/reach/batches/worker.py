@@ -168,9 +168,7 @@ class Worker:
             if not await store.has_work(conn, _stamp(now)):
                 return False
         async with db.transaction(write=True) as conn:
-            claimed = await store.claim(
-                conn, db.dialect, self.name, _stamp(now), _stamp(now + self.lease)
-            )
+            claimed = await store.claim(conn, self.name, _stamp(now), _stamp(now + self.lease))
         if claimed is None:
             return False
         await self._work(str(claimed["id"]))
@@ -226,7 +224,7 @@ class Worker:
         if woken:
             try:
                 async with db.transaction(write=True) as conn:
-                    await store.wake(conn, db.dialect, woken, _stamp(now))
+                    await store.wake(conn, woken, _stamp(now))
             except Exception as exc:
                 # Two workers waking the same batches can deadlock on PostgreSQL; one of them
                 # wins, and the other tries again at its next poll.
@@ -327,8 +325,7 @@ class Worker:
                 now = datetime.now(UTC)
                 batch = await store.renew(conn, batch_id, self.name, _stamp(now + self.lease))
                 if batch is not None:
-                    dialect = self.services.db.dialect if self.services.settings.events else None
-                    await process.fail_next(conn, batch, now, dialect)
+                    await process.fail_next(conn, batch, now, self.services.settings.events)
         except Exception as exc:
             if not _retry_unchanged(exc):
                 raise

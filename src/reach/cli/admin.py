@@ -165,7 +165,6 @@ def tenants_list(database_url: str | None, partner_id: str, include_deleted: boo
         while True:
             page = await tenants.page(
                 conn,
-                settings.engine,
                 partner_id,
                 cursor=cursor,
                 limit=1000,

@@ -92,7 +92,7 @@ def serve(
     # Several workers share one set of Prometheus metrics through files in a fresh directory.
     with shared_between_workers(settings.workers):
         Granian(
-            "reach.app:create_app",
+            "reach.web.app:create_app",
             factory=True,
             address=settings.host,
             port=settings.port,

@@ -78,18 +78,16 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict
 class EventLog:
     """What a scope's writes append: events for one tenant and schema, by one actor."""
 
-    __slots__ = ("actor", "dialect", "partner_id", "schema_id", "schema_name", "tenant_id")
+    __slots__ = ("actor", "partner_id", "schema_id", "schema_name", "tenant_id")
 
     def __init__(
         self,
-        dialect: str,
         tenant_id: str,
         partner_id: str,
         schema_id: str,
         schema_name: str,
         actor: Actor,
     ) -> None:
-        self.dialect = dialect
         self.tenant_id = tenant_id
         self.partner_id = partner_id
         self.schema_id = schema_id
@@ -142,12 +140,11 @@ class EventLog:
         )
 
     async def append(self, conn: Connection, rows: list[EventRow]) -> None:
-        await store.append(conn, self.dialect, rows)
+        await store.append(conn, rows)
 
 
 async def append_other(
     conn: Connection,
-    dialect: str,
     *,
     tenant_id: str,
     partner_id: str,
@@ -173,7 +170,6 @@ async def append_other(
     ).decode()
     await store.append(
         conn,
-        dialect,
         [(event_id, tenant_id, partner_id, kind, schema_id, None, None, at, body)],
     )
 
@@ -215,7 +211,6 @@ def parse_types(raw: list[str]) -> list[str]:
 
 async def feed(
     conn: Connection,
-    dialect: str,
     tenant_id: str,
     *,
     cursor: str | None,
@@ -227,7 +222,7 @@ async def feed(
     position returned (or the one given, when nothing is new), so a tail resumes exactly."""
     after = _position(cursor, "events") or 0
     rows = await store.feed_page(
-        conn, dialect, tenant_id, after=after, limit=limit + 1, types=types, schema_id=schema_id
+        conn, tenant_id, after=after, limit=limit + 1, types=types, schema_id=schema_id
     )
     has_next = len(rows) > limit
     rows = rows[:limit]

@@ -1,4 +1,8 @@
-"""Time-ordered UUIDs (version 7 layout) for rows listed in creation order.
+"""Time-ordered UUIDs (version 7 layout) for rows listed in creation order, and for records.
+
+Records (``resources.id``) take them because their unique index is then appended to rather
+than written at a random leaf: a batch of 1,000 random ids dirtied a page of that index per
+row (3.2 KB of SQLite WAL per inserted row against 0.8 KB ordered; docs/benchmarks.md).
 
 Segments and channel accounts are listed by ``(created_at, id)``; ``created_at`` has
 millisecond precision, so rows made within one millisecond would otherwise come back in
@@ -11,7 +15,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 _lock = threading.Lock()
 _last = (0, 0)  # (milliseconds, counter)
@@ -29,6 +32,9 @@ def new_ordered_id() -> str:
         else:
             counter = 0
         _last = (ms, counter)
-    tail = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | tail
-    return str(uuid.UUID(int=value))
+    # Formatted by hand: ``str(uuid.UUID(int=...))`` cost ~3x as much (8 µs of ~11), and a
+    # batch makes a thousand of these per chunk. Layout: 48-bit ms, version 7, 12-bit counter,
+    # variant 0b10, 62 random bits.
+    tail = f"{(int.from_bytes(os.urandom(8), 'big') >> 2) | (0b10 << 62):016x}"
+    head = f"{ms:012x}7{counter:03x}"
+    return f"{head[:8]}-{head[8:12]}-{head[12:]}-{tail[:4]}-{tail[4:]}"

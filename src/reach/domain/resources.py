@@ -23,6 +23,7 @@ from reach.domain import references, write_rule
 from reach.domain.compiled import CompiledSchema, json_type
 from reach.domain.conditions import Conditions
 from reach.domain.events import CREATED, DELETED, UPDATED, Actor, EventLog
+from reach.domain.ordered_ids import new_ordered_id
 from reach.domain.recent import RecentRecords, snapshot
 from reach.domain.schemas import SchemaDefinition, SchemaRegistry
 from reach.domain.tenants import Tenant
@@ -54,7 +55,6 @@ class Scope:
     def __init__(
         self,
         conn: Connection,
-        dialect: str,
         tenant: Tenant,
         schema: SchemaDefinition,
         registry: SchemaRegistry,
@@ -69,12 +69,12 @@ class Scope:
         self.events = (
             None
             if actor is None
-            else EventLog(dialect, tenant.id, tenant.partner_id, schema.id, schema.name, actor)
+            else EventLog(tenant.id, tenant.partner_id, schema.id, schema.name, actor)
         )
         self.compiled: CompiledSchema = registry.compiled(schema)
         # Writes land only while the tenant is live and this version is current: the caches
         # that produced ``tenant`` and ``schema`` may be behind another node's change.
-        self.rows = TenantResources(conn, dialect, tenant.id, (schema.id, schema.version_number))
+        self.rows = TenantResources(conn, tenant.id, (schema.id, schema.version_number))
         # Hints only where a merge needs nothing else read: a reference check would begin
         # the transaction anyway, and its outcome must not rest on a possibly stale document.
         self.recent = recent if not self.compiled.references else None
@@ -187,7 +187,7 @@ async def upsert(
         await _check_references(scope, written)
         document = written.document
         at = clock.now()
-        record_id = clock.new_id()
+        record_id = new_ordered_id()
         text = orjson.dumps(document).decode()
         # An ordinary statement: it begins the transaction, so the count moves with the row.
         seq = await scope.rows.insert(record_id, scope.schema.id, external_id, text, at)

@@ -302,9 +302,7 @@ async def update(
     return updated
 
 
-async def deactivate(
-    conn: Connection, dialect: str, partner_id: str, name_or_id: str
-) -> SchemaDefinition:
+async def deactivate(conn: Connection, partner_id: str, name_or_id: str) -> SchemaDefinition:
     """Deactivate a definition nothing depends on; its name and plural name are then free.
 
     In use (409): records in any of the partner's live tenants (a deleted tenant's records are
@@ -314,7 +312,7 @@ async def deactivate(
     """
     await store.lock_partner(conn, partner_id)
     current = await get(conn, partner_id, name_or_id)
-    await store.hold_against_new_records(conn, dialect, current.id)
+    await store.hold_against_new_records(conn, current.id)
     in_use: list[str] = []
     records = await store.live_record_count(conn, partner_id, current.id)
     if records:

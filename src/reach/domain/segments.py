@@ -260,7 +260,6 @@ async def page(
 
 async def members(
     conn: Connection,
-    dialect: str,
     registry: SchemaRegistry,
     tenant: Tenant,
     segment_id: str,
@@ -275,7 +274,7 @@ async def members(
     after_seq = after[0] if after else 0
     if not isinstance(after_seq, int) or not 0 <= after_seq < 2**63:
         raise BadRequest("Invalid cursor", errors=["cursor: not a cursor for this list"])
-    compiler = Compiler(dialect, FIRST_ARG)
+    compiler = Compiler(conn.dialect, FIRST_ARG)
     predicate = (compiler.predicate(segment.conditions, found.fields), compiler.args)
     door = SegmentRecords(conn, tenant.id, found.schema.id)
     rows = await door.page(predicate, after_seq=after_seq, limit=limit + 1)
@@ -292,7 +291,7 @@ async def members(
 
 
 async def of_user(
-    conn: Connection, dialect: str, registry: SchemaRegistry, tenant: Tenant, external_id: str
+    conn: Connection, registry: SchemaRegistry, tenant: Tenant, external_id: str
 ) -> list[Segment]:
     """The tenant's segments the contact ``external_id`` belongs to, in one statement."""
     found = await contacts(conn, registry, tenant.partner_id)
@@ -302,7 +301,7 @@ async def of_user(
         if not await door.exists(external_id):
             raise NotFound(f"User {external_id!r} not found")
         return []
-    compiler = Compiler(dialect, FIRST_ARG)
+    compiler = Compiler(conn.dialect, FIRST_ARG)
     predicates: list[Predicate] = [
         (compiler.predicate(s.conditions, found.fields), []) for s in every
     ]

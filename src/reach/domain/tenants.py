@@ -261,7 +261,6 @@ def _is_canonical_timestamp(text: str) -> bool:
 
 async def page(
     conn: Connection,
-    dialect: str,
     partner_id: str,
     *,
     cursor: str | None,
@@ -275,7 +274,6 @@ async def page(
     after = _cursor_position(decode_cursor(cursor, kind, 2), order_by)
     rows, total = await store.page(
         conn,
-        dialect,
         partner_id,
         order_by=order_by,
         descending=descending,

@@ -1,8 +1,8 @@
 """Observability: Prometheus ``/metrics``, structured JSON logs, the access log.
 
 :func:`reach.observability.wiring.setup` is called once per app by
-:func:`reach.app.create_app`; what it returns supplies the Edge observers, the ``/metrics`` route
-and the lifespan hooks. Each observer runs after every response, so each is kept to a few
+:func:`reach.web.app.create_app`; what it returns supplies the Edge observers, the ``/metrics``
+route and the lifespan hooks. Each observer runs after every response, so each is kept to a few
 microseconds (the README's Observability section gives the measured cost).
 
 This package's ``__init__`` imports nothing: ``reach serve`` imports

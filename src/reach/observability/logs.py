@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import orjson
 
-from reach.edge import Exchange
+from reach.web.edge import Exchange
 
 LEVELS = {
     "debug": logging.DEBUG,

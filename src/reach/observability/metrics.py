@@ -32,7 +32,6 @@ from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
 
-from reach.edge import Exchange
 from reach.errors import Unauthorized
 from reach.observability.gauges import (
     PoolGauges,
@@ -43,6 +42,7 @@ from reach.observability.gauges import (
 )
 from reach.services import Services
 from reach.storage.replicas import OUTCOMES
+from reach.web.edge import Exchange
 
 # Seconds. The API answers most requests in about a millisecond; batches and large lists
 # take longer.

@@ -1,4 +1,4 @@
-"""What :func:`reach.app.create_app` plugs in: the Edge observers, ``/metrics``, and the
+"""What :func:`reach.web.app.create_app` plugs in: the Edge observers, ``/metrics``, and the
 lifespan hooks, chosen from the settings."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from reach.config import Settings
-from reach.edge import Observer
 from reach.observability.logs import LEVELS, AccessLog, configure_logging
 from reach.observability.metrics import Metrics
 from reach.services import Services
+from reach.web.edge import Observer
 
 __all__ = ["Observability", "setup"]
 

@@ -1,11 +1,11 @@
 """``Idempotency-Key`` in the document: on every write a tenant makes (the routes
-:mod:`reach.routing` makes idempotent — POST, PATCH and DELETE under ``/api/``), with its 409
+:mod:`reach.web.endpoint` makes idempotent — POST, PATCH and DELETE under ``/api/``), with its 409
 and 422 answers and the ``Idempotent-Replayed`` header of a replayed success."""
 
 from __future__ import annotations
 
-from reach.idempotency import MAX_KEY_LENGTH
 from reach.openapi.components import Schema, ref, response, schema_ref
+from reach.web.idempotency import MAX_KEY_LENGTH
 
 _WRITES = frozenset({"post", "patch", "delete"})
 

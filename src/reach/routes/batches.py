@@ -16,10 +16,10 @@ from reach.batches import accept, status
 from reach.batches.model import INGEST, MAX_WAIT_SECONDS, PATCH, Options
 from reach.batches.worker import kick
 from reach.domain.resources import Scope
-from reach.http import ok, query_bool, query_choice, query_int
 from reach.routes.resources import scope_of
-from reach.routing import Call, route
 from reach.storage.database import Connection
+from reach.web.endpoint import Call, route
+from reach.web.http import ok, query_bool, query_choice, query_int
 
 BATCH = "/api/resources/{schema}/batch"
 
@@ -97,7 +97,7 @@ async def delete_batch(call: Call, conn: Connection) -> Response:
 async def get_batch(call: Call, conn: Connection) -> Response:
     include_pending = query_bool(call.query, "includePendingDetails")
     found = await status.get(
-        conn, call.dialect, call.tenant, call.path("batchId"), include_pending=include_pending
+        conn, call.tenant, call.path("batchId"), include_pending=include_pending
     )
     return ok(found)
 
@@ -108,7 +108,6 @@ async def list_batches(call: Call, conn: Connection) -> Response:
     order = query_choice(query, "sortOrder", ("desc", "asc"), "desc")
     found = await status.page(
         conn,
-        call.dialect,
         call.tenant,
         cursor=query.get("cursor"),
         limit=query_int(query, "limit", 20, low=1, high=1000),

@@ -9,9 +9,9 @@ from starlette.routing import Route
 
 from reach.domain import channel_accounts
 from reach.domain.channel_accounts import ChannelAccount
-from reach.http import ok, refuse_nul
-from reach.routing import Call, route
 from reach.storage.database import Connection
+from reach.web.endpoint import Call, route
+from reach.web.http import ok, refuse_nul
 
 COLLECTION = "/api/channel/accounts"
 ITEM = "/api/channel/accounts/{id}"

@@ -1,7 +1,7 @@
 """``GET /api/events`` (the tenant's change feed) and
 ``GET /api/resources/{schema}/{externalId}/history`` (one record's changes).
 
-Both open their own short transactions (``transaction=False`` in :func:`reach.routing.route`):
+Both open their own short transactions (``transaction=False`` in :func:`reach.web.endpoint.route`):
 each first stamps what has committed (:mod:`reach.feed`), which is a write, and the feed's
 long poll must hold no connection while it waits. A record whose external id itself ends in
 ``/history`` is read through the list's filter (docs/events.md).
@@ -18,9 +18,9 @@ from reach import feed
 from reach.domain import events
 from reach.domain.events import Actor, EventPage
 from reach.domain.resources import check_external_id
-from reach.http import ok, query_int
-from reach.routing import Call, route
 from reach.storage.database import Connection
+from reach.web.endpoint import Call, route
+from reach.web.http import ok, query_int
 
 FEED = "/api/events"
 HISTORY = "/api/resources/{schema}/{externalId:path}/history"
@@ -101,7 +101,6 @@ async def publish(
         return
     await events.append_other(
         conn,
-        call.dialect,
         tenant_id=tenant_id or events.partner_scope(call.partner_id),
         partner_id=call.partner_id,
         kind=kind,

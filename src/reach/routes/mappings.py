@@ -6,9 +6,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from reach.domain import mappings
-from reach.http import ok, refuse_nul
-from reach.routing import Call, route
 from reach.storage.database import Connection
+from reach.web.endpoint import Call, route
+from reach.web.http import ok, refuse_nul
 
 PATH = "/partner/schema-mappings"
 

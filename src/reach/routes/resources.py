@@ -15,10 +15,10 @@ from reach.domain import conditions, documents, listing, resources
 from reach.domain.conditions import Conditions, etag
 from reach.domain.resources import Record, Scope
 from reach.errors import BadRequest
-from reach.http import ok, query_bool, query_choice, query_int
 from reach.routes.events import actor_of
-from reach.routing import Call, route
 from reach.storage.database import Connection, on_replica
+from reach.web.endpoint import Call, route
+from reach.web.http import ok, query_bool, query_choice, query_int
 
 SCHEMA = "/api/resources/{schema}"
 RECORD = "/api/resources/{schema}/{externalId:path}"
@@ -52,7 +52,6 @@ async def scope_of(call: Call, conn: Connection) -> Scope:
     recent = None if on_replica(conn) else services.records
     return Scope(
         conn,
-        call.dialect,
         call.tenant,
         schema,
         services.schemas,

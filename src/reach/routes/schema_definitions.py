@@ -13,10 +13,10 @@ from reach.domain import schemas
 from reach.domain.compiled import json_type
 from reach.domain.schemas import SchemaDefinition, SchemaInput
 from reach.errors import BadRequest
-from reach.http import ok, refuse_nul
 from reach.routes.events import publish
-from reach.routing import Call, route
 from reach.storage.database import Connection
+from reach.web.endpoint import Call, route
+from reach.web.http import ok, refuse_nul
 
 # wire name(s) → SchemaInput field, and the JSON type each must have
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[type, ...]]] = {
@@ -138,7 +138,6 @@ async def update_schema_definition(call: Call, conn: Connection) -> Response:
 async def delete_schema_definition(call: Call, conn: Connection) -> Response:
     definition = await schemas.deactivate(
         conn,
-        call.services.db.dialect,
         call.partner_id,
         call.path("idOrName"),
     )

@@ -12,10 +12,10 @@ from reach.domain import segments, text_to_segment
 from reach.domain.compiled import json_type
 from reach.domain.segments import Segment
 from reach.errors import BadRequest
-from reach.http import ok, query_int, refuse_nul
 from reach.routes.resources import record_wire
-from reach.routing import Call, route
 from reach.storage.database import Connection
+from reach.web.endpoint import Call, route
+from reach.web.http import ok, query_int, refuse_nul
 
 COLLECTION = "/api/segments"
 TEXT = "/api/segments/text-to-segment"
@@ -79,7 +79,6 @@ async def delete_segment(call: Call, conn: Connection) -> Response:
 async def segment_members(call: Call, conn: Connection) -> Response:
     page = await segments.members(
         conn,
-        call.dialect,
         call.services.schemas,
         call.tenant,
         call.path("id"),
@@ -100,7 +99,7 @@ async def segment_members(call: Call, conn: Connection) -> Response:
 
 async def user_segments(call: Call, conn: Connection) -> Response:
     found = await segments.of_user(
-        conn, call.dialect, call.services.schemas, call.tenant, call.path("externalId")
+        conn, call.services.schemas, call.tenant, call.path("externalId")
     )
     return ok({"segments": [segment_wire(s) for s in found]})
 

@@ -12,10 +12,10 @@ from reach import clock
 from reach.domain import tenants
 from reach.domain.tenants import Tenant
 from reach.errors import BadRequest
-from reach.http import convert, ok, query_bool, query_choice, query_int
 from reach.routes.events import publish
-from reach.routing import Call, route
 from reach.storage.database import Connection
+from reach.web.endpoint import Call, route
+from reach.web.http import convert, ok, query_bool, query_choice, query_int
 
 
 class Location(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -124,7 +124,6 @@ async def list_tenants(call: Call, conn: Connection) -> Response:
     direction = query_choice(query, "orderDirection", ("asc", "desc"), "asc")
     result = await tenants.page(
         conn,
-        call.dialect,
         call.partner_id,
         cursor=query.get("cursor"),
         limit=query_int(query, "limit", 100, low=1, high=1000),

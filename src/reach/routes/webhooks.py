@@ -9,9 +9,9 @@ from starlette.routing import Route
 
 from reach.domain import webhooks
 from reach.domain.webhooks import Endpoint
-from reach.http import ok, query_choice, query_int, refuse_nul
-from reach.routing import Call, route
 from reach.storage.database import Connection
+from reach.web.endpoint import Call, route
+from reach.web.http import ok, query_choice, query_int, refuse_nul
 
 COLLECTION = "/partner/webhooks"
 ITEM = "/partner/webhooks/{id}"

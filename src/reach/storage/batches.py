@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from reach.storage.database import SQLITE_NEXT_SEQ, Connection, Row
+from reach.storage.database import Connection, Row
 
 COLUMNS = (
     "seq, id, partner_id, tenant_id, schema_id, schema_name, batch_type, status, options, "
@@ -40,18 +40,12 @@ def _list(dialect: str, values: Sequence[Any]) -> Any:
     return list(values) if dialect == "postgresql" else orjson.dumps(list(values)).decode()
 
 
-async def insert(conn: Connection, dialect: str, values: dict[str, Any]) -> None:
-    # PostgreSQL's seq comes from its sequence; SQLite's is the tenant's next (SQLITE_NEXT_SEQ).
-    seq, next_seq = (
-        ("", "")
-        if dialect == "postgresql"
-        else ("seq, ", SQLITE_NEXT_SEQ.format(table="batches", tenant="$3") + ", ")
-    )
+async def insert(conn: Connection, values: dict[str, Any]) -> None:
     await conn.execute(
-        f"INSERT INTO batches ({seq}id, partner_id, tenant_id, schema_id, schema_name, "
+        "INSERT INTO batches (id, partner_id, tenant_id, schema_id, schema_name, "
         "batch_type, status, options, state, total_records, processed_records, "
         "successful_records, failed_records, pending_records, cascaded_records, created_at, "
-        f"wake_at) VALUES ({next_seq}$1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, 0, 0, 0, 0, "
+        "wake_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, 0, 0, 0, 0, "
         "0, $10, $10)",
         values["id"],
         values["partner_id"],
@@ -68,7 +62,6 @@ async def insert(conn: Connection, dialect: str, values: dict[str, Any]) -> None
 
 async def insert_items(
     conn: Connection,
-    dialect: str,
     batch_id: str,
     tenant_id: str,
     items: Sequence[tuple[int, str | None, str | None]],
@@ -76,7 +69,7 @@ async def insert_items(
     """Queue (position, external id, payload JSON text) items."""
     if not items:
         return
-    if dialect == "postgresql":
+    if conn.dialect == "postgresql":
         await conn.execute(
             "INSERT INTO batch_items (batch_id, tenant_id, position, external_id, payload, "
             "status) SELECT $1, $2, u.position, u.eid, u.payload::jsonb, 'queued' "
@@ -145,7 +138,8 @@ async def page(
     return list(rows), total
 
 
-async def failure_summaries(conn: Connection, dialect: str, batch_ids: Sequence[str]) -> list[Row]:
+async def failure_summaries(conn: Connection, batch_ids: Sequence[str]) -> list[Row]:
+    dialect = conn.dialect
     if not batch_ids:
         return []
     cond = (
@@ -179,7 +173,8 @@ async def items_with_status(
 # -- the worker
 
 
-async def wake(conn: Connection, dialect: str, batch_ids: Sequence[str], now: str) -> None:
+async def wake(conn: Connection, batch_ids: Sequence[str], now: str) -> None:
+    dialect = conn.dialect
     cond = (
         "id = ANY($2::uuid[])"
         if dialect == "postgresql"
@@ -220,10 +215,8 @@ async def has_work(conn: Connection, now: str) -> bool:
     return found is not None
 
 
-async def claim(
-    conn: Connection, dialect: str, worker: str, now: str, lease_until: str
-) -> Row | None:
-    skip_locked = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+async def claim(conn: Connection, worker: str, now: str, lease_until: str) -> Row | None:
+    skip_locked = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
     return await conn.fetchrow(
         "UPDATE batches SET claimed_by = $2, lease_until = $3, "
         "status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END, "
@@ -264,9 +257,8 @@ async def queued_items(conn: Connection, batch_id: str, limit: int) -> list[Row]
     return await items_with_status(conn, batch_id, "queued", limit)
 
 
-async def mark_succeeded(
-    conn: Connection, dialect: str, batch_id: str, positions: Sequence[int]
-) -> None:
+async def mark_succeeded(conn: Connection, batch_id: str, positions: Sequence[int]) -> None:
+    dialect = conn.dialect
     if not positions:
         return
     await conn.execute(

@@ -1,8 +1,9 @@
 """One storage interface, two engines.
 
 Every query is written once with PostgreSQL-style ``$1`` placeholders; the SQLite engine
-rewrites them to its numbered ``?1`` form. Where the dialects really differ, the caller picks
-SQL by :attr:`Database.dialect`. Rows support access by column name on both engines.
+rewrites them to its numbered ``?1`` form. Where the dialects really differ, storage code picks
+the SQL by :attr:`Connection.dialect`, the engine of the connection it runs on. Rows support
+access by column name on both engines.
 
 The transaction belongs to the request: routes open one with :meth:`Database.transaction`
 and hand the connection to domain code, which never commits by itself. ``BEGIN`` is sent lazily,
@@ -51,6 +52,10 @@ class Connection(Protocol):
     the few places where that is provably the same as running inside (see each).
     """
 
+    # "sqlite" or "postgresql", set by the engine: where the SQL really differs, storage code
+    # picks the statement by the connection it runs on.
+    dialect: str
+
     async def fetch(self, query: str, *args: Any) -> Sequence[Row]: ...
 
     async def fetchrow(self, query: str, *args: Any) -> Row | None: ...
@@ -87,7 +92,7 @@ class Connection(Protocol):
     async def fetchval_after_final(self, query: str, *args: Any) -> Any:
         """``fetchval`` that may follow ``execute_final`` — only once ``BEGIN`` went out, so
         the final write is inside the transaction and commits with this statement. For what
-        the request layer records with its response (``reach.idempotency``), never for a
+        the request layer records with its response (``reach.web.idempotency``), never for a
         domain write: those must not depend on whether the transaction began."""
         ...
 
@@ -144,11 +149,11 @@ class Database(Protocol):
     async def close(self) -> None: ...
 
 
-# SQLite's ``seq`` is part of a composite primary key (tenant first, migration 0012), which
-# SQLite does not autoincrement: a new row takes the highest seq ever given in its table + 1,
-# kept in ``sequences`` by a trigger (migration 0013) so that a deleted row's seq is never
-# given again. SQLite runs one writer at a time, so two inserts never read the same value.
-# (``tenant`` is accepted and unused: the numbers are unique across tenants.)
+# SQLite's ``events.seq`` is part of a composite primary key (tenant first, migration 0012),
+# which SQLite does not autoincrement: a new event takes the highest seq ever given + 1, kept in
+# ``sequences`` by a trigger (migration 0013) so that a deleted row's seq is never given again.
+# SQLite runs one writer at a time, so two inserts never read the same value. (``resources``
+# and ``batches`` take theirs as the AUTOINCREMENT rowid instead: migration 0017.)
 SQLITE_NEXT_SEQ = "(SELECT last + 1 FROM sequences WHERE name = '{table}')"
 
 

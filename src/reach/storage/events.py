@@ -81,11 +81,11 @@ def served(row: Row) -> orjson.Fragment:
     return orjson.Fragment(served_text(row))
 
 
-async def append(conn: Connection, dialect: str, rows: Sequence[EventRow]) -> None:
+async def append(conn: Connection, rows: Sequence[EventRow]) -> None:
     """Append events in the caller's transaction (an ordinary statement: it begins it)."""
     if not rows:
         return
-    if dialect == "postgresql":
+    if conn.dialect == "postgresql":
         await conn.execute(
             f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT * FROM unnest($1::uuid[], "
             "$2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::text[], $7::int[], "
@@ -172,7 +172,6 @@ async def read_all_after(conn: Connection, position: int, limit: int) -> list[St
 
 async def feed_page(
     conn: Connection,
-    dialect: str,
     tenant_id: str,
     *,
     after: int,
@@ -184,7 +183,7 @@ async def feed_page(
     where = ""
     args: list[Any] = [tenant_id, after]
     if types:
-        if dialect == "postgresql":
+        if conn.dialect == "postgresql":
             where += f" AND type = ANY(${len(args) + 1}::text[])"
             args.append(list(types))
         else:
@@ -225,13 +224,13 @@ async def history_page(
     )
 
 
-async def prune(conn: Connection, dialect: str, before: str, limit: int) -> int:
+async def prune(conn: Connection, before: str, limit: int) -> int:
     """Delete up to ``limit`` stamped events that occurred before ``before``, oldest first;
     how many went. Walks ``position`` (which follows time: an event's time is taken right
     before it is inserted, its position given after it committed) on the index the dispatcher
     reads, so no index on the time is paid by every write; and deletes by the whole key (no
     index leads with ``seq``, which would make each chunk read the whole table)."""
-    cutoff = "$1::timestamptz" if dialect == "postgresql" else "$1"
+    cutoff = "$1::timestamptz" if conn.dialect == "postgresql" else "$1"
     rows = await conn.fetch(
         "DELETE FROM events WHERE (tenant_id, seq) IN (SELECT tenant_id, seq FROM events "
         f"WHERE position > 0 ORDER BY position LIMIT {int(limit)}) AND occurred_at < {cutoff} "

@@ -29,7 +29,7 @@ from functools import cache
 from typing import Any, Protocol
 
 from reach.errors import StaleScope
-from reach.storage.database import SQLITE_NEXT_SEQ, Connection
+from reach.storage.database import Connection
 
 log = logging.getLogger("reach.storage")
 
@@ -141,16 +141,14 @@ def guarded_writes(dialect: str, with_schema: bool, columns: str) -> tuple[str, 
     (compare-and-set) and delete (returning ``columns``), for
     :class:`~reach.storage.resources.TenantResources`. Built once per engine and guard shape."""
     guard = Guard(dialect, "", ("", 0) if with_schema else None)
-    if dialect == "postgresql":
-        seq = ""
-        values = "$1::uuid, $2::uuid, $3::uuid, $4::text, $5::jsonb, 1, $6::timestamptz, $6"
-    else:
-        seq = "seq, "
-        values = f"{SQLITE_NEXT_SEQ.format(table='resources', tenant='$2')}, " + (
-            "$1, $2, $3, $4, $5, 1, $6, $6"
-        )
+    # SQLite's seq is the rowid (AUTOINCREMENT, migration 0017): assigned like PostgreSQL's.
+    values = (
+        "$1::uuid, $2::uuid, $3::uuid, $4::text, $5::jsonb, 1, $6::timestamptz, $6"
+        if dialect == "postgresql"
+        else "$1, $2, $3, $4, $5, 1, $6, $6"
+    )
     insert = (
-        f"INSERT INTO resources ({seq}id, tenant_id, schema_id, external_id, data, version, "
+        "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, version, "
         f"created_at, updated_at) SELECT {values} WHERE TRUE{guard.clause(2, 7)} "
         "ON CONFLICT (tenant_id, schema_id, external_id) DO NOTHING RETURNING seq"
     )

@@ -2,7 +2,7 @@
 
 Every statement names the tenant, and the tenant is part of the primary key: one tenant's key
 never finds, replays or blocks another's. Rows are written in the request's own transaction,
-after its write (:mod:`reach.idempotency`), and pruned by the batch worker once expired.
+after its write (:mod:`reach.web.idempotency`), and pruned by the batch worker once expired.
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def _lock_id(tenant_id: str, key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-async def find(conn: Connection, dialect: str, tenant_id: str, key: str, now: str) -> Lookup:
+async def find(conn: Connection, tenant_id: str, key: str, now: str) -> Lookup:
     """The live response stored for the key; begins the request's write transaction."""
-    if dialect == "postgresql":
+    if conn.dialect == "postgresql":
         row = await conn.fetchrow(_FIND_POSTGRES, tenant_id, key, now, _lock_id(tenant_id, key))
         free = row is not None and bool(row["free"])  # one row, whatever the join found
     else:

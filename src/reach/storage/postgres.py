@@ -93,6 +93,7 @@ class PgConnection:
 
     __slots__ = ("_begin", "_conn", "changes", "state")
 
+    dialect = "postgresql"
     on_replica = False  # a hot standby's connection (reach.storage.replicas) says True
 
     def __init__(self, conn: PoolConnectionProxy[Any], begin: str) -> None:

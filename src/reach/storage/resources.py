@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from reach.storage import events
-from reach.storage.database import SQLITE_NEXT_SEQ, Connection, Row
+from reach.storage.database import Connection, Row
 from reach.storage.events import EventRow
 from reach.storage.guard import Guard, guarded_writes
 from reach.storage.json_filters import Filter, field_arg, field_value, filter_clause
@@ -35,12 +35,11 @@ class TenantResources:
     def __init__(
         self,
         conn: Connection,
-        dialect: str,
         tenant_id: str,
         schema: tuple[str, int] | None = None,
     ) -> None:
         self.conn = conn
-        self.dialect = dialect
+        self.dialect = dialect = conn.dialect
         self.tenant_id = tenant_id
         self._lock_clause = " FOR UPDATE" if dialect == "postgresql" else ""
         self.guard = Guard(dialect, tenant_id, schema)
@@ -158,7 +157,7 @@ class TenantResources:
         else:
             changed = int(await self.conn.execute(self._update, *args))
             if changed:
-                await events.append(self.conn, self.dialect, [event])
+                await events.append(self.conn, [event])
         if changed:
             return True
         await self.guard.explain_miss(self.conn)
@@ -351,12 +350,10 @@ class TenantResources:
             )
             inserted = len(rows)
         else:
-            next_seq = SQLITE_NEXT_SEQ.format(table="resources", tenant="$2")
             inserted = int(
                 await self.conn.executemany(
-                    "INSERT INTO resources (seq, id, tenant_id, schema_id, external_id, data, "
-                    f"version, created_at, updated_at) VALUES ({next_seq}, $1, $2, $3, $4, $5, "
-                    "$6, $7, $7) "
+                    "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, "
+                    "version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
                     "ON CONFLICT (tenant_id, schema_id, external_id) DO NOTHING",
                     [(r[0], self.tenant_id, schema_id, r[1], r[2], r[3], at) for r in records],
                 )

@@ -114,7 +114,7 @@ async def names_in_use(conn: Connection, partner_id: str, keys: list[str]) -> li
     return [key for key in keys if key.lower() in used]
 
 
-async def hold_against_new_records(conn: Connection, dialect: str, schema_id: str) -> None:
+async def hold_against_new_records(conn: Connection, schema_id: str) -> None:
     """Wait for the record writes of this schema that are under way, and hold off new ones,
     until the transaction ends.
 
@@ -122,7 +122,7 @@ async def hold_against_new_records(conn: Connection, dialect: str, schema_id: st
     it commits; ``FOR UPDATE`` conflicts with it, so once this returns every record write that
     began before is committed and counted. SQLite's write transaction already excludes them.
     """
-    if dialect == "postgresql":
+    if conn.dialect == "postgresql":
         await conn.execute("SELECT id FROM schema_definitions WHERE id = $1 FOR UPDATE", schema_id)
 
 

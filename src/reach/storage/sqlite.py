@@ -97,6 +97,8 @@ class SqliteConnection:
 
     __slots__ = ("_begin", "_db", "_raw", "_sql", "changes", "state")
 
+    dialect = "sqlite"
+
     def __init__(self, db: SqliteDatabase, begin: str) -> None:
         self._db = db
         self._raw = db._raw

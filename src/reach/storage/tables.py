@@ -100,8 +100,9 @@ schema_definitions = sa.Table(
 resources = sa.Table(
     "resources",
     metadata,
-    # PostgreSQL draws it from a sequence (never reused); SQLite, which cannot autoincrement
-    # a column of a composite key, inserts the tenant's highest seq + 1 (storage/resources.py).
+    # PostgreSQL draws it from a sequence (never reused). SQLite, never distributed, keeps it
+    # as the AUTOINCREMENT rowid and the primary key alone (migration 0017): an index less on
+    # every insert; the tenant stays in the unique keys.
     sa.Column("seq", SEQ, nullable=False, autoincrement=True),
     sa.Column("id", UUID, nullable=False),
     sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
@@ -383,9 +384,9 @@ webhook_dispatch = sa.Table(
     sa.Column("updated_at", TIMESTAMP, nullable=False),
 )
 
-# The highest ``seq`` ever given, per table, on SQLite (migration 0013: a trigger keeps it and
-# writers take the next from it, so a deleted row's seq is never reused). PostgreSQL uses its
-# own sequences and leaves this empty.
+# The highest ``events.seq`` ever given, on SQLite (migration 0013: a trigger keeps it and
+# writers take the next from it, so a deleted row's seq is never reused; resources and batches
+# use SQLite's own AUTOINCREMENT since 0017). PostgreSQL uses its sequences, leaves it empty.
 sequences = sa.Table(
     "sequences",
     metadata,

@@ -44,14 +44,12 @@ async def get_by_id(conn: Connection, partner_id: str, tenant_id: str) -> Row | 
     )
 
 
-async def get_for_writing(
-    conn: Connection, dialect: str, partner_id: str, tenant_id: str
-) -> Row | None:
+async def get_for_writing(conn: Connection, partner_id: str, tenant_id: str) -> Row | None:
     """:func:`get_by_id` for a transaction about to write into the tenant: on PostgreSQL the
     row is share-locked until it ends, so a soft delete racing with it waits for those writes
     to commit (and what follows sees the tenant deleted) instead of letting them land in a
     tenant already deleted. SQLite's write transaction excludes the delete already."""
-    lock = " FOR SHARE" if dialect == "postgresql" else ""
+    lock = " FOR SHARE" if conn.dialect == "postgresql" else ""
     return await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM tenants WHERE partner_id = $1 AND id = $2{lock}",
         partner_id,
@@ -122,7 +120,6 @@ def _search_clause(dialect: str, start: int) -> str:
 
 async def page(
     conn: Connection,
-    dialect: str,
     partner_id: str,
     *,
     order_by: str,
@@ -141,7 +138,7 @@ async def page(
     if search:
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         args.append(f"%{escaped}%")
-        where += _search_clause(dialect, len(args))
+        where += _search_clause(conn.dialect, len(args))
     total = int(await conn.fetchval(f"SELECT count(*) FROM tenants WHERE {where}", *args))
     cmp = "<" if descending else ">"
     direction = "DESC" if descending else "ASC"

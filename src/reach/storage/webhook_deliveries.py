@@ -40,7 +40,7 @@ def _list(dialect: str, values: Sequence[Any]) -> Any:
 # -- the dispatcher's cursor
 
 
-async def lock_cursor(conn: Connection, dialect: str, at: str) -> int | None:
+async def lock_cursor(conn: Connection, at: str) -> int | None:
     """The dispatcher's position, locked for this transaction; None while another dispatcher
     holds it (PostgreSQL: it is working, this one skips a turn)."""
     await conn.execute(
@@ -49,7 +49,7 @@ async def lock_cursor(conn: Connection, dialect: str, at: str) -> int | None:
         CURSOR_NAME,
         at,
     )
-    skip = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+    skip = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
     value = await conn.fetchval(
         f"SELECT position FROM webhook_dispatch WHERE name = $1{skip}", CURSOR_NAME
     )
@@ -111,7 +111,6 @@ class Claimed(NamedTuple):
 
 async def claim(
     conn: Connection,
-    dialect: str,
     *,
     now: str,
     lease_until: str,
@@ -123,6 +122,7 @@ async def claim(
     any one, none of the ``busy`` ones (this sender has enough in flight to them). Oldest due
     first, round-robin across endpoints; the scan is bounded, so a large backlog of one
     endpoint costs a claim no more than a small one."""
+    dialect = conn.dialect
     skip = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
     busy_clause = f" AND NOT (endpoint_id {_in_list(dialect, 6)})" if busy else ""
     args: list[Any] = [now, lease_until, limit, per_endpoint, limit * 8]
@@ -157,7 +157,8 @@ async def claim(
     ]
 
 
-async def endpoints_for_sending(conn: Connection, dialect: str, ids: Sequence[str]) -> list[Row]:
+async def endpoints_for_sending(conn: Connection, ids: Sequence[str]) -> list[Row]:
+    dialect = conn.dialect
     rows = await conn.fetch(
         "SELECT id, partner_id, url, sealed_secret, sealed_previous_secret, "
         f"previous_secret_expires_at FROM webhook_endpoints WHERE id {_in_list(dialect, 1)}",
@@ -195,7 +196,8 @@ async def record(conn: Connection, outcomes: Sequence[Outcome]) -> None:
     )
 
 
-async def endpoints_succeeded(conn: Connection, dialect: str, ids: Sequence[str]) -> None:
+async def endpoints_succeeded(conn: Connection, ids: Sequence[str]) -> None:
+    dialect = conn.dialect
     if ids:
         await conn.execute(
             "UPDATE webhook_endpoints SET failing_since = NULL "
@@ -205,10 +207,11 @@ async def endpoints_succeeded(conn: Connection, dialect: str, ids: Sequence[str]
 
 
 async def endpoints_failed(
-    conn: Connection, dialect: str, ids: Sequence[str], at: str, disable_before: str | None
+    conn: Connection, ids: Sequence[str], at: str, disable_before: str | None
 ) -> list[str]:
     """Mark endpoints failing (since ``at`` unless already); disable those failing since
     before ``disable_before``. Returns the ids disabled now."""
+    dialect = conn.dialect
     if not ids:
         return []
     await conn.execute(

@@ -120,11 +120,11 @@ async def delete(conn: Connection, partner_id: str, endpoint_id: str) -> int:
     )
 
 
-async def enabled_for(conn: Connection, dialect: str, partner_ids: list[str]) -> list[Row]:
+async def enabled_for(conn: Connection, partner_ids: list[str]) -> list[Row]:
     """The enabled endpoints of these partners (the dispatcher's fan-out)."""
     if not partner_ids:
         return []
-    if dialect == "postgresql":
+    if conn.dialect == "postgresql":
         where = "partner_id = ANY($1::uuid[])"
         arg: Any = partner_ids
     else:

@@ -97,11 +97,11 @@ class _Filter:
         return self.schemas is None or schema is None or schema in self.schemas
 
 
-async def fan_out(conn: Connection, dialect: str, events: Sequence[Event]) -> int:
+async def fan_out(conn: Connection, events: Sequence[Event]) -> int:
     """Queue the deliveries of ``events`` in the caller's transaction; how many."""
     partners = sorted({e.partner_id for e in events})
     by_partner: dict[str, list[_Filter]] = {}
-    for row in await endpoints.enabled_for(conn, dialect, partners):
+    for row in await endpoints.enabled_for(conn, partners):
         found = _Filter(row)
         by_partner.setdefault(found.partner_id, []).append(found)
     if not by_partner:
@@ -139,12 +139,12 @@ async def dispatch_once(db: Database, limit: int = CHUNK) -> int:
         if not await read_all_after(conn, await outbox.cursor_position(conn) or 0, 1):
             return 0
     async with db.transaction(write=True) as conn:
-        position = await outbox.lock_cursor(conn, db.dialect, clock.now())
+        position = await outbox.lock_cursor(conn, clock.now())
         if position is None:
             return 0
         events = await read_all_after(conn, position, limit)
         if not events:
             return 0
-        await fan_out(conn, db.dialect, events)
+        await fan_out(conn, events)
         await outbox.move_cursor(conn, events[-1].position, clock.now())
         return len(events)

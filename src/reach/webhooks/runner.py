@@ -183,7 +183,6 @@ class WebhookWorker:
         async with db.transaction(write=True) as conn:
             claimed = await outbox.claim(
                 conn,
-                db.dialect,
                 now=clock.format_timestamp(now),
                 lease_until=clock.format_timestamp(now + self.lease),
                 limit=min(free, CLAIM_LIMIT),
@@ -194,7 +193,7 @@ class WebhookWorker:
                 {
                     str(r["id"]): r
                     for r in await outbox.endpoints_for_sending(
-                        conn, db.dialect, sorted({c.endpoint_id for c in claimed})
+                        conn, sorted({c.endpoint_id for c in claimed})
                     )
                 }
                 if claimed
@@ -304,9 +303,9 @@ class WebhookWorker:
         try:
             async with db.transaction(write=True) as conn:
                 await outbox.record(conn, [outcome for outcome, _, _ in done])
-                await outbox.endpoints_succeeded(conn, db.dialect, ok)
+                await outbox.endpoints_succeeded(conn, ok)
                 disabled = await outbox.endpoints_failed(
-                    conn, db.dialect, failed, clock.format_timestamp(now), disable_before
+                    conn, failed, clock.format_timestamp(now), disable_before
                 )
         except BaseException:
             self._done = done + self._done  # recorded at the next turn

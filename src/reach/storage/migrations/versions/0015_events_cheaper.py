@@ -18,7 +18,7 @@ stamper is never needed there again. PostgreSQL is unchanged apart from the inde
 sequences are not commit-ordered, and it keeps stamping (docs/events.md).
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-03
 """
 
@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-# The lead re-chains this after 0014 at merge time.
-down_revision = "0013"
+# Chained after 0017 (main's newest) so the branch has one head; the lead re-chains it.
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 
 A pure ASGI middleware, one wrapper for all of it, because everything here runs on every
 request including ``/healthz``; it is the app's whole middleware stack (see
-:class:`reach.app.ReachApp`). It is also the one place errors become responses: a
+:class:`reach.web.app.ReachApp`). It is also the one place errors become responses: a
 :class:`~reach.errors.ReachError` renders as its own status in the Reach envelope, the
 router's 404/405 likewise, a transient database fault (:mod:`reach.storage.faults`) is a
 503 with ``Retry-After`` and one warning line, and anything else is logged and answered with
@@ -25,8 +25,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reach.errors import MethodNotAllowed, NotFound, ReachError
-from reach.http import JSONResponse
 from reach.storage import faults
+from reach.web.http import JSONResponse
 
 log = logging.getLogger("reach")
 

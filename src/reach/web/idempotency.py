@@ -30,7 +30,7 @@ from reach.storage import idempotency as store
 from reach.storage.database import Connection
 
 if TYPE_CHECKING:
-    from reach.routing import Call
+    from reach.web.endpoint import Call
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -137,7 +137,7 @@ async def serve(
     try:
         async with services.db.transaction(write=True) as conn:
             now = clock.now()
-            found = await store.find(conn, services.db.dialect, tenant_id, key, now)
+            found = await store.find(conn, tenant_id, key, now)
             if found.stored is not None:
                 if found.stored.request_hash != digest:
                     raise UnprocessableContent(

@@ -7,9 +7,9 @@ import re
 import pytest
 from starlette.routing import BaseRoute, Match, Route, Router
 
-from reach.app import create_app
 from reach.config import load_settings
-from reach.dispatch import IndexedRouter, PathRoute
+from reach.web.app import create_app
+from reach.web.router import IndexedRouter, PathRoute
 
 METHODS = ("GET", "HEAD", "POST", "PATCH", "PUT", "DELETE")
 EXTRA_PATHS = (

@@ -1,10 +1,11 @@
-"""One route per path, dispatching on the method.
+"""Path matching: one route per path, dispatching on the method; an index of the routes a
+path's start allows.
 
 Starlette's router tries routes in order and runs a regex per route. Declared one route per
 (path, method), a PATCH to a record walked twenty routes; grouped by path it walks a handful,
 and the router's own 405 then names every method the path serves in ``Allow``. Dispatch is
-between the routes' ASGI apps, so endpoints that are ASGI apps themselves (``reach.routing``)
-skip Starlette's per-request function wrapper.
+between the routes' ASGI apps, so endpoints that are ASGI apps themselves
+(``reach.web.endpoint``) skip Starlette's per-request function wrapper.
 """
 
 from __future__ import annotations

@@ -14,14 +14,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
-from reach import cors
 from reach.batches.worker import run_in_background
 from reach.config import Settings, load_settings
-from reach.dispatch import IndexedRouter, by_path
 from reach.domain.schema_scan import unsafe_stored
-from reach.edge import Edge, Observer, render
 from reach.errors import ServiceUnavailable
-from reach.http import ok
 from reach.observability.wiring import setup as setup_observability
 from reach.routes import (
     batches,
@@ -37,6 +33,10 @@ from reach.routes import (
 )
 from reach.services import Services, open_services
 from reach.storage import faults
+from reach.web import cors
+from reach.web.edge import Edge, Observer, render
+from reach.web.http import ok
+from reach.web.router import IndexedRouter, by_path
 
 log = logging.getLogger("reach")
 
@@ -119,7 +119,7 @@ def routes() -> list[BaseRoute]:
 
 
 class ReachApp(Starlette):
-    """Starlette with :class:`~reach.edge.Edge` as its whole middleware stack.
+    """Starlette with :class:`~reach.web.edge.Edge` as its whole middleware stack.
 
     Starlette's default stack wraps every request in two more layers of error handling;
     Edge already renders every error, so on the hot path they only cost time.

@@ -1,5 +1,5 @@
-"""The thin route helper: authenticate → resolve the tenant → rate limit → decode body →
-open the transaction → one handler.
+"""The request pipeline every API route runs: authenticate → resolve the tenant → rate limit →
+decode body → open the transaction → one handler (:func:`route` builds the route).
 
 Handlers translate between HTTP and one domain call; they never decide. The transaction is
 opened here, around the handler, so it belongs to the request: it commits when the handler
@@ -22,18 +22,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from reach import idempotency
 from reach.auth import Principal
 from reach.domain import tenants
 from reach.domain.tenants import Tenant
-from reach.edge import PARTNER_KEY, TENANT_KEY
 from reach.errors import Forbidden, ReachError, ServiceUnavailable, StaleScope
-from reach.http import json_body, query_params, refuse_nul_in_url
 from reach.ratelimit import Quota
 from reach.services import Services
 from reach.storage.consistency import token as replica_token
 from reach.storage.database import Connection
 from reach.storage.replicas import Replicas
+from reach.web import idempotency
+from reach.web.edge import PARTNER_KEY, TENANT_KEY
+from reach.web.http import json_body, query_params, refuse_nul_in_url
 
 Access = Literal["partner", "tenant"]
 
@@ -71,10 +71,6 @@ class Call:
     @property
     def partner_id(self) -> str:
         return self.principal.partner_id
-
-    @property
-    def dialect(self) -> str:
-        return self.services.db.dialect
 
 
 Handler = Callable[[Call, Connection], Awaitable[Response]]
@@ -125,7 +121,7 @@ def _text(value: bytes | None) -> str | None:
 
 class Endpoint:
     """One route's ASGI app. ``idempotent``: the route honours ``Idempotency-Key`` (every
-    write a tenant makes: reach.idempotency). ``replica``: a read that a replica may serve
+    write a tenant makes: reach.web.idempotency). ``replica``: a read that a replica may serve
     (reach.storage.replicas)."""
 
     __slots__ = ("access", "body", "handler", "idempotent", "replica", "transaction", "write")
