@@ -30,9 +30,14 @@ _READ_COLUMNS = (
     "seq, id, tenant_id, partner_id, position, type, schema_id, external_id, version, "
     "occurred_at, body"
 )
-# What a feed or history page serves: the body, its position, and the seq a history cursor
-# names. Nothing else is read back from the index range scan's rows.
-_PAGE_COLUMNS = "seq, position, body"
+# What a feed or history page serves: the seq a history cursor names, the position, and the
+# event as served (``served``), spliced by the database: the stored body with ``sequence`` put
+# first, so a page of 1000 is neither parsed nor rebuilt row by row in Python. The same SQL
+# on both engines.
+_PAGE_COLUMNS = (
+    "seq, position, '{\"sequence\":' || coalesce(CAST(position AS TEXT), 'null') || ',' "
+    "|| substr(body, 2) AS served"
+)
 
 # SQLite: the seq a composite key cannot autoincrement (storage.database.SQLITE_NEXT_SEQ), and
 # the position, which is the same number. SQLite has one writer at a time, so the order in
@@ -78,7 +83,8 @@ def served_text(row: Row) -> bytes:
 
 
 def served(row: Row) -> orjson.Fragment:
-    return orjson.Fragment(served_text(row))
+    """A feed or history row (``_PAGE_COLUMNS``) as it goes into the response."""
+    return orjson.Fragment(row["served"])
 
 
 async def append(conn: Connection, rows: Sequence[EventRow]) -> None:
