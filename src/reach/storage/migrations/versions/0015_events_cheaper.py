@@ -17,6 +17,11 @@ without a position (an older release still running on the file) its ``seq`` as w
 stamper is never needed there again. PostgreSQL is unchanged apart from the index: its
 sequences are not commit-ordered, and it keeps stamping (docs/events.md).
 
+Cost on a large PostgreSQL database: the new index is built under the table's lock (writes that
+append events wait). Where that pause is too long, build it beforehand with
+``CREATE INDEX CONCURRENTLY ix_events_stamp ON events (position, seq)``: the migration keeps an
+index of that name that already exists.
+
 Revision ID: 0015
 Revises: 0017
 Create Date: 2026-12-03
@@ -44,7 +49,7 @@ _TRIGGER = (
 def upgrade() -> None:
     op.drop_index("ix_events_unstamped", table_name="events")
     op.drop_index("ix_events_position", table_name="events")
-    op.create_index("ix_events_stamp", "events", ["position", "seq"])
+    op.create_index("ix_events_stamp", "events", ["position", "seq"], if_not_exists=True)
     if op.get_bind().dialect.name != "sqlite":
         return
     bind = op.get_bind()
