@@ -281,7 +281,8 @@ idempotency_keys = sa.Table(
 
 # Change events (issue 14): appended in the transaction of the write they describe, with
 # ``position`` NULL; a serialised stamper gives committed events their commit-ordered
-# ``position`` afterwards, and readers only ever see stamped events (docs/events.md). No
+# ``position`` afterwards, and readers only ever see stamped events (docs/events.md). SQLite,
+# whose one writer makes ``seq`` commit-ordered, sets ``position = seq`` at insert (0015). No
 # foreign keys: a ``tenant.deleted`` event outlives its tenant until retention prunes it.
 events = sa.Table(
     "events",
@@ -301,13 +302,9 @@ events = sa.Table(
     sa.PrimaryKeyConstraint("tenant_id", "seq", name="pk_events"),
     sa.Index("ix_events_feed", "tenant_id", "position"),
     sa.Index("ix_events_history", "tenant_id", "schema_id", "external_id", "seq"),
-    sa.Index("ix_events_position", "position"),
-    sa.Index(
-        "ix_events_unstamped",
-        "seq",
-        postgresql_where=sa.text("position IS NULL"),
-        sqlite_where=sa.text("position IS NULL"),
-    ),
+    # The webhook dispatcher's read in position order, and (its ``position IS NULL`` range)
+    # the stamper's unstamped events in seq order: one index, paid once by every write (0015).
+    sa.Index("ix_events_stamp", "position", "seq"),
 )
 
 # One row (id = 1): the last position the stamper gave. Its row lock serialises stampers.
