@@ -5,7 +5,8 @@
 #   make test       run the test suite (SQLite always; PostgreSQL too when
 #                   REACH_TEST_DATABASE_URL is set)
 #   make test-fast  the inner loop: SQLite only, tests marked slow left out (processes,
-#                   two nodes, fuzzers, browsers, big property runs; tests/conftest.py)
+#                   two nodes, fuzzers, browsers, big property runs; tests/conftest.py),
+#                   on every CPU (pytest-xdist: each worker its own server and database)
 #   make lint       ruff check + ruff format --check + mypy + the import contracts
 #                   (.importlinter: layering, doors, client/bulk independence)
 #   make fmt        ruff format + ruff check --fix
@@ -68,7 +69,7 @@ test: $(DEV_STAMP)
 # No fast test uses hypothesis or schemathesis: their pytest plugins (≈2.5 s of CPU to import)
 # stay unloaded here.
 test-fast: $(DEV_STAMP)
-	env -u REACH_TEST_DATABASE_URL $(BIN)/pytest -q -m "not slow" \
+	env -u REACH_TEST_DATABASE_URL $(BIN)/pytest -q -m "not slow" -n auto \
 		-p no:schemathesis -p no:hypothesispytest $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)

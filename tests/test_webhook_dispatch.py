@@ -71,10 +71,15 @@ async def _log(services: Services, partner_id: str, count: int) -> None:
         )
         for n in range(count)
     ]
+    async with services.db.transaction(write=False) as conn:
+        before = await events.last_position(conn) or 0
     async with services.db.transaction(write=True) as conn:
         await events.append(conn, rows)
+    # PostgreSQL positions committed events here; SQLite gave them theirs at insert.
     async with services.db.transaction(write=True) as conn:
-        assert await events.stamp(conn) == count
+        await events.stamp(conn)
+    async with services.db.transaction(write=False) as conn:
+        assert await events.last_position(conn) == before + count
 
 
 async def _cursor(services: Services) -> int:
