@@ -148,7 +148,11 @@ def test_get_and_list_find_a_created_schema(api: Harness, partner: PartnerKey) -
     assert created in listed
 
 
-@pytest.mark.parametrize("key", ["nosuch", "5f0c3e1a-7b2d-4c9e-8a41-0d6b2f9e7c35"])  # a UUID no one made
+# A UUID no one made; fixed, so every pytest-xdist worker collects the same test ids.
+NO_SUCH_ID = "5f0c3e1a-7b2d-4c9e-8a41-0d6b2f9e7c35"
+
+
+@pytest.mark.parametrize("key", ["nosuch", NO_SUCH_ID])
 def test_get_of_an_unknown_schema_is_404(api: Harness, partner: PartnerKey, key: str) -> None:
     response = get(api, partner, key)
     assert response.status_code == 404
