@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import orjson
@@ -27,6 +28,13 @@ _COLUMNS = "seq, id, schema_id, external_id, data, version, created_at, updated_
 _GET = (
     f"SELECT {_COLUMNS} FROM resources WHERE tenant_id = $1 AND schema_id = $2 AND external_id = $3"
 )
+
+
+@cache
+def _update_with_event(update: str, first_arg: int) -> str:
+    """The few statements there are, built once rather than per request (PostgreSQL runs
+    them; a SQLite request only builds its door)."""
+    return events.update_with_event(update, first_arg)
 
 
 class TenantResources:
@@ -47,7 +55,7 @@ class TenantResources:
         self._insert, self._update, self._delete = guarded_writes(
             dialect, schema is not None, _COLUMNS
         )
-        self._update_with_event = events.update_with_event(self._update, 7 + len(self.guard.args()))
+        self._update_with_event = _update_with_event(self._update, 7 + len(self.guard.args()))
 
     async def get(
         self, schema_id: str, external_id: str, *, for_update: bool = False

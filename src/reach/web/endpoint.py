@@ -187,7 +187,8 @@ class Endpoint:
         if self.write:
             # Committed: a long poll of this process may now find the write's events.
             services.event_signal.nudge()
-        _add_quota(response.headers, quota)
+        if quota:  # ``response.headers`` builds a header view: only when there is a limit
+            _add_quota(response.headers, quota)
         await response(scope, receive, send)
 
     async def _serve(
