@@ -16,6 +16,7 @@ import pytest
 
 from reach.batches.worker import Worker
 from reach.services import open_services
+from reach.storage import idempotency as idempotency_store
 from tests.batch_helpers import customer as batch_customer
 from tests.contract.resources import create_customer, unique, url
 from tests.harness import Harness, PartnerKey
@@ -420,3 +421,49 @@ def test_the_served_openapi_documents_the_header_and_its_answers(api: Harness) -
         components["headers"]["IdempotentReplayed"]["schema"]
         == {"type": "string", "enum": ["true"]}
     )
+
+
+def test_saving_over_a_live_key_changes_nothing_and_says_so(
+    api: Harness, headers: Headers
+) -> None:
+    """The insert that stores an answer tells a lost race by the rows it changed: a live row
+    (a duplicate that committed first) stays as it was and the caller is told to roll back;
+    an expired one is taken over."""
+    record = create_customer(api, headers, unique("c"))
+    tenant_id = record["businessId"]
+    key = new_key()
+    now = datetime.now(UTC)
+    at = now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    later = (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    earlier = (now - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    def save(body: str, expires_at: str, *, saved_at: str = at) -> bool:
+        async def work(conn: Any) -> bool:
+            await conn.fetchval("SELECT 1")  # begins the transaction, as the look-up does
+            answer = idempotency_store.Stored("hash", 200, "[]", body)
+            return await idempotency_store.save(
+                conn, tenant_id, key, answer, now=saved_at, expires_at=expires_at
+            )
+
+        return api.transaction(work)
+
+    def body() -> str:
+        async def read(conn: Any) -> str:
+            return str(
+                await conn.fetchval(
+                    "SELECT body FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2",
+                    tenant_id,
+                    key,
+                )
+            )
+
+        return api.transaction(read)
+
+    assert save("first", later) is True
+    assert save("second", later) is False
+    assert body() == "first"
+    assert save("expired", earlier) is False  # still live: the first answer stays
+    assert body() == "first"
+    # Once the first has expired (saved_at past its expires_at), the key is taken over.
+    assert save("third", later, saved_at=later) is True
+    assert body() == "third"

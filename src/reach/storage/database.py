@@ -110,11 +110,13 @@ class Connection(Protocol):
         """
         ...
 
-    async def fetchval_after_final(self, query: str, *args: Any) -> Any:
-        """``fetchval`` that may follow ``execute_final`` — only once ``BEGIN`` went out, so
-        the final write is inside the transaction and commits with this statement. For what
-        the request layer records with its response (``reach.web.idempotency``), never for a
-        domain write: those must not depend on whether the transaction began."""
+    async def execute_after_final(self, query: str, *args: Any) -> int:
+        """``execute`` that may follow ``execute_final`` — only once ``BEGIN`` went out, so
+        the final write is inside the transaction and commits with this statement; returns
+        how many rows it changed (no ``RETURNING`` needed to tell: on SQLite that clause alone
+        cost ~5 µs of the statement's ~13). For what the request layer records with its
+        response (``reach.web.idempotency``), never for a domain write: those must not depend
+        on whether the transaction began."""
         ...
 
     def after_commit(self, change: str) -> None:

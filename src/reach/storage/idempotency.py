@@ -49,7 +49,7 @@ _FIND_POSTGRES = (
 )
 
 # An expired row not yet pruned is taken over; a live one (a duplicate that committed first)
-# is left alone, and RETURNING tells the caller it lost.
+# is left alone, and the count of rows changed (0) tells the caller it lost.
 _SAVE = (
     "INSERT INTO idempotency_keys "
     "(tenant_id, idem_key, request_hash, status, headers, body, created_at, expires_at) "
@@ -57,8 +57,7 @@ _SAVE = (
     "ON CONFLICT (tenant_id, idem_key) DO UPDATE SET request_hash = excluded.request_hash, "
     "status = excluded.status, headers = excluded.headers, body = excluded.body, "
     "created_at = excluded.created_at, expires_at = excluded.expires_at "
-    "WHERE idempotency_keys.expires_at <= excluded.created_at "
-    "RETURNING 1"
+    "WHERE idempotency_keys.expires_at <= excluded.created_at"
 )
 
 _ANY_EXPIRED = "SELECT 1 FROM idempotency_keys WHERE expires_at <= $1 LIMIT 1"
@@ -111,7 +110,7 @@ async def save(
 ) -> bool:
     """Store the response in the request's transaction; False if a live row already holds the
     key (a duplicate committed first: the caller must roll back)."""
-    inserted = await conn.fetchval_after_final(
+    changed = await conn.execute_after_final(
         _SAVE,
         tenant_id,
         key,
@@ -122,7 +121,7 @@ async def save(
         now,
         expires_at,
     )
-    return inserted is not None
+    return changed > 0
 
 
 async def any_expired(conn: Connection, now: str) -> bool:

@@ -152,10 +152,10 @@ class PgConnection:
             self.state |= SEALED
         return changed
 
-    async def fetchval_after_final(self, query: str, *args: Any) -> Any:
+    async def execute_after_final(self, query: str, *args: Any) -> int:
         if not self.state & BEGUN or self.state & CLOSED:
-            raise RuntimeError("fetchval_after_final() outside a begun transaction")
-        return await self._conn.fetchval(query, *args)
+            raise RuntimeError("execute_after_final() outside a begun transaction")
+        return _changed(await self._conn.execute(query, *args))
 
     scan_split = 1  # PostgreSQL parallelises a scan itself (parallel workers)
 

@@ -211,11 +211,10 @@ class SqliteConnection:
             self.state |= SEALED
         return changed
 
-    async def fetchval_after_final(self, query: str, *args: Any) -> Any:
+    async def execute_after_final(self, query: str, *args: Any) -> int:
         if not self.state & BEGUN or self.state & CLOSED:
-            raise RuntimeError("fetchval_after_final() outside a begun transaction")
-        row = self._raw.execute(self._q(query), args).fetchone()
-        return None if row is None else row[0]
+            raise RuntimeError("execute_after_final() outside a begun transaction")
+        return self._raw.execute(self._q(query), args).rowcount
 
     def after_commit(self, change: str) -> None:
         if self.changes is None:
