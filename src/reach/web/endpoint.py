@@ -163,7 +163,7 @@ class Endpoint:
         self.replica = replica
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        services: Services = scope["app"].state.services
+        services: Services = scope["app"].services  # reach.web.app.ReachApp
         quota: list[Quota] = []
         deadlines = services.deadlines
         # Around everything, the body read included: a stalled client or a query stuck
