@@ -423,9 +423,7 @@ def test_the_served_openapi_documents_the_header_and_its_answers(api: Harness) -
     )
 
 
-def test_saving_over_a_live_key_changes_nothing_and_says_so(
-    api: Harness, headers: Headers
-) -> None:
+def test_saving_over_a_live_key_changes_nothing_and_says_so(api: Harness, headers: Headers) -> None:
     """The insert that stores an answer tells a lost race by the rows it changed: a live row
     (a duplicate that committed first) stays as it was and the caller is told to roll back;
     an expired one is taken over."""
