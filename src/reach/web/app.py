@@ -132,7 +132,7 @@ class ReachApp(Starlette):
         self.observers = observers
         self.cors_origins = cors_origins
         # Set by the lifespan, beside ``state.services``: every API request reads it, and a
-        # plain attribute costs a tenth of Starlette's ``State`` look-up (~1.5 µs).
+        # plain attribute costs next to nothing, Starlette's ``State`` look-up ~0.6 µs.
         self.services: Services | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
