@@ -46,11 +46,15 @@ _PAGE_COLUMNS = (
 # ``event_stamp.last_position``, the high-water mark retention raises before it deletes (the
 # newest event may go, and its number must never come again: a cursor may hold it). Both are
 # reads of one B-tree edge; AUTOINCREMENT would instead write ``sqlite_sequence`` every time.
+# A ``VALUES`` row with the number as a scalar subquery, twice: ``INSERT … SELECT`` from a
+# query that reads ``events`` itself is copied through a temporary table first (dearer).
+_SQLITE_NEXT = (
+    "(SELECT max(coalesce((SELECT max(seq) FROM events), 0), "
+    "coalesce((SELECT last_position FROM event_stamp WHERE id = 1), 0)) + 1)"
+)
 _SQLITE_INSERT = (
-    f"INSERT INTO events (seq, position, {_INSERT_COLUMNS}) SELECT s.n, s.n, "
-    "$1, $2, $3, $4, $5, $6, $7, $8, $9 FROM (SELECT max("
-    "coalesce((SELECT max(seq) FROM events), 0), "
-    "coalesce((SELECT last_position FROM event_stamp WHERE id = 1), 0)) + 1 AS n) AS s"
+    f"INSERT INTO events (seq, position, {_INSERT_COLUMNS}) VALUES ({_SQLITE_NEXT}, "
+    f"{_SQLITE_NEXT}, $1, $2, $3, $4, $5, $6, $7, $8, $9)"
 )
 # The global order the webhook dispatcher and retention walk: ``position``, on PostgreSQL by
 # ``ix_events_stamp``; on SQLite, where position = seq, the rowid itself (no index to pay).
