@@ -101,9 +101,8 @@ def test_seq_becomes_the_rowid_and_the_position_and_no_number_comes_again(
     migrate.upgrade(url, "0016")
     assert _feed(db) == before
     assert _run(db, "SELECT count(*) FROM events WHERE seq != position") == [(0,)]
-    assert _run(db, "SELECT name, pk FROM pragma_table_info('events') WHERE pk > 0") == [
-        ("seq", 1)
-    ]
+    pk = _run(db, "SELECT name, pk FROM pragma_table_info('events') WHERE pk > 0")
+    assert pk == [("seq", 1)]
     indexes = {r[0] for r in _run(db, "SELECT name FROM pragma_index_list('events')")}
     assert indexes == {"ix_events_feed", "ix_events_history"}
     assert _run(db, "SELECT name FROM sequences") == []
