@@ -96,3 +96,39 @@ def test_retention_prunes_old_events_in_chunks_and_keeps_recent_ones(fresh: Harn
         == []
     )
     assert api.loop.run(feed.prune(api.db, 0)) == 0
+
+
+def test_after_retention_prunes_every_event_new_ones_still_follow_the_feed_cursor(
+    fresh: Harness,
+) -> None:
+    """The newest event pruned with the rest: the next one must still come after the cursor a
+    reader holds (on SQLite its number is the rowid, which would otherwise start again)."""
+    api = fresh
+    partner = api.new_partner()
+    headers = api.tenant_headers(partner, api.new_tenant(partner))
+    for n in range(3):
+        made = api.client.post(
+            "/api/resources/customers", json={"data": customer(f"gone-{n}")}, headers=headers
+        )
+        assert made.status_code == 200, made.text
+    api.loop.run(feed.stamp_pending(api.db))
+    page = api.client.get("/api/events", headers=headers).json()["data"]
+    assert len(page["results"]) == 4  # tenant.created and the three
+    cursor = page["pagination"]["cursor"]
+    old = clock.format_timestamp(datetime.now(UTC) - timedelta(days=100))
+
+    async def age(conn: Connection) -> None:
+        await conn.execute("UPDATE events SET occurred_at = $1", old)
+
+    api.transaction(age)
+    everything = _count(api)
+    assert api.loop.run(feed.prune(api.db, 90)) == everything
+    assert _count(api) == 0
+    made = api.client.post(
+        "/api/resources/customers", json={"data": customer("after")}, headers=headers
+    )
+    assert made.status_code == 200, made.text
+    api.loop.run(feed.stamp_pending(api.db))
+    after = api.client.get("/api/events", params={"cursor": cursor}, headers=headers).json()
+    assert [e["resourceExternalId"] for e in after["data"]["results"]] == ["after"]
+    assert after["data"]["results"][0]["sequence"] > page["results"][-1]["sequence"]

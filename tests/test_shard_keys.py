@@ -54,7 +54,7 @@ PARTNER_TABLES = {
 # Kept on the coordinator only, never distributed.
 LOCAL_TABLES = {
     "alembic_version": "the migration bookkeeping",
-    "sequences": "SQLite's events.seq high-water mark (migration 0013); empty on PostgreSQL",
+    "sequences": "SQLite's seq high-water marks of 0013, unused since 0016/0017; empty",
     "event_stamp": (
         "one row: the last commit-ordered event position given; every stamper takes turns on "
         "it, so on a distributed PostgreSQL it lives on the coordinator (docs/scaling.md)"
@@ -62,10 +62,10 @@ LOCAL_TABLES = {
     "webhook_dispatch": "the webhook dispatcher's cursor in the event log, one row",
 }
 
-# SQLite is never distributed: there these tables keep ``seq`` as the AUTOINCREMENT rowid and
-# primary key alone (migration 0017: one index less per insert). Their unique keys still carry
+# SQLite is never distributed: there these tables keep ``seq`` as the rowid and primary key
+# alone (migrations 0017 and 0016: one index less per insert). Their unique keys still carry
 # the tenant; PostgreSQL's primary keys are judged in full.
-SQLITE_ROWID_KEYS = {"resources", "batches"}
+SQLITE_ROWID_KEYS = {"resources", "batches", "events"}
 
 # Tables the rule does not fit yet, each with the plan that will make it fit. Listed, so a new
 # table cannot slip in unnoticed, and so the gap is a decision rather than an accident.

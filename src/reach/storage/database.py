@@ -183,14 +183,6 @@ class Database(Protocol):
     async def close(self) -> None: ...
 
 
-# SQLite's ``events.seq`` is part of a composite primary key (tenant first, migration 0012),
-# which SQLite does not autoincrement: a new event takes the highest seq ever given + 1, kept in
-# ``sequences`` by a trigger (migration 0013) so that a deleted row's seq is never given again.
-# SQLite runs one writer at a time, so two inserts never read the same value. (``resources``
-# and ``batches`` take theirs as the AUTOINCREMENT rowid instead: migration 0017.)
-SQLITE_NEXT_SEQ = "(SELECT last + 1 FROM sequences WHERE name = '{table}')"
-
-
 class DuplicateKey(Exception):
     """A write met a unique index; the domain decides what that means (usually a 409)."""
 

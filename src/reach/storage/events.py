@@ -4,7 +4,7 @@ A write appends its events with ``position`` NULL, in its own transaction (so a 
 write leaves none). :func:`stamp` — one stamper at a time, serialised by the row lock on
 ``event_stamp`` — gives every committed, unstamped event the next positions in ``seq`` order.
 SQLite, whose single writer makes ``seq`` commit-ordered already, gives each event its ``seq``
-as its position at insert, and its stamper finds nothing to do.
+(the rowid, migration 0016) as its position at insert, and needs no stamper.
 Readers only see stamped events, ordered by ``position``; a cursor is a position. Why this is
 exactly-once although PostgreSQL sequences are not commit-ordered: docs/events.md.
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from reach.storage.database import SQLITE_NEXT_SEQ, Connection, Row
+from reach.storage.database import Connection, Row
 
 _INSERT_COLUMNS = (
     "id, tenant_id, partner_id, type, schema_id, external_id, version, occurred_at, body"
@@ -39,15 +39,26 @@ _PAGE_COLUMNS = (
     "|| substr(body, 2) AS served"
 )
 
-# SQLite: the seq a composite key cannot autoincrement (storage.database.SQLITE_NEXT_SEQ), and
-# the position, which is the same number. SQLite has one writer at a time, so the order in
-# which events take their seq is their commit order: every event committed later gets a larger
-# one, and a reader never has to wait for a stamper (docs/events.md, migration 0015).
-_SQLITE_INSERT = (
-    f"INSERT INTO events (seq, position, {_INSERT_COLUMNS}) SELECT s.n, s.n, "
-    "$1, $2, $3, $4, $5, $6, $7, $8, $9 "
-    f"FROM (SELECT {SQLITE_NEXT_SEQ.format(table='events')} AS n) AS s"
+# SQLite: the seq (the rowid since migration 0016) and the position, which is the same number.
+# SQLite has one writer at a time, so the order in which events take their seq is their commit
+# order: every event committed later gets a larger one, and a reader never has to wait for a
+# stamper (docs/events.md). The number is one above the highest seq in the table and above
+# ``event_stamp.last_position``, the high-water mark retention raises before it deletes (the
+# newest event may go, and its number must never come again: a cursor may hold it). Both are
+# reads of one B-tree edge; AUTOINCREMENT would instead write ``sqlite_sequence`` every time.
+# A ``VALUES`` row with the number as a scalar subquery, twice: ``INSERT … SELECT`` from a
+# query that reads ``events`` itself is copied through a temporary table first (dearer).
+_SQLITE_NEXT = (
+    "(SELECT max(coalesce((SELECT max(seq) FROM events), 0), "
+    "coalesce((SELECT last_position FROM event_stamp WHERE id = 1), 0)) + 1)"
 )
+_SQLITE_INSERT = (
+    f"INSERT INTO events (seq, position, {_INSERT_COLUMNS}) VALUES ({_SQLITE_NEXT}, "
+    f"{_SQLITE_NEXT}, $1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+# The global order the webhook dispatcher and retention walk: ``position``, on PostgreSQL by
+# ``ix_events_stamp``; on SQLite, where position = seq, the rowid itself (no index to pay).
+_ORDER = {"postgresql": "position", "sqlite": "seq"}
 
 # (id, tenant id, partner id, type, schema id, external id, version, occurred at, body text)
 EventRow = tuple[str, str, str, str, str | None, str | None, int | None, str, str]
@@ -153,7 +164,10 @@ async def stamp(conn: Connection, limit: int = 5000) -> int:
 
 
 async def unstamped(conn: Connection) -> bool:
-    """Whether any committed event still waits for its position."""
+    """Whether any committed event still waits for its position. Never on SQLite, where an
+    event has it from its insert (and the table has no index to find a NULL one by)."""
+    if conn.dialect == "sqlite":
+        return False
     found = await conn.fetchval("SELECT 1 FROM events WHERE position IS NULL LIMIT 1")
     return found is not None
 
@@ -162,8 +176,9 @@ async def read_all_after(conn: Connection, position: int, limit: int) -> list[St
     """Stamped events of every tenant with a position above ``position``, in position order:
     the webhook dispatcher's read. Positions are final once seen, so ``position`` of the last
     event returned is a cursor that never skips one."""
+    order = _ORDER[conn.dialect]
     rows = await conn.fetch(
-        f"SELECT {_READ_COLUMNS} FROM events WHERE position > $1 ORDER BY position "
+        f"SELECT {_READ_COLUMNS} FROM events WHERE {order} > $1 ORDER BY {order} "
         f"LIMIT {int(limit)}",
         int(position),
     )
@@ -183,7 +198,7 @@ async def read_all_after(conn: Connection, position: int, limit: int) -> list[St
 
 async def last_position(conn: Connection) -> int:
     """The highest position given so far (0 before the first event is stamped)."""
-    value = await conn.fetchval("SELECT max(position) FROM events")
+    value = await conn.fetchval(f"SELECT max({_ORDER[conn.dialect]}) FROM events")
     return 0 if value is None else int(value)
 
 
@@ -246,12 +261,24 @@ async def prune(conn: Connection, before: str, limit: int) -> int:
     how many went. Walks ``position`` (which follows time: an event's time is taken right
     before it is inserted, its position given after it committed) on the index the dispatcher
     reads, so no index on the time is paid by every write; and deletes by the whole key (no
-    index leads with ``seq``, which would make each chunk read the whole table)."""
-    cutoff = "$1::timestamptz" if conn.dialect == "postgresql" else "$1"
+    index leads with ``seq``, which would make each chunk read the whole table). On SQLite the
+    walk is the rowid (position = seq), and the high-water mark new events number above is
+    raised first, in case the newest event is among those deleted."""
+    if conn.dialect == "postgresql":
+        rows = await conn.fetch(
+            "DELETE FROM events WHERE (tenant_id, seq) IN (SELECT tenant_id, seq FROM events "
+            f"WHERE position > 0 ORDER BY position LIMIT {int(limit)}) "
+            "AND occurred_at < $1::timestamptz RETURNING seq",
+            before,
+        )
+        return len(rows)
+    await conn.execute(
+        "UPDATE event_stamp SET last_position = max(last_position, "
+        "coalesce((SELECT max(seq) FROM events), 0)) WHERE id = 1"
+    )
     rows = await conn.fetch(
-        "DELETE FROM events WHERE (tenant_id, seq) IN (SELECT tenant_id, seq FROM events "
-        f"WHERE position > 0 ORDER BY position LIMIT {int(limit)}) AND occurred_at < {cutoff} "
-        "RETURNING seq",
+        "DELETE FROM events WHERE seq IN (SELECT seq FROM events "
+        f"ORDER BY seq LIMIT {int(limit)}) AND occurred_at < $1 RETURNING seq",
         before,
     )
     return len(rows)
