@@ -215,29 +215,55 @@ class Compiler:
         if path is None:
             return "TRUE" if negated else "FALSE"
         positive = {"not_equals": "equals", "not_exists": "exists"}.get(op, op)
-        expr = getattr(self, f"_{positive}")(self._path(path), c.value)
+        if self.dialect == "postgresql" and positive in ("equals", "array_contains"):
+            leaves = c.value if positive == "equals" else [[v] for v in c.value]
+            expr = " OR ".join(self._contains(path, leaf) for leaf in leaves)
+        else:
+            expr = getattr(self, f"_{positive}")(self._path(path), c.value)
         return f"{'NOT ' if negated else ''}COALESCE(({expr}), FALSE)"
 
     # -- access to the value at a path, per engine
     def _path(self, path: Path) -> str:
         if self.dialect == "postgresql":
+            # A top-level field by its key (``->``): ``#>`` takes its path apart on every row.
+            if len(path) == 1:
+                return self._arg(path[0]) + "::text"
             return self._arg(list(path)) + "::text[]"
         return self._arg("$" + "".join(f'."{part}"' for part in path))
 
+    def _get(self, p: str) -> str:
+        """PostgreSQL: the jsonb value at the path bound as ``p``."""
+        return f"data -> {p}" if p.endswith("::text") else f"data #> {p}"
+
+    def _get_text(self, p: str) -> str:
+        """PostgreSQL: the value at the path bound as ``p`` as text (``->>``)."""
+        return f"data ->> {p}" if p.endswith("::text") else f"data #>> {p}"
+
+    def _contains(self, path: Path, leaf: Any) -> str:
+        """PostgreSQL: ``data @> {"a": {"b": leaf}}`` for the path ``a.b``.
+        For a scalar leaf that is "the value at the path equals it" (numbers numerically,
+        never across types, never an object or array); for ``[v]``, "the value at the path is
+        an array holding an element equal to v". One pass over the stored jsonb, no copy of
+        the value, and the planner's estimate for ``@>`` (rare) lets a page of a rare
+        segment scan in parallel instead of walking the seq index."""
+        document: Any = leaf
+        for part in reversed(path):
+            document = {part: document}
+        return f"data @> {self._arg(orjson.dumps(document).decode())}::jsonb"
+
     def _type(self, p: str) -> str:
         if self.dialect == "postgresql":
-            return f"jsonb_typeof(data #> {p})"
+            return f"jsonb_typeof({self._get(p)})"
         return f"json_type(data, {p})"
 
     def _string(self, p: str) -> str:
         """The value as SQL text when it is a JSON string, else NULL."""
         if self.dialect == "postgresql":
-            return f"CASE WHEN jsonb_typeof(data #> {p}) = 'string' THEN data #>> {p} END"
+            return f"CASE WHEN {self._type(p)} = 'string' THEN {self._get_text(p)} END"
         return f"CASE WHEN json_type(data, {p}) = 'text' THEN json_extract(data, {p}) END"
 
     def _equal_to(self, p: str, v: Scalar) -> str:
-        if self.dialect == "postgresql":
-            return f"data #> {p} = {self._arg(orjson.dumps(v).decode())}::jsonb"
+        """SQLite (PostgreSQL tests equality by containment, :meth:`_contains`)."""
         if isinstance(v, bool):
             return f"json_type(data, {p}) = {self._arg('true' if v else 'false')}"
         kinds = "'text'" if isinstance(v, str) else "'integer', 'real'"
@@ -279,8 +305,8 @@ class Compiler:
         if self.dialect == "postgresql":
             # CASE, not AND: the cast must only ever see numbers.
             return (
-                f"CASE WHEN jsonb_typeof(data #> {p}) = 'number' THEN "
-                f"(data #>> {p})::numeric {sign} {self._arg(repr(bound))}::text::numeric END"
+                f"CASE WHEN {self._type(p)} = 'number' THEN "
+                f"({self._get_text(p)})::numeric {sign} {self._arg(repr(bound))}::text::numeric END"
             )
         return (
             f"json_type(data, {p}) IN ('integer', 'real') "
@@ -322,7 +348,7 @@ class Compiler:
         for v in value:
             if self.dialect == "postgresql":
                 n = self._arg(v) + "::text"
-                ends.append(f"right(data #>> {p}, length({n})) = {n}")
+                ends.append(f"right({self._get_text(p)}, length({n})) = {n}")
             else:
                 n = self._arg(v)
                 ends.append(f"substr(json_extract(data, {p}), -length({n})) = {n}")
@@ -332,11 +358,7 @@ class Compiler:
         return "string" if self.dialect == "postgresql" else "text"
 
     def _array_contains(self, p: str, value: list[Scalar]) -> str:
-        if self.dialect == "postgresql":
-            wanted = " OR ".join(
-                f"data #> {p} @> {self._arg(orjson.dumps([v]).decode())}::jsonb" for v in value
-            )
-            return f"CASE WHEN jsonb_typeof(data #> {p}) = 'array' THEN ({wanted}) END"
+        """SQLite (PostgreSQL tests it by containment, :meth:`_contains`)."""
         wanted = " OR ".join(self._element(v) for v in value)
         # Only placeholders and fixed SQL are interpolated; the values are bound.
         inner = f"SELECT 1 FROM json_each(data, {p}) AS e WHERE {wanted}"  # noqa: S608
