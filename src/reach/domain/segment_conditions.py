@@ -167,6 +167,8 @@ def _month_day(v: Any) -> bool:
 
 # Characters that may follow the first one of a JSON escape (``\"``, ``\\``, ``\n``,
 # ``\u00e9``…): a suffix whose JSON text starts with none of them cannot match from inside one.
+# Last characters of PostgreSQL's ``->>`` text of a number, a boolean, an object or an array.
+_NOT_STRING_ENDS = frozenset("0123456789e}]")
 _INSIDE_ESCAPE = frozenset('"\\/bfnrtu0123456789abcdefABCDEF')
 
 
@@ -256,12 +258,6 @@ class Compiler:
             return f"jsonb_typeof({self._get(p)})"
         return f"json_type(data, {p})"
 
-    def _string(self, p: str) -> str:
-        """The value as SQL text when it is a JSON string, else NULL."""
-        if self.dialect == "postgresql":
-            return f"CASE WHEN {self._type(p)} = 'string' THEN {self._get_text(p)} END"
-        return f"CASE WHEN json_type(data, {p}) = 'text' THEN json_extract(data, {p}) END"
-
     def _equal_to(self, p: str, v: Scalar) -> str:
         """SQLite (PostgreSQL tests equality by containment, :meth:`_contains`)."""
         if isinstance(v, bool):
@@ -284,13 +280,24 @@ class Compiler:
         return f"CASE WHEN instr(data, {self._arg(text)}) > 0 THEN {exact} ELSE FALSE END"
 
     def _utc(self, p: str) -> str:
-        return f"reach_utc({self._string(p)})"
+        """The value's UTC text when it is a date-time string, else NULL. No type test: what
+        the plain extraction gives for anything but a string (a number; SQLite's 1 or 0 for a
+        boolean, PostgreSQL's ``true``; an object's or array's JSON text; NULL for null) is
+        never a date-time, so ``reach_utc`` already answers NULL for it, and the test would
+        cost a second JSON access a row (SQLite parses the document again)."""
+        if self.dialect == "postgresql":
+            return f"reach_utc({self._get_text(p)})"
+        return f"reach_utc(json_extract(data, {p}))"
 
     # -- the operators (positive forms)
     def _equals(self, p: str, value: list[Scalar]) -> str:
         return " OR ".join(self._equal_to(p, v) for v in value)
 
     def _exists(self, p: str, value: list[Any]) -> str:
+        if self.dialect == "postgresql":
+            # ``->>`` is NULL for an absent field and for JSON null, text for anything else;
+            # ``jsonb_typeof(data -> k)`` would first copy the value into a jsonb of its own.
+            return f"({self._get_text(p)}) IS NOT NULL"
         return f"COALESCE({self._type(p)}, 'null') <> 'null'"
 
     def _greater_than(self, p: str, value: list[Any]) -> str:
@@ -345,6 +352,11 @@ class Compiler:
         # The suffix test first, on the raw extraction (one JSON access per row); the type
         # check, which rules out numbers and JSON text of objects, only for rows that pass.
         ends = []
+        # PostgreSQL's text of a value that is not a string ends with a digit (a number), an
+        # ``e`` (true, false), ``}`` or ``]``; JSON null is SQL NULL. So a suffix ending in
+        # none of those proves the value is a string when it matches, and the type test
+        # (a second key lookup and a copy of the value, ~40 % of the predicate) is left out.
+        typed = self.dialect != "postgresql" or any(v[-1] in _NOT_STRING_ENDS for v in value)
         for v in value:
             if self.dialect == "postgresql":
                 n = self._arg(v) + "::text"
@@ -352,6 +364,8 @@ class Compiler:
             else:
                 n = self._arg(v)
                 ends.append(f"substr(json_extract(data, {p}), -length({n})) = {n}")
+        if not typed:
+            return " OR ".join(ends)
         return f"({' OR '.join(ends)}) AND {self._type(p)} = {self._arg(self._text_type())}"
 
     def _text_type(self) -> str:
