@@ -284,7 +284,7 @@ class Compiler:
         the plain extraction gives for anything but a string (a number; SQLite's 1 or 0 for a
         boolean, PostgreSQL's ``true``; an object's or array's JSON text; NULL for null) is
         never a date-time, so ``reach_utc`` already answers NULL for it, and the test would
-        cost a second JSON access a row (SQLite parses the document again)."""
+        cost a second JSON access a row."""
         if self.dialect == "postgresql":
             return f"reach_utc({self._get_text(p)})"
         return f"reach_utc(json_extract(data, {p}))"
