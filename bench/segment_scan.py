@@ -40,8 +40,13 @@ SEGMENTS: dict[str, list[Condition]] = {
     "narrow": [Condition("firstName", "equals", ["First0"])],
     "broad": [Condition("email", "ends_with", ["@example.com"])],
     "none": [Condition("email", "ends_with", ["@nowhere.test"])],
+    "december": [Condition("createdAt", "between_month_day", ["12-01", "01-31"])],
 }
-FIELDS: dict[str, FieldPath] = {"firstName": ("firstName",), "email": ("email",)}
+FIELDS: dict[str, FieldPath] = {
+    "firstName": ("firstName",),
+    "email": ("email",),
+    "createdAt": ("createdAt",),
+}
 _PLACEHOLDER = re.compile(r"[$]([0-9]+)")
 _BASE = "SELECT count(*) FROM {table} WHERE tenant_id = ?1 AND schema_id = ?2 AND seq > 0"
 

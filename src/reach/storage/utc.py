@@ -22,6 +22,10 @@ _FORM = re.compile(
 )
 
 
+# Days in each month (February's 29th is checked against the year).
+_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def utc_text(text: object) -> str | None:
     if not isinstance(text, str):
         return None
@@ -29,6 +33,19 @@ def utc_text(text: object) -> str | None:
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction, offset = match.groups()
+    if offset is None or offset == "Z":
+        # No shift to make (a segment scan calls this once per contact, so the common forms
+        # skip datetime): the regex holds the year to 1000-9999, the rest is the day check.
+        y, m, d = int(year), int(month), int(day)
+        if (
+            not 1 <= m <= 12
+            or not 1 <= d <= _DAYS[m]
+            or (m == 2 and d == 29 and not (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)))
+        ):
+            return None
+        if hour is None:
+            return f"{text} 00:00:00.000000"
+        return f"{text[:10]} {hour}:{minute}:{second}.{(fraction or '').ljust(6, '0')}"
     try:
         moment = datetime(int(year), int(month), int(day))
     except ValueError:
