@@ -17,7 +17,7 @@ date-time ``YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|±HH:MM)`` (offsets up to ±14:59) or
 else → NULL, never an error. tests/test_reach_utc.py holds the two equal. SQLite: nothing.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-03
 """
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
