@@ -77,7 +77,7 @@ class Observer:
             return state == "idle in transaction"
         assert self.lite is not None
         assert isinstance(conn, SqliteConnection)
-        begun = conn._raw.in_transaction
+        begun = bool(conn._raw.in_transaction)
         if begun:
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 self.lite.execute("BEGIN IMMEDIATE")
