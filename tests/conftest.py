@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,15 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     migrate.upgrade(f"sqlite:///{path}")
     return path
+
+
+@pytest.fixture
+def sqlite_at_head(tmp_path: Path, migrated_sqlite: Path) -> str:
+    """The URL of an SQLite file of the test's own, already at head (a copy of the template);
+    ``served()`` and the CLI find nothing left to migrate in it."""
+    path = tmp_path / "at-head.db"
+    shutil.copy(migrated_sqlite, path)  # the mode (0600) too
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

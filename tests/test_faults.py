@@ -40,12 +40,12 @@ from tests.harness import TEST_SECRET_KEY, Harness, served
 
 
 @pytest.fixture(params=ENGINES)
-def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
-    """(engine, url) of an empty database of the test's own."""
+def fresh(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(engine, url) of an empty database of the test's own (SQLite's already at head)."""
     engine: str = request.param
     if engine == "postgresql":
         return engine, request.getfixturevalue("scratch_postgres")
-    return engine, f"sqlite:///{tmp_path / 'faults.db'}"
+    return engine, request.getfixturevalue("sqlite_at_head")
 
 
 # -- causing faults -------------------------------------------------------------------------
