@@ -277,7 +277,13 @@ def test_healthz_answers_while_a_schema_compile_is_held_in_its_thread(
     monkeypatch.setattr(schema_rules, "_compile", held_compile)
     created: list[httpx.Response] = []
     body = definition(f"held-{uuid.uuid4().hex[:8]}", wide_schema(50))
-    writer = threading.Thread(target=lambda: created.append(post(api, partner, body, timeout=60)))
+
+    def write() -> None:
+        # A client of its own: the test's asks /healthz meanwhile.
+        with httpx.Client(base_url=api.base_url, timeout=60) as client:
+            created.append(client.post(BASE, json=body, headers=api.partner_headers(partner)))
+
+    writer = threading.Thread(target=write)
     writer.start()
     try:
         assert entered.wait(30), "the definition never reached its compile"
@@ -311,9 +317,12 @@ def test_healthz_answers_while_the_builder_process_is_stopped_mid_build(
     # A changed definition: the next document must be built again.
     assert post(api, partner, definition("second", wide_schema(5))).is_success
     fetched: list[httpx.Response] = []
-    reader = threading.Thread(
-        target=lambda: fetched.append(api.client.get("/openapi.json", headers=headers))
-    )
+
+    def read() -> None:
+        with httpx.Client(base_url=api.base_url, timeout=60) as client:
+            fetched.append(client.get("/openapi.json", headers=headers))
+
+    reader = threading.Thread(target=read)
     for pid in builders:
         os.kill(pid, signal.SIGSTOP)
     try:
