@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reach.storage import batches as batch_store
+from reach.storage.database import Connection, Row
 from tests.batch_helpers import wait_for_batch
 from tests.contract.resources import create_schema, unique, url
 from tests.harness import Harness, PartnerKey
@@ -105,8 +106,14 @@ def _single_outcome(response: Any) -> tuple[str, list[str] | None]:
     return kind, body["errors"]
 
 
+async def _failed_items(conn: Connection, batch_id: str) -> list[Row]:
+    tenant_id = await conn.fetchval("SELECT tenant_id FROM batches WHERE id = $1", batch_id)
+    ref = batch_store.BatchRef(str(tenant_id), batch_id)
+    return await batch_store.items_with_status(conn, ref, "failed")
+
+
 def _batch_outcomes(api: Harness, batch_id: str, count: int) -> list[tuple[str, list[str] | None]]:
-    rows = api.transaction(lambda conn: batch_store.items_with_status(conn, batch_id, "failed"))
+    rows = api.transaction(lambda conn: _failed_items(conn, batch_id))
     outcomes: list[tuple[str, list[str] | None]] = [("succeeded", None)] * count
     for row in rows:
         reason = row["reason"]

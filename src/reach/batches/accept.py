@@ -108,7 +108,13 @@ async def accept_writes(
         await store.insert_failures(scope.conn, batch_id, scope.tenant.id, unstorable)
         n = len(unstorable)
         await store.add_progress(
-            scope.conn, batch_id, processed=n, successful=0, failed=n, pending=0, cascaded=0
+            scope.conn,
+            store.BatchRef(scope.tenant.id, batch_id),
+            processed=n,
+            successful=0,
+            failed=n,
+            pending=0,
+            cascaded=0,
         )
     return Accepted(batch_id=batch_id, record_count=len(items), schema_id=scope.schema.id)
 

@@ -67,7 +67,7 @@ async def delete_all_chunk(
 ) -> int | None:
     """Delete the next chunk of the records that existed when the batch was accepted; None
     while more may follow, else how many records the walk found in all (the batch's total)."""
-    batch_id = str(batch["id"])
+    ref = store.BatchRef.of(batch)
     state = orjson.loads(batch["state"])
     rows = await scope.rows.page_between(
         scope.schema.id,
@@ -87,8 +87,8 @@ async def delete_all_chunk(
         outcomes = _delete_outcomes(scope, plan)
         await store.insert_failures(
             conn,
-            batch_id,
-            scope.tenant.id,
+            ref.id,
+            ref.tenant_id,
             [
                 (o.position, o.external_id, o.reason or "", orjson.dumps(o.errors).decode())
                 for o in outcomes
@@ -98,7 +98,7 @@ async def delete_all_chunk(
         state = {**state, "after": int(rows[-1]["seq"]), "next": first + len(rows)}
         await store.add_progress(
             conn,
-            batch_id,
+            ref,
             processed=len(rows),
             successful=len(plan.deleted),
             failed=len(plan.skipped),

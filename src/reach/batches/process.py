@@ -57,9 +57,9 @@ async def step(
         # The walk is over: the total is what was found, not the estimate made on acceptance.
         await _finish(conn, batch, now, total=total, with_events=scope.events is not None)
         return DONE
-    batch_id = str(batch["id"])
+    ref = store.BatchRef.of(batch)
     pending = int(batch["pending_records"])
-    queued = await store.queued_items(conn, batch_id, chunk_size)
+    queued = await store.queued_items(conn, ref, chunk_size)
     if queued:
         if batch["batch_type"] == DELETE:
             outcomes, cascaded = await deletes.delete_items(scope, options, queued)
@@ -72,11 +72,11 @@ async def step(
             return CONTINUE
         if pending:
             # The pending items were checked a moment ago: wait for a write or their expiry.
-            return await _wait(conn, batch_id, now)
+            return await _wait(conn, ref, now)
     elif pending:
         pending += await _retry_waiting(conn, scope, batch, options, now)
         if pending:
-            return await _wait(conn, batch_id, now)
+            return await _wait(conn, ref, now)
     await _finish(conn, batch, now, total=None, with_events=services.settings.events)
     return DONE
 
@@ -115,13 +115,13 @@ async def _abandon(
     conn: Connection, batch: Row, reason: str, now: datetime, with_events: bool
 ) -> str:
     """The tenant was deleted or the schema deactivated after the batch was accepted."""
-    batch_id = str(batch["id"])
+    ref = store.BatchRef.of(batch)
     what = "tenant" if reason == Reason.TENANT_UNAVAILABLE else "schema definition"
     errors = orjson.dumps([f"the {what} no longer exists"]).decode()
-    count = await store.fail_remaining(conn, batch_id, reason, errors)
+    count = await store.fail_remaining(conn, ref, reason, errors)
     await store.add_progress(
         conn,
-        batch_id,
+        ref,
         processed=count,
         successful=0,
         failed=count,
@@ -146,12 +146,12 @@ async def _record(
     ``waited``: the outcomes are of items that were waiting, whose progress is already counted
     in ``pending_records``.
     """
-    batch_id = str(batch["id"])
+    ref = store.BatchRef.of(batch)
     succeeded = [o.position for o in outcomes if o.status == SUCCEEDED]
     others = [o for o in outcomes if o.status != SUCCEEDED]
     await store.mark_items(
         conn,
-        batch_id,
+        ref,
         [
             (
                 o.position,
@@ -166,18 +166,17 @@ async def _record(
         ],
     )
     if waited:
-        await store.mark_succeeded(conn, batch_id, succeeded)
+        await store.mark_succeeded(conn, ref, succeeded)
     elif succeeded:
         # A chunk is a run of queued items, so what is left queued in its span succeeded.
         positions = [o.position for o in outcomes]
-        await store.mark_rest_succeeded(conn, batch_id, min(positions), max(positions))
+        await store.mark_rest_succeeded(conn, ref, min(positions), max(positions))
     n_failed = sum(1 for o in others if o.status == ITEM_FAILED)
     waiting = [o for o in others if o.status == WAITING]
     if not waited:
         await store.add_waits(
             conn,
-            batch_id,
-            scope.tenant.id,
+            ref,
             [
                 (o.position, m["schemaDefinitionId"], m["externalId"])
                 for o in waiting
@@ -188,7 +187,7 @@ async def _record(
     delta_pending = -done if waited else len(waiting)
     await store.add_progress(
         conn,
-        batch_id,
+        ref,
         processed=done,
         successful=len(succeeded),
         failed=n_failed,
@@ -202,8 +201,8 @@ async def _retry_waiting(
     conn: Connection, scope: Scope, batch: Row, options: Options, now: datetime
 ) -> int:
     """Apply waiting items whose dependencies now exist, fail those past their expiry."""
-    batch_id = str(batch["id"])
-    rows = await store.items_with_status(conn, batch_id, WAITING)
+    ref = store.BatchRef.of(batch)
+    rows = await store.items_with_status(conn, ref, WAITING)
     at = clock.format_timestamp(now)
     wanted: dict[str, set[str]] = defaultdict(set)
     for row in rows:
@@ -241,12 +240,11 @@ async def _retry_waiting(
         outcomes += await apply_items(scope, batch["batch_type"], options, ready, now, waited=True)
     delta = await _record(conn, scope, batch, outcomes, waited=True, cascaded=0)
     # Rebuild the wait list from what still waits (an item may now wait for something else).
-    await store.clear_waits(conn, batch_id)
-    still = await store.items_with_status(conn, batch_id, WAITING)
+    await store.clear_waits(conn, ref)
+    still = await store.items_with_status(conn, ref, WAITING)
     await store.add_waits(
         conn,
-        batch_id,
-        scope.tenant.id,
+        ref,
         [
             (int(r["position"]), dep["schemaDefinitionId"], dep["externalId"])
             for r in still
@@ -256,11 +254,11 @@ async def _retry_waiting(
     return delta
 
 
-async def _wait(conn: Connection, batch_id: str, now: datetime) -> str:
+async def _wait(conn: Connection, ref: store.BatchRef, now: datetime) -> str:
     """Give up the lease until the earliest waiting item expires (or a write wakes it)."""
-    rows = await store.items_with_status(conn, batch_id, WAITING)
+    rows = await store.items_with_status(conn, ref, WAITING)
     wake_at = min((r["expires_at"] for r in rows), default=clock.format_timestamp(now))
-    await store.wait_until(conn, batch_id, wake_at)
+    await store.wait_until(conn, ref, wake_at)
     return WAITING_ON_DEPENDENCIES
 
 
@@ -269,14 +267,14 @@ async def _finish(
 ) -> None:
     """Complete the batch; ``total`` replaces the accepted count (a delete-all's estimate).
     With ``with_events`` it also appends ``batch.completed``, in the same transaction."""
-    batch_id = str(batch["id"])
-    row = await store.counts(conn, batch_id)
+    ref = store.BatchRef.of(batch)
+    row = await store.counts(conn, ref)
     if row is None:  # cannot happen: the caller holds the batch row locked
         return
     final_total = int(row["total_records"]) if total is None else total
-    await store.clear_waits(conn, batch_id)
+    await store.clear_waits(conn, ref)
     status = final_status(final_total, int(row["successful_records"]))
-    await store.finish(conn, batch_id, status=status, at=clock.format_timestamp(now), total=total)
+    await store.finish(conn, ref, status=status, at=clock.format_timestamp(now), total=total)
     if with_events:
         await events.append_other(
             conn,
@@ -285,7 +283,7 @@ async def _finish(
             kind="batch.completed",
             schema_id=str(batch["schema_id"]),
             data={
-                "id": batch_id,
+                "id": ref.id,
                 "type": batch["batch_type"],
                 "status": status,
                 "schemaDefinitionId": str(batch["schema_id"]),
@@ -304,24 +302,24 @@ async def _finish(
 async def fail_next(conn: Connection, batch: Row, now: datetime, with_events: bool = False) -> None:
     """A step keeps raising even for a single item: fail that item (or, for a delete-all walk
     or the waiting items, the rest of the batch) so the batch can still complete."""
-    batch_id = str(batch["id"])
+    ref = store.BatchRef.of(batch)
     errors = orjson.dumps(["the server could not apply this item; see the server log"]).decode()
-    queued = await store.queued_items(conn, batch_id, 1)
+    queued = await store.queued_items(conn, ref, 1)
     if queued:
         position = int(queued[0]["position"])
         await store.mark_items(
             conn,
-            batch_id,
+            ref,
             [(position, ITEM_FAILED, Reason.INTERNAL_ERROR, errors, None, None, None)],
         )
         await store.add_progress(
-            conn, batch_id, processed=1, successful=0, failed=1, pending=0, cascaded=0
+            conn, ref, processed=1, successful=0, failed=1, pending=0, cascaded=0
         )
         return
-    count = await store.fail_remaining(conn, batch_id, Reason.INTERNAL_ERROR, errors)
+    count = await store.fail_remaining(conn, ref, Reason.INTERNAL_ERROR, errors)
     await store.add_progress(
         conn,
-        batch_id,
+        ref,
         processed=count,
         successful=0,
         failed=count,

@@ -33,8 +33,9 @@ async def get(
     row = await store.get(conn, tenant.id, batch_id.lower()) if clock.is_uuid(batch_id) else None
     if row is None:
         raise NotFound(f"Batch {batch_id!r} not found")
-    summaries = await store.failure_summaries(conn, [str(row["id"])])
-    failures = await store.items_with_status(conn, str(row["id"]), ITEM_FAILED, DETAILS_LIMIT)
+    ref = store.BatchRef.of(row)
+    summaries = await store.failure_summaries(conn, tenant.id, [ref.id])
+    failures = await store.items_with_status(conn, ref, ITEM_FAILED, DETAILS_LIMIT)
     details = {
         str(item["position"]): {
             "index": int(item["position"]),
@@ -45,7 +46,7 @@ async def get(
     }
     wire = batch_wire(row, {s["reason"]: int(s["n"]) for s in summaries}, details)
     if include_pending:
-        waiting = await store.items_with_status(conn, str(row["id"]), WAITING)
+        waiting = await store.items_with_status(conn, ref, WAITING)
         wire["pendingResources"] = [_pending_wire(row, item) for item in waiting]
     return wire
 
@@ -80,7 +81,7 @@ async def page(
     has_next = len(rows) > limit
     rows = rows[:limit]
     summaries: dict[str, dict[str, int]] = defaultdict(dict)
-    for s in await store.failure_summaries(conn, [str(r["id"]) for r in rows]):
+    for s in await store.failure_summaries(conn, tenant.id, [str(r["id"]) for r in rows]):
         summaries[str(s["batch_id"])][s["reason"]] = int(s["n"])
     return {
         "results": [batch_wire(row, summaries.get(str(row["id"]), {}), {}) for row in rows],

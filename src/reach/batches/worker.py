@@ -171,7 +171,7 @@ class Worker:
             claimed = await store.claim(conn, self.name, _stamp(now), _stamp(now + self.lease))
         if claimed is None:
             return False
-        await self._work(str(claimed["id"]))
+        await self._work(store.BatchRef.of(claimed))
         return True
 
     async def prune_idempotency_keys(self, now: datetime, limit: int = PRUNE_CHUNK) -> int:
@@ -230,16 +230,16 @@ class Worker:
                 # wins, and the other tries again at its next poll.
                 log.info("waking waiting batches failed (%r); retrying next poll", exc)
 
-    async def _work(self, batch_id: str) -> None:
+    async def _work(self, batch: store.BatchRef) -> None:
         chunk = self.chunk_size
         failures = 0  # consecutive failures of this chunk not explained by a fault
         faults_in_a_row = 0
         while True:
             if self._stopping.is_set():
-                await self._hand_back(batch_id)
+                await self._hand_back(batch)
                 return
             try:
-                result = await self._step(batch_id, chunk)
+                result = await self._step(batch, chunk)
             except Exception as exc:
                 if _retry_unchanged(exc):
                     # The database, not the items: the same chunk again once it answers, for
@@ -248,26 +248,26 @@ class Worker:
                     delay = _backoff(faults_in_a_row)
                     log.warning(
                         "batch %s: %s; retrying the same chunk in %.2f s",
-                        batch_id,
+                        batch.id,
                         faults.cause(exc),
                         delay,
                     )
-                    if not await self._keep_lease(batch_id):
+                    if not await self._keep_lease(batch):
                         return
                     await self._pause(delay)
                     continue
                 faults_in_a_row = 0
                 failures += 1
                 if failures < _ATTEMPTS:
-                    log.info("batch %s: retrying a chunk after %r", batch_id, exc)
+                    log.info("batch %s: retrying a chunk after %r", batch.id, exc)
                 elif chunk > 1:
                     # Something in this chunk keeps failing: narrow down to find the item.
-                    log.exception("batch %s: chunk of %d keeps failing", batch_id, chunk)
+                    log.exception("batch %s: chunk of %d keeps failing", batch.id, chunk)
                     chunk = max(1, chunk // 4)
                     failures = 0
                 else:
-                    log.exception("batch %s: giving up on one item", batch_id)
-                    await self._give_up_one(batch_id)
+                    log.exception("batch %s: giving up on one item", batch.id)
+                    await self._give_up_one(batch)
                     failures = 0
                 await asyncio.sleep(min(0.02 * failures, 1.0))
                 continue
@@ -278,19 +278,19 @@ class Worker:
                 await self._check_statistics()
                 return
 
-    async def _keep_lease(self, batch_id: str) -> bool:
+    async def _keep_lease(self, batch: store.BatchRef) -> bool:
         """Renew the lease between retries, so a fault that outlasts it does not hand the
         batch to another worker while this one is alive; False once it is another's."""
         try:
             async with self.services.db.transaction(write=True) as conn:
                 now = datetime.now(UTC)
-                held = await store.renew(conn, batch_id, self.name, _stamp(now + self.lease))
+                held = await store.renew(conn, batch, self.name, _stamp(now + self.lease))
         except Exception as exc:
             if _retry_unchanged(exc):
                 return True  # still down: the step itself renews once the database answers
             raise
         if held is None:
-            log.warning("batch %s: lease lost to another worker", batch_id)
+            log.warning("batch %s: lease lost to another worker", batch.id)
             return False
         return True
 
@@ -299,14 +299,14 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    async def _step(self, batch_id: str, chunk: int) -> str:
+    async def _step(self, batch: store.BatchRef, chunk: int) -> str:
         async with self.services.db.transaction(write=True) as conn:
             now = datetime.now(UTC)
-            batch = await store.renew(conn, batch_id, self.name, _stamp(now + self.lease))
-            if batch is None:
-                log.warning("batch %s: lease lost to another worker", batch_id)
+            row = await store.renew(conn, batch, self.name, _stamp(now + self.lease))
+            if row is None:
+                log.warning("batch %s: lease lost to another worker", batch.id)
                 return process.DONE
-            return await process.step(self.services, conn, batch, chunk_size=chunk, now=now)
+            return await process.step(self.services, conn, row, chunk_size=chunk, now=now)
 
     async def _check_statistics(self) -> None:
         if self._statistics_checked:
@@ -319,23 +319,23 @@ class Worker:
         except Exception:
             log.exception("could not check the resources table's statistics")
 
-    async def _give_up_one(self, batch_id: str) -> None:
+    async def _give_up_one(self, batch: store.BatchRef) -> None:
         try:
             async with self.services.db.transaction(write=True) as conn:
                 now = datetime.now(UTC)
-                batch = await store.renew(conn, batch_id, self.name, _stamp(now + self.lease))
-                if batch is not None:
-                    await process.fail_next(conn, batch, now, self.services.settings.events)
+                row = await store.renew(conn, batch, self.name, _stamp(now + self.lease))
+                if row is not None:
+                    await process.fail_next(conn, row, now, self.services.settings.events)
         except Exception as exc:
             if not _retry_unchanged(exc):
                 raise
             # The item is not failed for a fault: the next step tries it again.
-            log.warning("batch %s: could not record a failed item: %s", batch_id, faults.cause(exc))
+            log.warning("batch %s: could not record a failed item: %s", batch.id, faults.cause(exc))
 
-    async def _hand_back(self, batch_id: str) -> None:
+    async def _hand_back(self, batch: store.BatchRef) -> None:
         with contextlib.suppress(Exception):
             async with self.services.db.transaction(write=True) as conn:
-                await store.release(conn, batch_id, self.name, _stamp(datetime.now(UTC)))
+                await store.release(conn, batch, self.name, _stamp(datetime.now(UTC)))
 
 
 def run_in_background(services: Services) -> Worker:

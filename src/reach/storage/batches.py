@@ -13,7 +13,7 @@ PostgreSQL parses it as ``timestamptz``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -28,6 +28,20 @@ COLUMNS = (
 ITEM_COLUMNS = (
     "position, external_id, payload, status, reason, errors, missing, pending_at, expires_at"
 )
+
+
+class BatchRef(NamedTuple):
+    """A batch as the worker addresses it. Every statement by batch id also names the tenant:
+    on a database distributed by tenant each is then a router query to one shard instead of a
+    broadcast (docs/scaling.md), and on one database it costs nothing (the unique key is
+    ``(id, tenant_id)``; item keys end in ``tenant_id``)."""
+
+    tenant_id: str
+    id: str
+
+    @classmethod
+    def of(cls, row: Row) -> BatchRef:
+        return cls(str(row["tenant_id"]), str(row["id"]))
 
 
 def _ids(dialect: str, n: int) -> str:
@@ -138,7 +152,9 @@ async def page(
     return list(rows), total
 
 
-async def failure_summaries(conn: Connection, batch_ids: Sequence[str]) -> list[Row]:
+async def failure_summaries(
+    conn: Connection, tenant_id: str, batch_ids: Sequence[str]
+) -> list[Row]:
     dialect = conn.dialect
     if not batch_ids:
         return []
@@ -150,22 +166,24 @@ async def failure_summaries(conn: Connection, batch_ids: Sequence[str]) -> list[
     return list(
         await conn.fetch(
             "SELECT batch_id, reason, count(*) AS n FROM batch_items "
-            f"WHERE {cond} AND status = 'failed' GROUP BY batch_id, reason",
+            f"WHERE {cond} AND tenant_id = $2 AND status = 'failed' GROUP BY batch_id, reason",
             _list(dialect, batch_ids),
+            tenant_id,
         )
     )
 
 
 async def items_with_status(
-    conn: Connection, batch_id: str, status: str, limit: int | None = None
+    conn: Connection, batch: BatchRef, status: str, limit: int | None = None
 ) -> list[Row]:
     bound = f" LIMIT {int(limit)}" if limit is not None else ""
     return list(
         await conn.fetch(
-            f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE batch_id = $1 AND status = $2 "
-            f"ORDER BY position{bound}",
-            batch_id,
+            f"SELECT {ITEM_COLUMNS} FROM batch_items WHERE batch_id = $1 AND tenant_id = $3 "
+            f"AND status = $2 ORDER BY position{bound}",
+            batch.id,
             status,
+            batch.tenant_id,
         )
     )
 
@@ -173,37 +191,29 @@ async def items_with_status(
 # -- the worker
 
 
-async def wake(conn: Connection, batch_ids: Sequence[str], now: str) -> None:
-    dialect = conn.dialect
-    cond = (
-        "id = ANY($2::uuid[])"
-        if dialect == "postgresql"
-        else "id IN (SELECT value FROM json_each($2))"
-    )
-    await conn.execute(
-        f"UPDATE batches SET wake_at = $1 WHERE wake_at > $1 AND {cond}",
-        now,
-        _list(dialect, batch_ids),
+async def wake(conn: Connection, batches: Sequence[BatchRef], now: str) -> None:
+    await conn.executemany(
+        "UPDATE batches SET wake_at = $1 WHERE wake_at > $1 AND id = $2 AND tenant_id = $3",
+        [(now, batch.id, batch.tenant_id) for batch in batches],
     )
 
 
 async def add_waits(
-    conn: Connection,
-    batch_id: str,
-    tenant_id: str,
-    waits: Sequence[tuple[int, str, str]],
+    conn: Connection, batch: BatchRef, waits: Sequence[tuple[int, str, str]]
 ) -> None:
     """Record (position, schema id, external id) dependencies pending items wait for."""
     if waits:
         await conn.executemany(
             "INSERT INTO batch_waits (batch_id, position, schema_id, external_id, tenant_id) "
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            [(batch_id, *wait, tenant_id) for wait in waits],
+            [(batch.id, *wait, batch.tenant_id) for wait in waits],
         )
 
 
-async def clear_waits(conn: Connection, batch_id: str) -> None:
-    await conn.execute("DELETE FROM batch_waits WHERE batch_id = $1", batch_id)
+async def clear_waits(conn: Connection, batch: BatchRef) -> None:
+    await conn.execute(
+        "DELETE FROM batch_waits WHERE batch_id = $1 AND tenant_id = $2", batch.id, batch.tenant_id
+    )
 
 
 async def has_work(conn: Connection, now: str) -> bool:
@@ -231,47 +241,50 @@ async def claim(conn: Connection, worker: str, now: str, lease_until: str) -> Ro
     )
 
 
-async def renew(conn: Connection, batch_id: str, worker: str, lease_until: str) -> Row | None:
+async def renew(conn: Connection, batch: BatchRef, worker: str, lease_until: str) -> Row | None:
     """Extend our lease; None when it is no longer ours. Run first in every chunk's
     transaction, it also locks the batch row until that transaction ends."""
     return await conn.fetchrow(
-        f"UPDATE batches SET lease_until = $3 WHERE id = $1 AND claimed_by = $2 "
-        f"RETURNING {COLUMNS}",
-        batch_id,
+        "UPDATE batches SET lease_until = $3 WHERE id = $1 AND tenant_id = $4 "
+        f"AND claimed_by = $2 RETURNING {COLUMNS}",
+        batch.id,
         worker,
         lease_until,
+        batch.tenant_id,
     )
 
 
-async def release(conn: Connection, batch_id: str, worker: str, wake_at: str | None) -> None:
+async def release(conn: Connection, batch: BatchRef, worker: str, wake_at: str | None) -> None:
     await conn.execute(
         "UPDATE batches SET claimed_by = NULL, lease_until = NULL, wake_at = $3 "
-        "WHERE id = $1 AND claimed_by = $2",
-        batch_id,
+        "WHERE id = $1 AND tenant_id = $4 AND claimed_by = $2",
+        batch.id,
         worker,
         wake_at,
+        batch.tenant_id,
     )
 
 
-async def queued_items(conn: Connection, batch_id: str, limit: int) -> list[Row]:
-    return await items_with_status(conn, batch_id, "queued", limit)
+async def queued_items(conn: Connection, batch: BatchRef, limit: int) -> list[Row]:
+    return await items_with_status(conn, batch, "queued", limit)
 
 
-async def mark_succeeded(conn: Connection, batch_id: str, positions: Sequence[int]) -> None:
+async def mark_succeeded(conn: Connection, batch: BatchRef, positions: Sequence[int]) -> None:
     dialect = conn.dialect
     if not positions:
         return
     await conn.execute(
         "UPDATE batch_items SET status = 'succeeded', reason = NULL, errors = NULL, "
-        f"missing = NULL WHERE batch_id = $1 AND position {_ids(dialect, 2)}",
-        batch_id,
+        f"missing = NULL WHERE batch_id = $1 AND tenant_id = $3 AND position {_ids(dialect, 2)}",
+        batch.id,
         _list(dialect, positions),
+        batch.tenant_id,
     )
 
 
 async def mark_items(
     conn: Connection,
-    batch_id: str,
+    batch: BatchRef,
     items: Sequence[tuple[int, str, str | None, str | None, str | None, str | None, str | None]],
 ) -> None:
     """Set (position, status, reason, errors, missing, pending_at, expires_at) of items."""
@@ -279,14 +292,15 @@ async def mark_items(
         return
     await conn.executemany(
         "UPDATE batch_items SET status = $3, reason = $4, errors = $5, missing = $6, "
-        "pending_at = $7, expires_at = $8 WHERE batch_id = $1 AND position = $2",
-        [(batch_id, *item) for item in items],
+        "pending_at = $7, expires_at = $8 WHERE batch_id = $1 AND position = $2 "
+        "AND tenant_id = $9",
+        [(batch.id, *item, batch.tenant_id) for item in items],
     )
 
 
 async def add_progress(
     conn: Connection,
-    batch_id: str,
+    batch: BatchRef,
     *,
     processed: int,
     successful: int,
@@ -299,67 +313,76 @@ async def add_progress(
         "UPDATE batches SET processed_records = processed_records + $2, "
         "successful_records = successful_records + $3, failed_records = failed_records + $4, "
         "pending_records = pending_records + $5, cascaded_records = cascaded_records + $6, "
-        "state = coalesce($7, state) WHERE id = $1",
-        batch_id,
+        "state = coalesce($7, state) WHERE id = $1 AND tenant_id = $8",
+        batch.id,
         processed,
         successful,
         failed,
         pending,
         cascaded,
         None if state is None else orjson.dumps(state).decode(),
+        batch.tenant_id,
     )
 
 
 async def finish(
-    conn: Connection, batch_id: str, *, status: str, at: str, total: int | None
+    conn: Connection, batch: BatchRef, *, status: str, at: str, total: int | None
 ) -> None:
     """Complete the batch and give up its lease; nothing will wake it again."""
     await conn.execute(
         "UPDATE batches SET status = $2, completed_at = $3, wake_at = NULL, claimed_by = NULL, "
-        "lease_until = NULL, total_records = coalesce($4, total_records) WHERE id = $1",
-        batch_id,
+        "lease_until = NULL, total_records = coalesce($4, total_records) "
+        "WHERE id = $1 AND tenant_id = $5",
+        batch.id,
         status,
         at,
         total,
+        batch.tenant_id,
     )
 
 
-async def fail_remaining(conn: Connection, batch_id: str, reason: str, errors: str) -> int:
+async def fail_remaining(conn: Connection, batch: BatchRef, reason: str, errors: str) -> int:
     """Fail every item that is queued or waiting; returns how many."""
     rows = await conn.fetch(
         "UPDATE batch_items SET status = 'failed', reason = $2, errors = $3 "
-        "WHERE batch_id = $1 AND status IN ('queued', 'pending') RETURNING position",
-        batch_id,
+        "WHERE batch_id = $1 AND tenant_id = $4 AND status IN ('queued', 'pending') "
+        "RETURNING position",
+        batch.id,
         reason,
         errors,
+        batch.tenant_id,
     )
     return len(rows)
 
 
-async def counts(conn: Connection, batch_id: str) -> Row | None:
+async def counts(conn: Connection, batch: BatchRef) -> Row | None:
     return await conn.fetchrow(
         "SELECT total_records, processed_records, successful_records, failed_records, "
-        "pending_records, cascaded_records FROM batches WHERE id = $1",
-        batch_id,
+        "pending_records, cascaded_records FROM batches WHERE id = $1 AND tenant_id = $2",
+        batch.id,
+        batch.tenant_id,
     )
 
 
-async def wait_until(conn: Connection, batch_id: str, wake_at: str) -> None:
+async def wait_until(conn: Connection, batch: BatchRef, wake_at: str) -> None:
     """Give up the lease; the batch is due again at ``wake_at`` (or when a write wakes it)."""
     await conn.execute(
-        "UPDATE batches SET claimed_by = NULL, lease_until = NULL, wake_at = $2 WHERE id = $1",
-        batch_id,
+        "UPDATE batches SET claimed_by = NULL, lease_until = NULL, wake_at = $2 "
+        "WHERE id = $1 AND tenant_id = $3",
+        batch.id,
         wake_at,
+        batch.tenant_id,
     )
 
 
-async def mark_rest_succeeded(conn: Connection, batch_id: str, first: int, last: int) -> None:
+async def mark_rest_succeeded(conn: Connection, batch: BatchRef, first: int, last: int) -> None:
     """After a chunk's other outcomes are stored: every item of the chunk (positions
     ``first``..``last``) still queued succeeded. One range update instead of a list."""
     await conn.execute(
-        "UPDATE batch_items SET status = 'succeeded' WHERE batch_id = $1 "
+        "UPDATE batch_items SET status = 'succeeded' WHERE batch_id = $1 AND tenant_id = $4 "
         "AND position >= $2 AND position <= $3 AND status = 'queued'",
-        batch_id,
+        batch.id,
         first,
         last,
+        batch.tenant_id,
     )

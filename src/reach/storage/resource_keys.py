@@ -8,24 +8,25 @@ writes of records go through :class:`reach.storage.resources.TenantResources`.
 
 from __future__ import annotations
 
+from reach.storage.batches import BatchRef
 from reach.storage.database import Connection
 
 
-async def woken_by_writes(conn: Connection, now: str) -> list[str]:
+async def woken_by_writes(conn: Connection, now: str) -> list[BatchRef]:
     """Batches not yet due whose pending items wait for a record that now exists.
 
     Each wait row is matched against the resource key of its own tenant; only existence is
     read, never a record.
     """
     rows = await conn.fetch(
-        "SELECT DISTINCT w.batch_id FROM batch_waits w "
+        "SELECT DISTINCT w.batch_id, w.tenant_id FROM batch_waits w "
         "JOIN batches b ON b.id = w.batch_id AND b.tenant_id = w.tenant_id "
         "WHERE b.wake_at > $1 AND EXISTS (SELECT 1 FROM resources r WHERE "
         "r.tenant_id = w.tenant_id AND r.schema_id = w.schema_id "
         "AND r.external_id = w.external_id)",
         now,
     )
-    return [str(row["batch_id"]) for row in rows]
+    return [BatchRef(str(row["tenant_id"]), str(row["batch_id"])) for row in rows]
 
 
 async def analyze_if_never_analyzed(conn: Connection) -> bool:
