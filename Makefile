@@ -67,10 +67,13 @@ test: $(DEV_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # No fast test uses hypothesis or schemathesis: their pytest plugins (≈2.5 s of CPU to import)
-# stay unloaded here.
+# stay unloaded here. The inner loop keeps compiled bytecode even where the environment asks
+# for none (PYTHONDONTWRITEBYTECODE): every run's processes (pytest and its workers, the CLI
+# and document-builder subprocesses) would compile src/ and rewrite tests/ again, ≈3.5 s of
+# CPU each; the caches are gitignored (docs/decisions.md).
 test-fast: $(DEV_STAMP)
-	env -u REACH_TEST_DATABASE_URL $(BIN)/pytest -q -m "not slow" -n auto \
-		-p no:schemathesis -p no:hypothesispytest $(PYTEST_ARGS)
+	env -u REACH_TEST_DATABASE_URL -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -m "not slow" \
+		-n auto -p no:schemathesis -p no:hypothesispytest $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.harness import TEST_SECRET_KEY, free_port
-from tests.test_cli import Cli, _clean_env, cli
+from tests.test_cli import Cli, _clean_env
 
 __all__ = ["cli"]  # the fixture, re-exported for pytest
 
@@ -69,6 +69,12 @@ class Served:
 
     def text(self) -> str:
         return "".join(self.stderr)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    """A file that does not exist yet: `reach serve` creates and migrates it (first run)."""
+    return Cli(f"sqlite:///{tmp_path / 'cli.db'}")
 
 
 @pytest.fixture

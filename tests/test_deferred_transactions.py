@@ -2,10 +2,11 @@
 
 A request's transaction begins at its first ordinary statement. ``fetchrow_standalone`` may
 run before that, alone; ``execute_final`` may too, and then nothing may follow it. What the
-tests look at is what another connection sees: whether the request's connection is in a
-transaction (PostgreSQL's ``pg_stat_activity``; on SQLite, whether the write lock is taken),
-and which writes are committed. The last tests race a PATCH against a concurrent write or
-delete held open at the exact moment between its read and its compare-and-set.
+tests look at is whether the request's connection is in a transaction (PostgreSQL's
+``pg_stat_activity``; on SQLite, the engine's state of the connection, and that another
+connection is then kept from the write lock) and which writes another connection sees
+committed. The last tests race a PATCH against a concurrent write or delete held open at the
+exact moment between its read and its compare-and-set.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 from reach.domain.resources import later_than
 from reach.storage.database import Connection
 from reach.storage.resources import TenantResources
-from reach.storage.sqlite import sqlite_path
+from reach.storage.sqlite import SqliteConnection, sqlite_path
 from tests.contract.resources import create_customer, read, url
 from tests.harness import Harness, PartnerKey
 
@@ -63,21 +64,24 @@ class Observer:
 
     async def in_transaction(self, conn: Connection, backend: int | None) -> bool:
         """Whether ``conn`` (a write transaction) has begun: on PostgreSQL its backend's state;
-        on SQLite whether this connection is kept from taking the write lock."""
+        on SQLite the engine's own word for its connection (``sqlite3_get_autocommit``), and
+        when begun, this connection must be kept from taking the write lock.
+
+        On SQLite a refused lock alone proves nothing: the file has one write lock, and the
+        server on the same file (its batch worker, event stamper…) takes it for a moment now
+        and then — under load, long enough to be caught ("leaves no trace" failed so)."""
         if self.pg is not None:
             state = await self.pg.fetchval(
                 "SELECT state FROM pg_stat_activity WHERE pid = $1", backend
             )
             return state == "idle in transaction"
         assert self.lite is not None
-        try:
-            self.lite.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc):
-                raise
-            return True
-        self.lite.execute("ROLLBACK")
-        return False
+        assert isinstance(conn, SqliteConnection)
+        begun = bool(conn._raw.in_transaction)
+        if begun:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                self.lite.execute("BEGIN IMMEDIATE")
+        return begun
 
     @asynccontextmanager
     async def holding_write_lock(self, partner_id: str) -> AsyncIterator[None]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,12 +17,12 @@ from tests.harness import Harness, served
 
 
 @pytest.fixture(params=ENGINES)
-def events_off(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+def events_off(request: pytest.FixtureRequest) -> Iterator[Harness]:
     engine: str = request.param
     if engine == "postgresql":
         database: str = request.getfixturevalue("scratch_postgres")
     else:
-        database = f"sqlite:///{tmp_path / 'off.db'}"
+        database = request.getfixturevalue("sqlite_at_head")
     with served(engine, database, events=False, batch_poll_seconds=0.05) as harness:
         yield harness
 
@@ -56,12 +55,12 @@ def test_with_events_off_writes_append_nothing(events_off: Harness) -> None:
 
 
 @pytest.fixture(params=ENGINES)
-def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+def fresh(request: pytest.FixtureRequest) -> Iterator[Harness]:
     engine: str = request.param
     if engine == "postgresql":
         database: str = request.getfixturevalue("scratch_postgres")
     else:
-        database = f"sqlite:///{tmp_path / 'fresh.db'}"
+        database = request.getfixturevalue("sqlite_at_head")
     with served(engine, database, batch_poll_seconds=0.05) as harness:
         yield harness
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -32,11 +31,10 @@ from tests.webhook_receiver import receiving
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def fresh_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'dispatch.db'}"
-    else:
-        url = request.getfixturevalue("scratch_postgres")
+        return str(request.getfixturevalue("sqlite_at_head"))
+    url: str = request.getfixturevalue("scratch_postgres")
     migrate.upgrade(url)
     return url
 
