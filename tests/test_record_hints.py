@@ -11,8 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 
-from reach.domain.resources import later_than
+from reach.domain import resources, schemas
+from reach.domain.recent import RecentRecords
+from reach.domain.resources import Scope, later_than
+from reach.domain.schemas import SchemaRegistry
+from reach.domain.tenants import Tenant
+from reach.storage import tenants as tenant_store
 from reach.storage.database import Connection
 from reach.storage.resources import TenantResources
 from tests.contract.resources import create_customer, read, url
@@ -136,3 +142,71 @@ def test_a_record_deleted_behind_the_servers_back_lends_nothing_to_the_next_one(
 
     assert response.status_code == 404, response.text
     assert read(api, headers, "customers", "hint-next") == created
+
+
+def _document(value: Any) -> dict[str, Any]:
+    """A stored document as a dict, whether JSON text, a dict or an orjson fragment."""
+    doc: dict[str, Any] = orjson.loads(
+        value if isinstance(value, str | bytes) else orjson.dumps(value)
+    )
+    return doc
+
+
+class _RolledBack(Exception):
+    """Ends a transaction after its write, as a failing key insert or COMMIT would."""
+
+
+async def _scope(conn: Connection, record: dict[str, Any], recent: RecentRecords) -> Scope:
+    partner_id, tenant_id = record["platformId"], record["businessId"]
+    tenant_row = await tenant_store.get_for_writing(conn, partner_id, tenant_id)
+    assert tenant_row is not None
+    schema = await schemas.get(conn, partner_id, record["schemaDefinitionId"])
+    return Scope(conn, Tenant.from_row(tenant_row), schema, SchemaRegistry(60.0), recent)
+
+
+def test_a_write_that_rolled_back_leaves_no_hint_to_merge_from(
+    api: Harness, partner: PartnerKey, tenant: str
+) -> None:
+    headers = api.tenant_headers(partner, tenant)
+    record = create_customer(api, headers, "hint-rollback", email="first@example.com")
+    recent = RecentRecords(100)
+
+    async def patch_then_roll_back(conn: Connection) -> None:
+        scope = await _scope(conn, record, recent)
+        await resources.patch(scope, "hint-rollback", {"email": "rolled-back@example.com"})
+        raise _RolledBack
+
+    with pytest.raises(_RolledBack):
+        api.transaction(patch_then_roll_back)
+    # Another process now writes the version number the rolled-back merge had taken, with
+    # another document: a hint of the rolled-back one would pass the compare-and-set.
+    _write_behind_the_servers_back(api, record, email="elsewhere@example.com")
+
+    async def patch(conn: Connection) -> resources.Record:
+        scope = await _scope(conn, record, recent)
+        return await resources.patch(scope, "hint-rollback", {"phone": "+1555"})
+
+    merged = api.transaction(patch)
+
+    assert _document(merged.data)["email"] == "elsewhere@example.com"
+    stored = read(api, headers, "customers", "hint-rollback")
+    assert stored["data"]["email"] == "elsewhere@example.com"
+    assert stored["data"]["phone"] == "+1555"
+
+
+def test_a_committed_write_leaves_its_hint(api: Harness, partner: PartnerKey, tenant: str) -> None:
+    headers = api.tenant_headers(partner, tenant)
+    record = create_customer(api, headers, "hint-kept", email="first@example.com")
+    recent = RecentRecords(100)
+
+    async def patch(conn: Connection) -> resources.Record:
+        scope = await _scope(conn, record, recent)
+        return await resources.patch(scope, "hint-kept", {"email": "second@example.com"})
+
+    merged = api.transaction(patch)
+
+    key = (record["businessId"], record["schemaDefinitionId"], "hint-kept")
+    hint = recent.get(key)
+    assert hint is not None
+    assert _document(hint["data"])["email"] == "second@example.com"
+    assert hint["version"] == int(merged.version)

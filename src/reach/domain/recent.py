@@ -8,6 +8,10 @@ and let the check decide: a stale hint (another process wrote, or the record was
 created again under a new ``seq``) matches no row and changes nothing, and the merge reads the
 stored record as usual.
 
+A hint is only taken once its transaction has committed (``Connection.when_committed``): a
+version that rolled back may be written later by another process with another document, and a
+hint of it would pass that version's check.
+
 A hint is never an answer. GETs always read. A merge reads before it answers whenever the
 outcome would rest on the hint being current: when the merged document fails validation, or
 when nothing would change. Only a write the database accepted for that exact version is

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -93,7 +94,10 @@ class Scope:
     def remember(self, row: Row | dict[str, Any]) -> None:
         if self.recent is not None:
             key = (self.tenant.id, self.schema.id, row["external_id"])
-            self.recent.put(key, snapshot(row))
+            # Only once committed: a hint of a version that rolls back could match the same
+            # version number written later, by another process, with another document, and a
+            # merge from it would pass the compare-and-set and undo that write.
+            self.conn.when_committed(partial(self.recent.put, key, snapshot(row)))
 
     def forget(self, external_id: str) -> None:
         if self.recent is not None:

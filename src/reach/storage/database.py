@@ -126,6 +126,13 @@ class Connection(Protocol):
         through ``NOTIFY``)."""
         ...
 
+    def when_committed(self, call: Callable[[], None]) -> None:
+        """Run ``call`` once what this connection wrote is committed — never if it rolls back.
+        For what this process may only believe of a write once it is durable (a record hint,
+        :mod:`reach.domain.recent`). Without ``BEGIN`` every statement that ran was its own
+        commit, so the calls run whatever ended the block."""
+        ...
+
 
 def on_replica(conn: Connection) -> bool:
     """Whether ``conn`` reads a replica (reach.storage.replicas), which may lag the primary:
@@ -195,6 +202,16 @@ def deliver_changes(on_change: Callable[[str], None], changes: list[str]) -> Non
             on_change(change)
         except Exception:
             log.exception("change %r committed but not applied to this process's caches", change)
+
+
+def run_committed(calls: list[Callable[[], None]] | None) -> None:
+    """After COMMIT: the transaction's ``when_committed`` calls, in order; like
+    :func:`deliver_changes`, a failing one is logged, never raised."""
+    for call in calls or ():
+        try:
+            call()
+        except Exception:
+            log.exception("an after-commit call failed; the write itself committed")
 
 
 def ignore_changes(change: str) -> None:

@@ -27,6 +27,7 @@ from reach.storage.database import (
     deliver_changes,
     ignore_changes,
     misuse,
+    run_committed,
 )
 
 log = logging.getLogger("reach.storage")
@@ -93,7 +94,7 @@ class PgConnection:
     (see :class:`reach.storage.database.Connection`). asyncpg still prepares and caches
     each query text per connection, so a statement is one round trip."""
 
-    __slots__ = ("_begin", "_conn", "changes", "state")
+    __slots__ = ("_begin", "_conn", "changes", "committed", "state")
 
     dialect = "postgresql"
     on_replica = False  # a hot standby's connection (reach.storage.replicas) says True
@@ -103,6 +104,7 @@ class PgConnection:
         self._begin = begin
         self.state = IDLE
         self.changes: list[str] | None = None  # announced, delivered after COMMIT
+        self.committed: list[Callable[[], None]] | None = None  # run after COMMIT
 
     async def _start(self) -> None:
         if self.state != IDLE:
@@ -172,6 +174,12 @@ class PgConnection:
         else:
             self.changes.append(change)
 
+    def when_committed(self, call: Callable[[], None]) -> None:
+        if self.committed is None:
+            self.committed = [call]
+        else:
+            self.committed.append(call)
+
 
 class _Transaction:
     """``async with db.transaction():`` — a plain class, as on SQLite: the generator machinery
@@ -203,12 +211,15 @@ class _Transaction:
             if conn.state & BEGUN:
                 if exc_type is None:
                     await conn._conn.execute("COMMIT")
+                    run_committed(conn.committed)
                     if conn.changes is not None:
                         deliver_changes(self._db.on_change, conn.changes)
                         if guard.changes_scope(conn.changes):
                             await guard.outlive_older_transactions(conn._conn, self._db.scope_wait)
                 else:
                     await _rollback(conn._conn)
+            else:
+                run_committed(conn.committed)  # only single-statement commits ran, if any
         finally:
             conn.state = CLOSED
             await self._db.release(conn._conn)

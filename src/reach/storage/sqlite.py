@@ -39,6 +39,7 @@ from reach.storage.database import (
     deliver_changes,
     ignore_changes,
     misuse,
+    run_committed,
 )
 from reach.storage.sqlite_readers import Readers
 from reach.storage.utc import utc_text
@@ -100,7 +101,7 @@ class SqliteConnection:
     """One transaction's view of the process's connection: begins it at the first ordinary
     statement (see :class:`reach.storage.database.Connection`)."""
 
-    __slots__ = ("_begin", "_db", "_held", "_raw", "_sql", "changes", "state")
+    __slots__ = ("_begin", "_db", "_held", "_raw", "_sql", "changes", "committed", "state")
 
     dialect = "sqlite"
 
@@ -112,6 +113,7 @@ class SqliteConnection:
         self._held = False  # whether this transaction holds the process's connection
         self.state = IDLE
         self.changes: list[str] | None = None  # announced, delivered after COMMIT
+        self.committed: list[Callable[[], None]] | None = None  # run after COMMIT
 
     @property
     def scan_split(self) -> int:
@@ -222,6 +224,12 @@ class SqliteConnection:
         else:
             self.changes.append(change)
 
+    def when_committed(self, call: Callable[[], None]) -> None:
+        if self.committed is None:
+            self.committed = [call]
+        else:
+            self.committed.append(call)
+
 
 class _Transaction:
     """``async with db.transaction():`` — a plain class, because on this hot path the
@@ -251,6 +259,7 @@ class _Transaction:
                         # Still holding the connection: no transaction of this process can
                         # read and cache the old rows between the commit and the forgetting.
                         deliver_changes(self._db.on_change, conn.changes)
+                    run_committed(conn.committed)
                 elif raw.in_transaction:
                     # SQLite may have rolled back by itself (some I/O and full-disk errors do);
                     # a ROLLBACK then fails, and must not replace the error that ended the block.
@@ -258,6 +267,8 @@ class _Transaction:
                         raw.execute("ROLLBACK")
                     except sqlite3.Error as exc:
                         log.debug("ROLLBACK failed after an error (%r); the original stands", exc)
+            else:
+                run_committed(conn.committed)  # only single-statement commits ran, if any
         finally:
             conn.state = CLOSED
             if conn._held:
