@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from reach.storage import events as store
 from reach.storage import migrate
 from reach.storage.sqlite import SqliteDatabase
+from tests.migration_helpers import run_sql, sqlite_at
 
 TENANT = "'00000000-0000-4000-8000-000000000002'"
 PARTNER = "'00000000-0000-4000-8000-000000000001'"
@@ -31,19 +32,12 @@ AT = "'2026-01-01T00:00:00.000Z'"
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[tuple[str, sa.Engine]]:
-    url = f"sqlite:///{tmp_path / 'events.db'}"
-    migrate.upgrade(url, "0015")
-    made = sa.create_engine(migrate.sqlalchemy_url(url))
-    try:
-        yield url, made
-    finally:
-        made.dispose()
+    with sqlite_at(tmp_path / "events.db", "0015") as made:
+        yield made
 
 
 def _run(engine: sa.Engine, statement: str) -> list[tuple[object, ...]]:
-    with engine.begin() as conn:
-        result = conn.exec_driver_sql(statement)
-        return [tuple(row) for row in result] if result.returns_rows else []
+    return run_sql(engine, statement)
 
 
 def _old_insert(engine: sa.Engine, n: int, position: str = "NULL") -> None:

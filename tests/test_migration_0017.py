@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from reach.storage import migrate
+from tests.migration_helpers import run_sql, sqlite_at
 from tests.test_migration_0012 import AT, BATCH, PARTNER, SCHEMA, TENANT
 from tests.test_migration_0012 import SEED as SEED_0008
 
@@ -32,20 +33,12 @@ SEED = [
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[tuple[str, sa.Engine]]:
-    url = f"sqlite:///{tmp_path / 'data.db'}"
-    migrate.upgrade(url, "0013")
-    made = sa.create_engine(migrate.sqlalchemy_url(url))
-    try:
-        yield url, made
-    finally:
-        made.dispose()
+    with sqlite_at(tmp_path / "data.db", "0013") as made:
+        yield made
 
 
 def _run(engine: sa.Engine, statement: str) -> list[tuple[object, ...]]:
-    with engine.begin() as conn:
-        conn.exec_driver_sql("PRAGMA foreign_keys = ON")
-        result = conn.exec_driver_sql(statement)
-        return [tuple(row) for row in result] if result.returns_rows else []
+    return run_sql(engine, statement, foreign_keys=True)
 
 
 def _new_resource(engine: sa.Engine, n: int) -> int:

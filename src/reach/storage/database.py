@@ -204,6 +204,30 @@ def deliver_changes(on_change: Callable[[str], None], changes: list[str]) -> Non
             log.exception("change %r committed but not applied to this process's caches", change)
 
 
+class CommitHooks:
+    """Both engines' connections: what a transaction hands on once it has committed (the
+    ``after_commit`` and ``when_committed`` of :class:`Connection`). Lists made only when
+    used: most transactions hand on nothing."""
+
+    __slots__ = ("changes", "committed")
+
+    def __init__(self) -> None:
+        self.changes: list[str] | None = None  # announced, delivered after COMMIT
+        self.committed: list[Callable[[], None]] | None = None  # run after COMMIT
+
+    def after_commit(self, change: str) -> None:
+        if self.changes is None:
+            self.changes = [change]
+        else:
+            self.changes.append(change)
+
+    def when_committed(self, call: Callable[[], None]) -> None:
+        if self.committed is None:
+            self.committed = [call]
+        else:
+            self.committed.append(call)
+
+
 def run_committed(calls: list[Callable[[], None]] | None) -> None:
     """After COMMIT: the transaction's ``when_committed`` calls, in order; like
     :func:`deliver_changes`, a failing one is logged, never raised."""

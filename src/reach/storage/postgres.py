@@ -22,6 +22,7 @@ from reach.storage.database import (
     IDLE,
     LONG_READS,
     SEALED,
+    CommitHooks,
     Query,
     Usage,
     deliver_changes,
@@ -89,12 +90,12 @@ def _changed(status: str) -> int:
     return int(status.rpartition(" ")[2] or 0)
 
 
-class PgConnection:
+class PgConnection(CommitHooks):
     """One transaction on a pooled connection: begins it at the first ordinary statement
     (see :class:`reach.storage.database.Connection`). asyncpg still prepares and caches
     each query text per connection, so a statement is one round trip."""
 
-    __slots__ = ("_begin", "_conn", "changes", "committed", "state")
+    __slots__ = ("_begin", "_conn", "state")
 
     dialect = "postgresql"
     on_replica = False  # a hot standby's connection (reach.storage.replicas) says True
@@ -103,8 +104,7 @@ class PgConnection:
         self._conn = conn
         self._begin = begin
         self.state = IDLE
-        self.changes: list[str] | None = None  # announced, delivered after COMMIT
-        self.committed: list[Callable[[], None]] | None = None  # run after COMMIT
+        super().__init__()
 
     async def _start(self) -> None:
         if self.state != IDLE:
@@ -167,18 +167,6 @@ class PgConnection:
             return [await self.fetch(sql, *args) for sql, args in queries]
         finally:
             LONG_READS.now -= 1
-
-    def after_commit(self, change: str) -> None:
-        if self.changes is None:
-            self.changes = [change]
-        else:
-            self.changes.append(change)
-
-    def when_committed(self, call: Callable[[], None]) -> None:
-        if self.committed is None:
-            self.committed = [call]
-        else:
-            self.committed.append(call)
 
 
 class _Transaction:

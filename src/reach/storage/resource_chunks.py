@@ -22,8 +22,8 @@ _COUNT_SLOTS = 16
 
 
 class ResourceChunks:
-    """``schema``: the (id, version) of the definition the caller validates records against;
-    writes land only while it is current. Without it only the tenant is guarded."""
+    """The door's state (its connection, tenant and guard; ``schema`` as in
+    :class:`reach.storage.resources.TenantResources`), its counters and its chunk statements."""
 
     def __init__(
         self,

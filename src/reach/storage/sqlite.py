@@ -34,6 +34,7 @@ from reach.storage.database import (
     IDLE,
     LONG_READS,
     SEALED,
+    CommitHooks,
     Query,
     Usage,
     deliver_changes,
@@ -97,11 +98,11 @@ def configure(conn: sqlite3.Connection) -> None:
     conn.create_function("reach_utc", 1, utc_text, deterministic=True)
 
 
-class SqliteConnection:
+class SqliteConnection(CommitHooks):
     """One transaction's view of the process's connection: begins it at the first ordinary
     statement (see :class:`reach.storage.database.Connection`)."""
 
-    __slots__ = ("_begin", "_db", "_held", "_raw", "_sql", "changes", "committed", "state")
+    __slots__ = ("_begin", "_db", "_held", "_raw", "_sql", "state")
 
     dialect = "sqlite"
 
@@ -112,8 +113,7 @@ class SqliteConnection:
         self._begin = begin
         self._held = False  # whether this transaction holds the process's connection
         self.state = IDLE
-        self.changes: list[str] | None = None  # announced, delivered after COMMIT
-        self.committed: list[Callable[[], None]] | None = None  # run after COMMIT
+        super().__init__()
 
     @property
     def scan_split(self) -> int:
@@ -217,18 +217,6 @@ class SqliteConnection:
         if not self.state & BEGUN or self.state & CLOSED:
             raise RuntimeError("execute_after_final() outside a begun transaction")
         return self._raw.execute(self._q(query), args).rowcount
-
-    def after_commit(self, change: str) -> None:
-        if self.changes is None:
-            self.changes = [change]
-        else:
-            self.changes.append(change)
-
-    def when_committed(self, call: Callable[[], None]) -> None:
-        if self.committed is None:
-            self.committed = [call]
-        else:
-            self.committed.append(call)
 
 
 class _Transaction:
