@@ -7,8 +7,8 @@ them) and reuses it on later runs. Then, in rounds that alternate the variants:
 
 * ``sql:<name>``: one ``count(*)`` statement over the tenant's contacts with a predicate, on a
   plain sqlite3 connection: CPU of the statement (``time.process_time``).
-* ``door:<segment>:<threads>``: the server's own path — ``SegmentRecords`` first page (101
-  rows) plus the count when the page does not hold every member, through ``SqliteDatabase``
+* ``door:<segment>:<threads>``: the server's own path — ``SegmentRecords.members``: first
+  page (101 rows) and the count, through ``SqliteDatabase``
   with ``threads`` reader threads (0: on the request's connection). Reported: the process's
   CPU (all threads), the busiest thread's CPU (what bounds the wall time on an idle machine
   with as many CPUs as threads) and the wall time (inflated by other load).
@@ -145,9 +145,7 @@ async def _door(path: Path, tenant: str, schema: str, name: str, threads: int) -
         tasks, cpu, wall = _thread_cpu(), time.process_time(), time.perf_counter()
         async with db.transaction(write=False) as conn:
             door = SegmentRecords(conn, tenant, schema)
-            rows = await door.page(predicate, after_seq=0, limit=101)
-            if len(rows) > 100:
-                await door.count(predicate)
+            await door.members(predicate, after_seq=0, limit=101)
         return {
             "cpu": time.process_time() - cpu,
             "busiest": _busiest(tasks, _thread_cpu()),

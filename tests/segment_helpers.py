@@ -32,7 +32,8 @@ def new_segment(
 def member_ids(
     api: Harness, headers: dict[str, str], segment_id: str, limit: int = 100
 ) -> tuple[list[str], int]:
-    """Every member's external id, walking all pages; and the total the first page gave."""
+    """Every member's external id, walking all pages; and the total, which every page gives
+    the same (it counts the members of every page, not only those after the cursor)."""
     found: list[str] = []
     cursor: str | None = None
     total = -1
@@ -47,6 +48,7 @@ def member_ids(
         data = response.json()["data"]
         if total < 0:
             total = data["pagination"]["total"]
+        assert data["pagination"]["total"] == total, (cursor, data["pagination"])
         found += [r["resourceExternalId"] for r in data["results"]]
         cursor = data["pagination"]["cursor"]
         if not data["pagination"]["hasNextPage"]:

@@ -277,10 +277,8 @@ async def members(
     compiler = Compiler(conn.dialect, FIRST_ARG)
     predicate = (compiler.predicate(segment.conditions, found.fields), compiler.args)
     door = SegmentRecords(conn, tenant.id, found.schema.id)
-    rows = await door.page(predicate, after_seq=after_seq, limit=limit + 1)
+    rows, total = await door.members(predicate, after_seq=after_seq, limit=limit + 1)
     has_next = len(rows) > limit
-    # A first page that holds every member is the count: one scan instead of two.
-    total = len(rows) if not after_seq and not has_next else await door.count(predicate)
     rows = rows[:limit]
     return MemberPage(
         results=[_record(tenant, row) for row in rows],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reach.storage.database import Connection, Query, Row
+from reach.storage.database import Connection, Row
 
 _SEGMENT_COLUMNS = "id, name, description, type, conditions, created_at, updated_at"
 _RECORD_COLUMNS = "seq, id, schema_id, external_id, data, version, created_at, updated_at"
@@ -20,7 +20,6 @@ _RECORD_COLUMNS = "seq, id, schema_id, external_id, data, version, created_at, u
 # (SQL boolean expression over the ``data`` column, its arguments from $4 on)
 Predicate = tuple[str, list[Any]]
 FIRST_ARG = 4
-_THROUGH = "/*through*/"  # where a split scan's part puts its upper bound on seq
 
 
 class TenantSegments:
@@ -112,52 +111,81 @@ class SegmentRecords:
         self.tenant_id = tenant_id
         self.schema_id = schema_id
 
-    async def _queries(self, sql: str, args: list[Any], after_seq: int) -> list[Query]:
-        """``sql`` for each part the connection splits a scan into, its ``_THROUGH`` mark
-        made an upper bound on seq: ``(after, through]`` ranges of equal width in seq covering
-        the contacts after ``after_seq`` (seqs are dense per tenant unless other schemas' rows
-        interleave). Unsplit, the one query has no upper bound: the statement stays the one
-        PostgreSQL always planned."""
-        lead = [self.tenant_id, self.schema_id]
-        parts = self.conn.scan_split
-        if parts <= 1:
-            return [(sql.replace(_THROUGH, ""), [*lead, after_seq, *args])]
+    async def _bounds(self) -> tuple[int, int] | None:
+        """The lowest and highest seq of the tenant's contacts, None when there are none.
+        Two subqueries, not ``SELECT min(seq), max(seq)``: SQLite answers a lone ``min`` or
+        ``max`` from one end of ix_resources_listing, but reads the whole index (~130 ms at
+        a million) to answer both at once."""
+        where = "FROM resources WHERE tenant_id = $1 AND schema_id = $2"
         row = await self.conn.fetchrow(
-            "SELECT min(seq), max(seq) FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
-            "AND seq > $3",
-            *lead,
-            after_seq,
+            f"SELECT (SELECT min(seq) {where}), (SELECT max(seq) {where})",
+            self.tenant_id,
+            self.schema_id,
         )
         if row is None or row[0] is None:
+            return None
+        return int(row[0]), int(row[1])
+
+    def _split(self, after: int, through: int) -> list[tuple[int, int]]:
+        """``(after, through]`` as ``scan_split`` ranges of equal width in seq (seqs are dense
+        per tenant unless other tenants' or schemas' rows interleave)."""
+        if through <= after:
             return []
-        low, high = int(row[0]) - 1, int(row[1])
-        step = -(-(high - low) // parts)
-        bounded = sql.replace(_THROUGH, f"AND seq <= ${FIRST_ARG + len(args)} ")
-        return [
-            (bounded, [*lead, at, *args, min(at + step, high)]) for at in range(low, high, step)
-        ]
+        step = -(-(through - after) // self.conn.scan_split)
+        return [(at, min(at + step, through)) for at in range(after, through, step)]
 
-    async def page(self, predicate: Predicate, *, after_seq: int, limit: int) -> list[Row]:
-        """The first ``limit`` members after ``after_seq``, in seq order. Split, each range
-        yields its own first ``limit`` and the first ``limit`` of their concatenation are the
-        answer; a range never reads past its end, so the parts together read no more rows
-        than one scan would."""
+    async def members(
+        self, predicate: Predicate, *, after_seq: int, limit: int
+    ) -> tuple[list[Row], int]:
+        """The first ``limit`` members after ``after_seq``, in seq order, and how many members
+        there are in all (on every page, not only after ``after_seq``)."""
         where, args = predicate
-        sql = (
+        lead = [self.tenant_id, self.schema_id]
+        page = (
             f"SELECT {_RECORD_COLUMNS} FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
-            f"AND seq > $3 {_THROUGH}AND ({where}) ORDER BY seq LIMIT {int(limit)}"
+            f"AND seq > $3 AND ({where})"
         )
-        found = await self.conn.fetch_apart(await self._queries(sql, args, after_seq))
-        return [row for rows in found for row in rows][:limit]
-
-    async def count(self, predicate: Predicate) -> int:
-        where, args = predicate
-        sql = (
+        count = (
             "SELECT count(*) FROM resources WHERE tenant_id = $1 AND schema_id = $2 "
-            f"AND seq > $3 {_THROUGH}AND ({where})"
+            f"AND seq > $3 AND ({where})"
         )
-        found = await self.conn.fetch_apart(await self._queries(sql, args, 0))
-        return sum(int(rows[0][0]) for rows in found)
+        order = f" ORDER BY seq LIMIT {int(limit)}"
+        if self.conn.scan_split <= 1:
+            # One statement each, without an upper bound on seq: the ones PostgreSQL plans.
+            # Long reads all the same (``fetch_apart``), seen as such by the gauge.
+            found = await self.conn.fetch_apart([(page + order, [*lead, after_seq, *args])])
+            rows = list(found[0])
+            if not after_seq and len(rows) < limit:
+                return rows, len(rows)  # a first page that holds every member is the count
+            counted = await self.conn.fetch_apart([(count, [*lead, 0, *args])])
+            return rows, int(counted[0][0][0])
+        bounds = await self._bounds()
+        if bounds is None:
+            return [], 0
+        low, high = bounds[0] - 1, bounds[1]
+        through = f" AND seq <= ${FIRST_ARG + len(args)}"
+        ranges = self._split(max(low, after_seq), high)
+        parts = await self.conn.fetch_apart(
+            [(page + through + order, [*lead, at, *args, end]) for at, end in ranges]
+        )
+        # Each part yields its own first ``limit`` rows; the first ``limit`` of them all are
+        # the page. A part that yields fewer has counted its whole range, so only what no
+        # part read is left to count: the seqs up to ``after_seq`` and, in each full part,
+        # those after its last row. Every row is read once in all, and a broad segment's
+        # page costs next to nothing before its count.
+        total = sum(len(rows) for rows in parts)
+        rest = self._split(low, min(after_seq, high))
+        rest += [
+            (int(rows[-1]["seq"]), end)
+            for rows, (_, end) in zip(parts, ranges, strict=True)
+            if len(rows) >= limit
+        ]
+        if rest:
+            counted = await self.conn.fetch_apart(
+                [(count + through, [*lead, at, *args, end]) for at, end in rest]
+            )
+            total += sum(int(rows[0][0]) for rows in counted)
+        return [row for rows in parts for row in rows][:limit], total
 
     async def exists(self, external_id: str) -> bool:
         found = await self.conn.fetchval(
