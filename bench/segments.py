@@ -12,9 +12,11 @@ over real HTTP, one client at a time (latency, not throughput):
 Besides wall time, each member request reports the server's CPU (every thread of its process
 tree, from /proc) and its busiest thread's CPU: on a shared machine wall time follows the
 neighbours, and with the scan split over reader threads the busiest thread is what bounds
-the wall time on an idle machine. The server is pinned to one CPU for the PATCH runs (as in
-``make bench``); ``--scan-cpus all`` lets it use every CPU for the member requests (the scan's
-threads need more than one to run side by side).
+the wall time on an idle machine. How long that thread was runnable but waited for a CPU is
+reported too: on a shared machine it is most of what wall time adds to the busiest thread.
+The server is pinned to one CPU for the PATCH runs (as in ``make bench``); ``--scan-cpus
+all`` lets it use every CPU for the member requests (the scan's threads need more than one to
+run side by side).
 
 Kept short: a few repetitions each, medians reported. Results: docs/benchmarks.md.
 """
@@ -52,10 +54,10 @@ def _conditions(i: int) -> list[dict[str, Any]]:
     return kinds[i % len(kinds)]
 
 
-def _threads(pid: int) -> dict[str, float]:
-    """CPU seconds of every thread of ``pid``'s process tree, by thread id."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
+def _threads(pid: int) -> dict[str, tuple[float, float]]:
+    """Of every thread of ``pid``'s process tree, by thread id: seconds on a CPU, and seconds
+    spent runnable but waiting for one (the scheduler's ``schedstat``, in nanoseconds)."""
+    out: dict[str, tuple[float, float]] = {}
     for p in rss.tree(pid):
         try:
             tasks = os.listdir(f"/proc/{p}/task")
@@ -63,11 +65,11 @@ def _threads(pid: int) -> dict[str, float]:
             continue
         for task in tasks:
             try:
-                with open(f"/proc/{p}/task/{task}/stat", encoding="ascii", errors="replace") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
+                with open(f"/proc/{p}/task/{task}/schedstat", encoding="ascii") as f:
+                    on_cpu, waiting = f.read().split()[:2]
+            except (OSError, ValueError):
                 continue
-            out[task] = (int(fields[11]) + int(fields[12])) / ticks
+            out[task] = (int(on_cpu) / 1e9, int(waiting) / 1e9)
     return out
 
 
@@ -83,9 +85,10 @@ def _timed(
     client: httpx.Client, path: str, repeat: int, pid: int
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Medians of ``repeat`` GETs (after one unmeasured) in milliseconds — wall, server CPU,
-    the server's busiest thread — and the last body."""
+    the server's busiest thread, and how long that thread waited for a CPU (taken by other
+    processes or by the server's own threads) — and the last body."""
     client.get(path)
-    runs: list[tuple[float, float, float]] = []
+    runs: list[tuple[float, float, float, float]] = []
     body: dict[str, Any] = {}
     for _ in range(repeat):
         before = _threads(pid)
@@ -93,11 +96,16 @@ def _timed(
         response = client.get(path)
         wall = time.perf_counter() - start
         after = _threads(pid)
-        spent = [v - before.get(k, 0.0) for k, v in after.items()]
-        runs.append((wall, sum(spent), max(spent, default=0.0)))
+        zero = (0.0, 0.0)
+        spent = [
+            (cpu - before.get(k, zero)[0], waited - before.get(k, zero)[1])
+            for k, (cpu, waited) in after.items()
+        ]
+        busiest = max(spent, default=zero)
+        runs.append((wall, sum(cpu for cpu, _ in spent), *busiest))
         response.raise_for_status()
         body = response.json()
-    names = ("wall", "cpu", "busiest thread")
+    names = ("wall", "cpu", "busiest thread", "busiest thread waiting for a CPU")
     return {
         n: round(statistics.median(r[i] for r in runs) * 1000, 1) for i, n in enumerate(names)
     }, body
