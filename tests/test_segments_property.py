@@ -42,6 +42,7 @@ DATES = [
     "2000-02-29",
     "2024-01-01T00:00:00.5Z",
     "2024-01-01T00:00:00Z",
+    "2024-02-28T23:59:59.250Z",  # answered in SQL on SQLite, as are the two above
     "1999-12-31T23:59:59.999999Z",
     "not a date",
     "2023-02-29T00:00:00Z",  # no such day

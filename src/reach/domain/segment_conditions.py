@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
 import msgspec
 import orjson
 
+from reach.domain import utc_sql
 from reach.domain.compiled import json_type
 from reach.domain.field_paths import Path
 from reach.errors import BadRequest
@@ -279,15 +280,16 @@ class Compiler:
             return exact
         return f"CASE WHEN instr(data, {self._arg(text)}) > 0 THEN {exact} ELSE FALSE END"
 
-    def _utc(self, p: str) -> str:
-        """The value's UTC text when it is a date-time string, else NULL. No type test: what
-        the plain extraction gives for anything but a string (a number; SQLite's 1 or 0 for a
-        boolean, PostgreSQL's ``true``; an object's or array's JSON text; NULL for null) is
-        never a date-time, so ``reach_utc`` already answers NULL for it, and the test would
-        cost a second JSON access a row."""
+    def _on_utc(self, p: str, test: Callable[[str], str]) -> str:
+        """``test`` (given SQL for the value's UTC text: NULL unless it is a date-time
+        string) over the value at ``p``. No type test: what the plain extraction gives for
+        anything but a string (a number; SQLite's 1 or 0 for a boolean, PostgreSQL's
+        ``true``; an object's or array's JSON text; NULL for null) is never a date-time, so
+        ``reach_utc`` already answers NULL for it, and the test would cost a second JSON
+        access a row. SQLite answers the common forms in SQL (:mod:`reach.domain.utc_sql`)."""
         if self.dialect == "postgresql":
-            return f"reach_utc({self._get_text(p)})"
-        return f"reach_utc(json_extract(data, {p}))"
+            return test(f"reach_utc({self._get_text(p)})")
+        return utc_sql.over(f"json_extract(data, {p})", test)
 
     # -- the operators (positive forms)
     def _equals(self, p: str, value: list[Scalar]) -> str:
@@ -308,7 +310,8 @@ class Compiler:
 
     def _compare(self, p: str, sign: str, bound: Any) -> str:
         if isinstance(bound, str):
-            return f"{self._utc(p)} {sign} {self._arg(utc_text(bound))}"
+            at = self._arg(utc_text(bound))
+            return self._on_utc(p, lambda utc: f"{utc} {sign} {at}")
         if self.dialect == "postgresql":
             # CASE, not AND: the cast must only ever see numbers.
             return (
@@ -322,23 +325,23 @@ class Compiler:
 
     def _equals_month_day(self, p: str, value: list[str]) -> str:
         marks = ", ".join(self._arg(v) for v in value)
-        return f"substr({self._utc(p)}, 6, 5) IN ({marks})"
+        return self._on_utc(p, lambda utc: f"substr({utc}, 6, 5) IN ({marks})")
 
     def _equals_month_day_year(self, p: str, value: list[str]) -> str:
         marks = ", ".join(self._arg(v) for v in value)
-        return f"substr({self._utc(p)}, 1, 10) IN ({marks})"
+        return self._on_utc(p, lambda utc: f"substr({utc}, 1, 10) IN ({marks})")
 
     def _between_month_day(self, p: str, value: list[str]) -> str:
-        first, last = value
-        day = f"substr({self._utc(p)}, 6, 5)"
-        if first <= last:
-            return f"{day} BETWEEN {self._arg(first)} AND {self._arg(last)}"
-        return f"({day} >= {self._arg(first)} OR {day} <= {self._arg(last)})"
+        first, last = self._arg(value[0]), self._arg(value[1])
+        if value[0] <= value[1]:
+            return self._on_utc(p, lambda utc: f"substr({utc}, 6, 5) BETWEEN {first} AND {last}")
+        return self._on_utc(
+            p, lambda utc: f"(substr({utc}, 6, 5) >= {first} OR substr({utc}, 6, 5) <= {last})"
+        )
 
     def _between_month_day_year(self, p: str, value: list[str]) -> str:
-        return (
-            f"substr({self._utc(p)}, 1, 10) BETWEEN {self._arg(value[0])} AND {self._arg(value[1])}"
-        )
+        first, last = self._arg(value[0]), self._arg(value[1])
+        return self._on_utc(p, lambda utc: f"substr({utc}, 1, 10) BETWEEN {first} AND {last}")
 
     def _ends_with(self, p: str, value: list[str]) -> str:
         if self.dialect != "postgresql" and all(_quoted_tail(v) is not None for v in value):
