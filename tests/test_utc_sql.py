@@ -10,6 +10,7 @@ import sqlite3
 from typing import Any
 
 import orjson
+import pytest
 
 from reach.domain import utc_sql
 from reach.storage.sqlite import configure
@@ -68,24 +69,32 @@ def _conn(calls: list[object]) -> sqlite3.Connection:
     return conn
 
 
-def _answers(conn: sqlite3.Connection, values: list[Any]) -> list[str | None]:
+def _answers(
+    conn: sqlite3.Connection, values: list[Any], piece: tuple[int, int] = utc_sql.WHOLE
+) -> list[str | None]:
     conn.execute("DELETE FROM docs")
     conn.executemany(
         "INSERT INTO docs (n, data) VALUES (?, ?)",
         [(n, orjson.dumps({"d": v}).decode()) for n, v in enumerate(values)],
     )
-    utc = utc_sql.over("json_extract(data, ?1)", lambda u: u)
+    utc = utc_sql.over("json_extract(data, ?1)", piece, lambda u: u)
     rows = conn.execute(f"SELECT {utc} FROM docs ORDER BY n", ['$."d"']).fetchall()  # noqa: S608
     return [row[0] for row in rows]
 
 
-def test_the_sql_answers_what_the_python_function_answers() -> None:
+def _piece(v: Any, piece: tuple[int, int]) -> str | None:
+    utc = utc_text(v) if isinstance(v, str) else None
+    return None if utc is None else utc[piece[0] - 1 : piece[0] - 1 + piece[1]]
+
+
+@pytest.mark.parametrize("piece", [utc_sql.WHOLE, utc_sql.DATE, utc_sql.MONTH_DAY])
+def test_the_sql_answers_what_the_python_function_answers(piece: tuple[int, int]) -> None:
     calls: list[object] = []
     conn = _conn(calls)
     values: list[Any] = [*COMMON, *NEAR, *EDGES, *_generated(4000), *NOT_STRINGS]
-    wanted = [utc_text(v) if isinstance(v, str) else None for v in values]
+    wanted = [_piece(v, piece) for v in values]
     assert sum(w is not None for w in wanted) > 500  # the sample holds many valid ones
-    got = _answers(conn, values)
+    got = _answers(conn, values, piece)
     wrong = [(v, g, w) for v, g, w in zip(values, got, wanted, strict=True) if g != w]
     assert wrong == []
 

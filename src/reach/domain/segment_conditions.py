@@ -280,16 +280,18 @@ class Compiler:
             return exact
         return f"CASE WHEN instr(data, {self._arg(text)}) > 0 THEN {exact} ELSE FALSE END"
 
-    def _on_utc(self, p: str, test: Callable[[str], str]) -> str:
-        """``test`` (given SQL for the value's UTC text: NULL unless it is a date-time
-        string) over the value at ``p``. No type test: what the plain extraction gives for
-        anything but a string (a number; SQLite's 1 or 0 for a boolean, PostgreSQL's
-        ``true``; an object's or array's JSON text; NULL for null) is never a date-time, so
-        ``reach_utc`` already answers NULL for it, and the test would cost a second JSON
-        access a row. SQLite answers the common forms in SQL (:mod:`reach.domain.utc_sql`)."""
+    def _on_utc(self, p: str, piece: tuple[int, int], test: Callable[[str], str]) -> str:
+        """``test`` (given SQL for ``piece`` of the value's UTC text: NULL unless it is a
+        date-time string) over the value at ``p``. No type test: what the plain extraction
+        gives for anything but a string (a number; SQLite's 1 or 0 for a boolean,
+        PostgreSQL's ``true``; an object's or array's JSON text; NULL for null) is never a
+        date-time, so ``reach_utc`` already answers NULL for it, and the test would cost a
+        second JSON access a row. SQLite answers the common forms in SQL
+        (:mod:`reach.domain.utc_sql`)."""
         if self.dialect == "postgresql":
-            return test(f"reach_utc({self._get_text(p)})")
-        return utc_sql.over(f"json_extract(data, {p})", test)
+            utc = f"reach_utc({self._get_text(p)})"
+            return test(utc if piece == utc_sql.WHOLE else f"substr({utc}, {piece[0]}, {piece[1]})")
+        return utc_sql.over(f"json_extract(data, {p})", piece, test)
 
     # -- the operators (positive forms)
     def _equals(self, p: str, value: list[Scalar]) -> str:
@@ -311,7 +313,7 @@ class Compiler:
     def _compare(self, p: str, sign: str, bound: Any) -> str:
         if isinstance(bound, str):
             at = self._arg(utc_text(bound))
-            return self._on_utc(p, lambda utc: f"{utc} {sign} {at}")
+            return self._on_utc(p, utc_sql.WHOLE, lambda utc: f"{utc} {sign} {at}")
         if self.dialect == "postgresql":
             # CASE, not AND: the cast must only ever see numbers.
             return (
@@ -325,23 +327,27 @@ class Compiler:
 
     def _equals_month_day(self, p: str, value: list[str]) -> str:
         marks = ", ".join(self._arg(v) for v in value)
-        return self._on_utc(p, lambda utc: f"substr({utc}, 6, 5) IN ({marks})")
+        return self._on_utc(p, utc_sql.MONTH_DAY, lambda md: f"{md} IN ({marks})")
 
     def _equals_month_day_year(self, p: str, value: list[str]) -> str:
         marks = ", ".join(self._arg(v) for v in value)
-        return self._on_utc(p, lambda utc: f"substr({utc}, 1, 10) IN ({marks})")
+        return self._on_utc(p, utc_sql.DATE, lambda day: f"{day} IN ({marks})")
 
     def _between_month_day(self, p: str, value: list[str]) -> str:
         first, last = self._arg(value[0]), self._arg(value[1])
         if value[0] <= value[1]:
-            return self._on_utc(p, lambda utc: f"substr({utc}, 6, 5) BETWEEN {first} AND {last}")
+            return self._on_utc(p, utc_sql.MONTH_DAY, lambda md: f"{md} BETWEEN {first} AND {last}")
+        # Over the year end the month-day is compared twice: named in a subquery of its
+        # own, it is computed once a row.
         return self._on_utc(
-            p, lambda utc: f"(substr({utc}, 6, 5) >= {first} OR substr({utc}, 6, 5) <= {last})"
+            p,
+            utc_sql.MONTH_DAY,
+            lambda md: f"(SELECT m >= {first} OR m <= {last} FROM (SELECT {md} AS m))",  # noqa: S608
         )
 
     def _between_month_day_year(self, p: str, value: list[str]) -> str:
         first, last = self._arg(value[0]), self._arg(value[1])
-        return self._on_utc(p, lambda utc: f"substr({utc}, 1, 10) BETWEEN {first} AND {last}")
+        return self._on_utc(p, utc_sql.DATE, lambda day: f"{day} BETWEEN {first} AND {last}")
 
     def _ends_with(self, p: str, value: list[str]) -> str:
         if self.dialect != "postgresql" and all(_quoted_tail(v) is not None for v in value):
