@@ -337,13 +337,14 @@ class Compiler:
         first, last = self._arg(value[0]), self._arg(value[1])
         if value[0] <= value[1]:
             return self._on_utc(p, utc_sql.MONTH_DAY, lambda md: f"{md} BETWEEN {first} AND {last}")
-        # Over the year end the month-day is compared twice: named in a subquery of its
-        # own, it is computed once a row.
-        return self._on_utc(
-            p,
-            utc_sql.MONTH_DAY,
-            lambda md: f"(SELECT m >= {first} OR m <= {last} FROM (SELECT {md} AS m))",  # noqa: S608
-        )
+        if self.dialect == "postgresql":
+            return self._on_utc(
+                p, utc_sql.MONTH_DAY, lambda md: f"({md} >= {first} OR {md} <= {last})"
+            )
+        # Over the year end the month-day is compared twice: on SQLite, named in a subquery
+        # of its own, it is computed once a row.
+        inner = "(SELECT m >= {} OR m <= {} FROM (SELECT {} AS m))"
+        return self._on_utc(p, utc_sql.MONTH_DAY, lambda md: inner.format(first, last, md))
 
     def _between_month_day_year(self, p: str, value: list[str]) -> str:
         first, last = self._arg(value[0]), self._arg(value[1])
