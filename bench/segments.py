@@ -4,8 +4,9 @@ One tenant's customers are bulk-loaded with SQL (bench/bulk.py) before the serve
 over real HTTP, one client at a time (latency, not throughput):
 
 * member count and first page (``GET /api/segments/{id}/members?limit=100``, which answers
-  ``pagination.total``) for a narrow segment (one first name) and a broad one (every email
-  ending in ``@example.com``: all of them);
+  ``pagination.total``) for a narrow segment (one first name), a broad one (every email
+  ending in ``@example.com``: all of them) and a date one (``createdAt`` between December 1st
+  and January 31st: all of them too);
 * ``GET /api/segments/user/{id}`` with 50 segments defined;
 * PATCH of a customer (wrk, as the main suite) before and after the 50 segments exist.
 
@@ -127,7 +128,11 @@ def _measure(st: Stand, records: int, repeat: int, scan_cpus: str, patch: bool) 
         if scan_cpus == "all":
             _pin(pid, os.sched_getaffinity(0))
         load = os.getloadavg()[0]
-        for label, segment_id in (("narrow (one first name)", ids[0]), ("broad (all)", ids[1])):
+        for label, segment_id in (
+            ("narrow (one first name)", ids[0]),
+            ("broad (all)", ids[1]),
+            ("date (all, createdAt in Dec-Jan)", ids[2]),
+        ):
             path = f"/api/segments/{segment_id}/members?limit=100"
             ms, body = _timed(client, path, repeat, pid)
             for name, value in ms.items():
