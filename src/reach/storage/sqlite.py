@@ -42,6 +42,7 @@ from reach.storage.database import (
     misuse,
     run_committed,
 )
+from reach.storage.sqlite_memstatus import memstatus_off
 from reach.storage.sqlite_readers import Readers
 from reach.storage.utc import utc_text
 
@@ -279,6 +280,7 @@ class SqliteDatabase:
         self.on_change: Callable[[str], None] = ignore_changes
         self._acquire_timeout = acquire_timeout
         self._lock_timeout = lock_timeout
+        memstatus_off()  # before the first connection: scans on several threads scale
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         configure(conn)
         conn.execute("PRAGMA wal_autocheckpoint = 0")
