@@ -111,7 +111,8 @@ def test_existing_events_are_chained_and_the_history_index_goes(
 
     migrate.upgrade(url, "0020")
     prev = _run(db, "SELECT seq, prev FROM events ORDER BY seq")
-    assert prev == [(1, None), (2, None), (3, 1), (4, 2), (5, None), (6, 5), (7, 6), (8, None)]
+    # 0 for a record's first: none (no seq is 0); a tenant event is no record's.
+    assert prev == [(1, 0), (2, 0), (3, 1), (4, 2), (5, 0), (6, 5), (7, 6), (8, None)]
     heads = _run(db, "SELECT external_id, last_event FROM resources ORDER BY external_id")
     assert heads == [("a", 3), ("c", 7)]
     assert _run(db, "SELECT external_id, seq FROM event_heads") == [("b", 4)]
@@ -131,6 +132,14 @@ def test_existing_events_are_chained_and_the_history_index_goes(
     assert _run(db, "SELECT seq FROM event_heads WHERE external_id = 'a'") == [(3,)]
     assert asyncio.run(_append_and_read(url, "a")) == [10, 3, 1]
     assert _run(db, "SELECT seq FROM event_heads WHERE external_id = 'a'") == [(10,)]
+
+    # A process of an older release inserts without ``prev``: the trigger chains its event.
+    _event(db, 11, "c")
+    _event(db, 12, "d", "resource.deleted")  # no row, no head yet
+    assert _run(db, "SELECT seq, prev FROM events WHERE seq > 10") == [(11, 9), (12, 0)]
+    assert _run(db, "SELECT last_event FROM resources WHERE external_id = 'c'") == [(11,)]
+    assert _run(db, "SELECT seq FROM event_heads WHERE external_id = 'd'") == [(12,)]
+    assert asyncio.run(_append_and_read(url, "c")) == [13, 11, 9, 7, 6, 5]
 
     migrate.downgrade(url, "0018")
     indexes = {r[0] for r in _run(db, "SELECT name FROM pragma_index_list('events')")}

@@ -12,11 +12,14 @@ the statements that name ``resources`` for it, so that the table keeps its few d
 from __future__ import annotations
 
 # The head of one record's chain, as an SQL expression over the placeholders ``t`` (tenant),
-# ``s`` (schema) and ``x`` (external id): the row's, else a deleted row's.
+# ``s`` (schema) and ``x`` (external id): the row's, else a deleted row's, else 0 — no event
+# has ``seq`` 0, and a chained event's ``prev`` is never NULL, so that an event inserted
+# without one (a process of an older release, during an upgrade) is told apart and chained by
+# the trigger of migration 0020.
 HEAD = (
     "coalesce((SELECT last_event FROM resources WHERE tenant_id = {t} AND schema_id = {s} "
     "AND external_id = {x}), (SELECT seq FROM event_heads WHERE tenant_id = {t} "
-    "AND schema_id = {s} AND external_id = {x}))"
+    "AND schema_id = {s} AND external_id = {x}), 0)"
 )
 # The head moves to the event just inserted (``$1`` tenant, ``$2`` schema, ``$3`` external
 # id): on the record's row, both lookups on pages the write has just touched; or, when there

@@ -40,6 +40,24 @@ _HEAD_TRIGGER = (
     "VALUES (OLD.tenant_id, OLD.schema_id, OLD.external_id, OLD.last_event) "
     "ON CONFLICT (tenant_id, schema_id, external_id) DO UPDATE SET seq = excluded.seq; END"
 )
+# An event inserted without ``prev`` is one of a process of an older release (the code always
+# gives one, 0 for none), still running on the file while it is upgraded: chained here, so
+# that history holds it too. New inserts only pay the WHEN test.
+_CHAIN_TRIGGER = (
+    "CREATE TRIGGER events_chain_at_insert AFTER INSERT ON events WHEN NEW.prev IS NULL "
+    "AND NEW.schema_id IS NOT NULL AND NEW.external_id IS NOT NULL BEGIN "
+    "UPDATE events SET prev = coalesce((SELECT last_event FROM resources WHERE "
+    "tenant_id = NEW.tenant_id AND schema_id = NEW.schema_id AND external_id = NEW.external_id), "
+    "(SELECT seq FROM event_heads WHERE tenant_id = NEW.tenant_id AND schema_id = NEW.schema_id "
+    "AND external_id = NEW.external_id), 0) WHERE seq = NEW.seq; "
+    "UPDATE resources SET last_event = NEW.seq WHERE tenant_id = NEW.tenant_id "
+    "AND schema_id = NEW.schema_id AND external_id = NEW.external_id; "
+    "INSERT INTO event_heads (tenant_id, schema_id, external_id, seq) "
+    "SELECT NEW.tenant_id, NEW.schema_id, NEW.external_id, NEW.seq WHERE NOT EXISTS "
+    "(SELECT 1 FROM resources WHERE tenant_id = NEW.tenant_id AND schema_id = NEW.schema_id "
+    "AND external_id = NEW.external_id) "
+    "ON CONFLICT (tenant_id, schema_id, external_id) DO UPDATE SET seq = excluded.seq; END"
+)
 _SAME_RECORD = (
     "e.tenant_id = {t}.tenant_id AND e.schema_id = {t}.schema_id "
     "AND e.external_id = {t}.external_id"
@@ -62,8 +80,8 @@ def upgrade() -> None:
     )
     # While the history index is still there to find each record's events.
     bind.exec_driver_sql(
-        "UPDATE events SET prev = (SELECT max(e.seq) FROM events AS e WHERE "
-        f"{_SAME_RECORD.format(t='events')} AND e.seq < events.seq) "
+        "UPDATE events SET prev = coalesce((SELECT max(e.seq) FROM events AS e WHERE "
+        f"{_SAME_RECORD.format(t='events')} AND e.seq < events.seq), 0) "
         "WHERE external_id IS NOT NULL AND schema_id IS NOT NULL"
     )
     bind.exec_driver_sql(
@@ -79,6 +97,7 @@ def upgrade() -> None:
         "GROUP BY tenant_id, schema_id, external_id"
     )
     bind.exec_driver_sql(_HEAD_TRIGGER)
+    bind.exec_driver_sql(_CHAIN_TRIGGER)
     op.drop_index("ix_events_history", table_name="events")
 
 
@@ -87,6 +106,7 @@ def downgrade() -> None:
     if bind.dialect.name != "sqlite":
         return
     op.create_index("ix_events_history", "events", ["tenant_id", "schema_id", "external_id", "seq"])
+    bind.exec_driver_sql("DROP TRIGGER events_chain_at_insert")
     bind.exec_driver_sql("DROP TRIGGER resources_event_head")
     op.drop_table("event_heads")
     # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): neither column is in an index or a key.
