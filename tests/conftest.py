@@ -69,6 +69,19 @@ def sqlite_at_head(tmp_path: Path, migrated_sqlite: Path) -> str:
     return f"sqlite:///{path}"
 
 
+@pytest.fixture(params=ENGINES)
+def fresh(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """``api`` on a database of the test's own, for what a shared one would blur: what is
+    left after pruning, or whichever rows are oldest."""
+    engine: str = request.param
+    if engine == "postgresql":
+        database: str = request.getfixturevalue("scratch_postgres")
+    else:
+        database = request.getfixturevalue("sqlite_at_head")
+    with served(engine, database, batch_poll_seconds=0.05) as harness:
+        yield harness
+
+
 @pytest.fixture
 def partner(api: Harness) -> PartnerKey:
     return api.new_partner()

@@ -1,5 +1,6 @@
-"""``clock.new_id`` formats its UUIDs by hand (docs/benchmarks.md, *2026-12-03 hot path*): they
-must be exactly what ``str(uuid.uuid4())`` gives — canonical text, version 4, RFC 4122 variant."""
+"""``clock.new_id`` formats its UUIDs by hand (docs/benchmarks.md, *Trimming the request
+path*): they must be exactly what ``str(uuid.uuid4())`` gives — canonical text, version 4,
+RFC 4122 variant."""
 
 from __future__ import annotations
 

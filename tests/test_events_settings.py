@@ -54,17 +54,6 @@ def test_with_events_off_writes_append_nothing(events_off: Harness) -> None:
     assert api.client.get("/api/events", headers=headers).json()["data"]["results"] == []
 
 
-@pytest.fixture(params=ENGINES)
-def fresh(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    engine: str = request.param
-    if engine == "postgresql":
-        database: str = request.getfixturevalue("scratch_postgres")
-    else:
-        database = request.getfixturevalue("sqlite_at_head")
-    with served(engine, database, batch_poll_seconds=0.05) as harness:
-        yield harness
-
-
 def test_retention_prunes_old_events_in_chunks_and_keeps_recent_ones(fresh: Harness) -> None:
     api = fresh
     partner = api.new_partner()

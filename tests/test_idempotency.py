@@ -316,7 +316,13 @@ def test_a_duplicate_while_the_first_still_runs_is_409(api: Harness, headers: He
                     elsewhere = client.patch(target, json=body, headers=keyed(headers, key))
                 assert elsewhere.status_code == 409, elsewhere.text
         first.join(timeout=30)
-    assert [a.status_code for a in answers] == [200], [a.text for a in answers]
+        assert [a.status_code for a in answers] == [200], [a.text for a in answers]
+        # Another process, which holds no hint of the record: on SQLite its write runs first
+        # (no look-up before it), meets the stored answer, is rolled back and the answer
+        # replayed.
+        with httpx.Client(base_url=other_node, timeout=30) as client:
+            elsewhere = client.patch(target, json=body, headers=keyed(headers, key))
+        assert_same_answer(answers[0], elsewhere)
     retry = api.client.patch(target, json=body, headers=keyed(headers, key))
     assert_same_answer(answers[0], retry)
     assert version(api, external_id) == 2
@@ -356,8 +362,14 @@ def test_a_write_whose_answer_was_never_read_is_replayed_to_the_retry(
 
 
 def test_expired_keys_are_not_replayed_and_the_worker_prunes_them_in_chunks(
-    api: Harness, headers: Headers, tenant: str
+    fresh: Harness,
 ) -> None:
+    # A database of its own: on SQLite the worker prunes oldest first (migration 0021), and
+    # a shared database's older keys, still live, would stand in front of these.
+    api = fresh
+    partner = api.new_partner()
+    tenant = api.new_tenant(partner)
+    headers = api.tenant_headers(partner, tenant)
     external_id = unique("c")
     create_customer(api, headers, external_id)
     target = url("customers", external_id)
@@ -392,7 +404,9 @@ def test_expired_keys_are_not_replayed_and_the_worker_prunes_them_in_chunks(
         finally:
             await services.close()
 
-    assert api.loop.run(prune()) == [1, 1, 0]  # bounded: one per call here
+    # Bounded: one per call here. The expired key taken over by the rerun is live again and
+    # is not pruned (on SQLite it moved behind the others, so it holds none of them up).
+    assert api.loop.run(prune()) == [1, 1, 0]
     assert stored_keys(api, tenant) == sorted([keys[0], keys[3]])
 
 

@@ -32,7 +32,7 @@ AT = "2026-01-01T00:00:00.000Z"
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[tuple[str, sa.Engine]]:
-    with sqlite_at(tmp_path / "events.db", "0018") as made:
+    with sqlite_at(tmp_path / "events.db", "0021") as made:
         yield made
 
 
@@ -141,7 +141,7 @@ def test_existing_events_are_chained_and_the_history_index_goes(
     assert _run(db, "SELECT seq FROM event_heads WHERE external_id = 'd'") == [(12,)]
     assert asyncio.run(_append_and_read(url, "c")) == [13, 11, 9, 7, 6, 5]
 
-    migrate.downgrade(url, "0018")
+    migrate.downgrade(url, "0021")
     indexes = {r[0] for r in _run(db, "SELECT name FROM pragma_index_list('events')")}
     assert indexes == {"ix_events_feed", "ix_events_history"}
     columns = {r[0] for r in _run(db, "SELECT name FROM pragma_table_info('events')")}

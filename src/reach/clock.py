@@ -44,7 +44,7 @@ _VARIANT = {digit: f"{(int(digit, 16) & 0b11) | 0b1000:x}" for digit in "0123456
 def new_id() -> str:
     """A random (version 4) UUID, as ``str(uuid.uuid4())`` gives it. Formatted by hand: the
     ``uuid.UUID`` object cost ~3x as much, and every change event takes one on the PATCH
-    path (docs/benchmarks.md, *2026-12-03 hot path*)."""
+    path (docs/benchmarks.md, *Trimming the request path*)."""
     h = os.urandom(16).hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 

@@ -270,9 +270,10 @@ class Compiler:
         # writes them, which escapes each character on its own, the same way wherever the
         # string sits. Looking for that text costs a fraction of parsing the document, so
         # rows without it skip the parse. CASE, not AND: only CASE stops SQLite evaluating
-        # the rest (docs/benchmarks.md, *Segments*). The text looked for leaves out the
-        # opening quote: SQLite's instr compares at each place the first character occurs,
-        # and a quote occurs at every key and string of the document.
+        # the rest (docs/benchmarks.md, *Segments at 1M on SQLite: where the time goes*). The
+        # text looked for leaves out the opening quote: SQLite's instr compares at each place
+        # the first character occurs, and a quote occurs at every key and string of the
+        # document.
         try:
             text = orjson.dumps(v).decode()[1:]
         except orjson.JSONEncodeError:  # a lone surrogate: no document can hold it anyway

@@ -60,6 +60,11 @@ class Connection(Protocol):
     # picks the statement by the connection it runs on.
     dialect: str
 
+    async def begin(self) -> None:
+        """Send ``BEGIN`` now, if nothing has: for a caller that must add a statement after
+        the request's writes whatever they are (``execute_final`` alone would commit itself)."""
+        ...
+
     async def fetch(self, query: str, *args: Any) -> Sequence[Row]: ...
 
     async def fetchrow(self, query: str, *args: Any) -> Row | None: ...

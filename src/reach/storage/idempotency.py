@@ -60,11 +60,31 @@ _SAVE = (
     "WHERE idempotency_keys.expires_at <= excluded.created_at"
 )
 
+# SQLite: the expired row taken over moves to the end of the rowid order, where a new row
+# would have gone, so that the oldest rows stay the first to expire (pruning relies on it).
+_SAVE_SQLITE = _SAVE.replace(
+    "expires_at = excluded.expires_at ",
+    "expires_at = excluded.expires_at, rowid = (SELECT max(rowid) + 1 FROM idempotency_keys) ",
+)
+
 _ANY_EXPIRED = "SELECT 1 FROM idempotency_keys WHERE expires_at <= $1 LIMIT 1"
 
 _PRUNE = (
     "DELETE FROM idempotency_keys WHERE (tenant_id, idem_key) IN "
     "(SELECT tenant_id, idem_key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)"
+)
+
+# SQLite has no index on ``expires_at`` (migration 0021): rowids only grow and a key expires
+# a fixed retention after it was stored, so the oldest rows expire first. Only the oldest
+# ``$2`` rows are looked at: bounded work, never a walk over the live keys.
+_ANY_EXPIRED_SQLITE = (
+    "SELECT 1 FROM (SELECT expires_at FROM idempotency_keys ORDER BY rowid LIMIT 1) "
+    "WHERE expires_at <= $1"
+)
+
+_PRUNE_SQLITE = (
+    "DELETE FROM idempotency_keys WHERE rowid IN "
+    "(SELECT rowid FROM idempotency_keys ORDER BY rowid LIMIT $2) AND expires_at <= $1"
 )
 
 
@@ -111,7 +131,7 @@ async def save(
     """Store the response in the request's transaction; False if a live row already holds the
     key (a duplicate committed first: the caller must roll back)."""
     changed = await conn.execute_after_final(
-        _SAVE,
+        _SAVE if conn.dialect == "postgresql" else _SAVE_SQLITE,
         tenant_id,
         key,
         response.request_hash,
@@ -126,12 +146,15 @@ async def save(
 
 async def any_expired(conn: Connection, now: str) -> bool:
     """Whether there is anything to prune (a read: an idle SQLite worker takes no write lock)."""
-    return await conn.fetchval(_ANY_EXPIRED, now) is not None
+    sql = _ANY_EXPIRED if conn.dialect == "postgresql" else _ANY_EXPIRED_SQLITE
+    return await conn.fetchval(sql, now) is not None
 
 
 async def prune(conn: Connection, now: str, limit: int) -> int:
     """Delete up to ``limit`` expired keys (one statement, alone); how many went."""
-    return await conn.execute_final(_PRUNE, now, limit)
+    return await conn.execute_final(
+        _PRUNE if conn.dialect == "postgresql" else _PRUNE_SQLITE, now, limit
+    )
 
 
 # -- the key stored by the write's own statement (PostgreSQL; reach.web.idempotency)

@@ -112,6 +112,10 @@ class PgConnection(CommitHooks):
         await self._conn.execute(self._begin)
         self.state = BEGUN
 
+    async def begin(self) -> None:
+        if self.state != BEGUN:
+            await self._start()
+
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         if self.state != BEGUN:
             await self._start()

@@ -141,6 +141,10 @@ class SqliteConnection(CommitHooks):
         await self._db._execute_waiting(self._begin)
         self.state = BEGUN
 
+    async def begin(self) -> None:
+        if self.state != BEGUN:
+            await self._start()
+
     async def fetch(self, query: str, *args: Any) -> Sequence[sqlite3.Row]:
         if self.state != BEGUN:
             await self._start()

@@ -15,8 +15,10 @@ Requests without the header never reach this module: they pay no statement and n
 On PostgreSQL a keyed PATCH stores its answer in the statement that makes its write
 (:class:`InlineKey`): the handler renders the answer from the merged record before the write,
 and the write lands only together with it, so the keyed PATCH is one round trip like an
-unkeyed one instead of a transaction of five. Everything else is looked up first and stored
-after the handler, in the request's transaction.
+unkeyed one instead of a transaction of five. On SQLite, whose writers are serialised, a keyed
+PATCH is not looked up first either: its answer is stored right after its write, and a key
+that already holds one rolls the write back (:func:`_serve_write_first`). Everything else is
+looked up first and stored after the handler, in the request's transaction.
 """
 
 from __future__ import annotations
@@ -204,8 +206,10 @@ async def serve(
         raise KeyInUse
     running.add(slot)
     try:
-        if inline and services.db.dialect == "postgresql":
-            return await _serve_inline(call, key, digest, handle)
+        if inline:
+            if services.db.dialect == "postgresql":
+                return await _serve_inline(call, key, digest, handle)
+            return await _serve_write_first(call, key, digest, handle)
         async with services.db.transaction(write=True) as conn:
             now = clock.now()
             found = await store.find(conn, tenant_id, key, now)
@@ -274,10 +278,66 @@ async def _serve_inline(
     except store.KeyBusy:
         raise KeyInUse from None
     except ReachError as exc:
-        if exc.status >= 500 or isinstance(exc, KeyInUse):
-            raise
+        return await _replay_refused(call, key, digest, now, exc)
+
+
+async def _serve_write_first(
+    call: Call, key: str, digest: str, handle: Callable[[Connection], Awaitable[Response]]
+) -> Response:
+    """SQLite: no look-up first either. Its writers are serialised (BEGIN IMMEDIATE, one
+    transaction per process), so no other transaction can hold the key while this one runs:
+    the write runs, and its answer's insert meets a live row only when a retry's first
+    answer committed before it; then the transaction rolls back and the stored answer is
+    replayed. A replay thus runs the write once more and throws it away, which the common
+    case pays nothing for (one statement fewer per keyed PATCH; docs/benchmarks.md)."""
+    services = call.services
+    tenant_id = call.tenant.id
+    now = clock.now()
+    try:
+        async with services.db.transaction(write=True) as conn:
+            await conn.begin()  # the answer commits with the write, however that is made
+            response = await handle(conn)
+            if not 200 <= response.status_code < 300:
+                raise _Answered(response)  # nothing of it is kept; the key may hold an answer
+            saved = await store.save(
+                conn,
+                tenant_id,
+                key,
+                _stored(response, digest),
+                now=now,
+                expires_at=_expiry(services.settings.idempotency_retention_seconds),
+            )
+            if not saved:
+                raise _Answered(None)  # a live answer holds the key: roll this write back
+            return response
+    except _Answered as answered:
         async with services.db.transaction(write=False) as conn:
-            stored = await store.stored(conn, tenant_id, key, now)
-        if stored is None:
-            raise
-        return _replay(stored, digest)
+            found = await store.stored(conn, tenant_id, key, now)
+        if found is not None:
+            return _replay(found, digest)
+        if answered.response is None:
+            raise KeyInUse from None  # the live answer expired meanwhile: retry
+        return answered.response
+    except ReachError as exc:
+        return await _replay_refused(call, key, digest, now, exc)
+
+
+class _Answered(Exception):  # a control-flow signal, not an error
+    """Roll the write back and look the key up: ``response`` is the handler's answer (None:
+    the key already holds one)."""
+
+    def __init__(self, response: Response | None) -> None:
+        super().__init__("idempotency key looked up after the write")
+        self.response = response
+
+
+async def _replay_refused(call: Call, key: str, digest: str, now: str, exc: ReachError) -> Response:
+    """A keyed write refused without a look-up first: the key's answer if it has one (a retry
+    must not be judged again against the record it changed), else the refusal."""
+    if exc.status >= 500 or isinstance(exc, KeyInUse):
+        raise exc
+    async with call.services.db.transaction(write=False) as conn:
+        stored = await store.stored(conn, call.tenant.id, key, now)
+    if stored is None:
+        raise exc
+    return _replay(stored, digest)

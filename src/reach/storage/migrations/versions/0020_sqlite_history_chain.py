@@ -17,7 +17,7 @@ The existing events are chained here (in ``seq`` order per record, which is thei
 order), heads are set from them, and the history index is dropped. PostgreSQL is unchanged.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0021 (re-chained after merging main, which added 0021 on 0018)
 Create Date: 2026-12-04
 """
 
@@ -29,7 +29,7 @@ from alembic import op
 from reach.storage.tables import UUID
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
