@@ -78,11 +78,13 @@ def _patch(options: Options, records: int, events: bool) -> dict[str, float]:
 # SQLite: seq and position are the same number (migration 0015); the sequence moves past them.
 _SQLITE_FILL = (
     "INSERT INTO events (seq, id, tenant_id, partner_id, position, type, schema_id, "
-    "external_id, version, occurred_at, body) WITH RECURSIVE s(n) AS "
+    "external_id, version, occurred_at, body, prev) WITH RECURSIVE s(n) AS "
     "(SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ?1) "
     "SELECT n, lower(hex(randomblob(16))), ?2, ?3, n, 'resource.updated', "
     "'00000000-0000-4000-8000-000000000001', 'bench-' || (n % 1000), 2, "
-    "'2026-12-02T10:00:00.000Z', ?4 FROM s"
+    # Each key's previous event is 1000 before (migration 0020's chain; given here, so that the
+    # trigger chaining an insert without ``prev`` stays out of the fill).
+    "'2026-12-02T10:00:00.000Z', ?4, max(n - 1000, 0) FROM s"
 )
 _POSTGRES_FILL = (
     "INSERT INTO events (id, tenant_id, partner_id, position, type, schema_id, external_id, "

@@ -8,6 +8,7 @@ commits every N loops (what group commit would buy). docs/benchmarks.md, *SQLite
 rowid table*, has the figures.
 
     python -m bench.events_sqlite --layouts none,main,rowid --rounds 5
+    python -m bench.events_sqlite --layouts none,rowid,chain   # migration 0020's history chain
 """
 
 # SQL here is assembled from this module's constant literals only (no outside input):
@@ -36,14 +37,17 @@ _BASE = (
     "CREATE TABLE resources (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, "
     "tenant_id TEXT NOT NULL, schema_id TEXT NOT NULL, external_id TEXT NOT NULL, "
     "data TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL, "
-    "UNIQUE (tenant_id, id), UNIQUE (tenant_id, schema_id, external_id));"
+    "last_event BIGINT, UNIQUE (tenant_id, id), UNIQUE (tenant_id, schema_id, external_id));"
+    "CREATE TABLE event_heads (tenant_id TEXT NOT NULL, schema_id TEXT NOT NULL, "
+    "external_id TEXT NOT NULL, seq BIGINT NOT NULL, "
+    "PRIMARY KEY (tenant_id, schema_id, external_id));"
     "CREATE INDEX ix_resources_listing ON resources (tenant_id, schema_id, seq);"
     "CREATE TABLE sequences (name TEXT PRIMARY KEY, last BIGINT NOT NULL);"
     "INSERT INTO sequences VALUES ('events', 0);"
     "CREATE TABLE event_stamp (id SMALLINT PRIMARY KEY, last_position BIGINT NOT NULL);"
     "INSERT INTO event_stamp VALUES (1, 0);"
 )
-_ROWID = f"CREATE TABLE events (seq INTEGER PRIMARY KEY, {_COLUMNS});"
+_ROWID = f"CREATE TABLE events (seq INTEGER PRIMARY KEY, {_COLUMNS}, prev BIGINT);"
 # name → (DDL, how the insert numbers the event)
 LAYOUTS = {
     "none": ("", ""),
@@ -55,6 +59,9 @@ LAYOUTS = {
         "sequences",
     ),
     "rowid": (f"{_ROWID}{_FEED}{_HISTORY}", "values"),
+    # Migration 0020: no history index; each event chains to its record's previous one,
+    # whose seq the record's row holds (reach.storage.events / event_chain).
+    "chain": (f"{_ROWID}{_FEED}", "chain"),
     "rowid_select": (f"{_ROWID}{_FEED}{_HISTORY}", "select"),
     "feed_only": (f"{_ROWID}{_FEED}", "values"),
     "table_only": (_ROWID, "values"),
@@ -71,7 +78,15 @@ _INSERTS = {
     "select": f"INSERT INTO events ({_NAMES}) SELECT s.n, s.n, ?, ?, ?, ?, ?, ?, ?, ?, ? "
     f"FROM (SELECT {_NEXT} AS n) AS s",
     "values": f"INSERT INTO events ({_NAMES}) VALUES ({_NEXT}, {_NEXT}, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "chain": f"INSERT INTO events ({_NAMES}, prev) VALUES ({_NEXT}, {_NEXT}, ?1, ?2, ?3, ?4, "
+    "?5, ?6, ?7, ?8, ?9, coalesce((SELECT last_event FROM resources WHERE tenant_id = ?1 "
+    "AND schema_id = ?5 AND external_id = ?6), (SELECT seq FROM event_heads WHERE "
+    "tenant_id = ?1 AND schema_id = ?5 AND external_id = ?6), 0))",
 }
+_MOVE_HEAD = (
+    "UPDATE resources SET last_event = last_insert_rowid() WHERE tenant_id = ? "
+    "AND schema_id = ? AND external_id = ?"
+)
 _DOC = {
     "email": "someone@example.com",
     "firstName": "Some",
@@ -137,6 +152,8 @@ def run(layout: str, path: Path, args: argparse.Namespace) -> float:
                 (tenant, str(uuid.uuid4()), partner, "resource.updated", schema, f"c-{seq}",
                  versions[seq], "2026-12-03T16:00:00.000Z", body),
             )  # fmt: skip
+            if numbering == "chain":
+                conn.execute(_MOVE_HEAD, (tenant, schema, f"c-{seq}"))
         if k % args.group == args.group - 1:
             conn.execute("COMMIT")
 

@@ -20,11 +20,17 @@ TABLES = {"partners", "partner_secrets", "tenants", "schema_definitions", "resou
 def _diff(connection: sa.Connection, target: sa.MetaData = metadata) -> list[Any]:
     dialect = connection.dialect.name
 
-    def for_this_engine(item: Any, _name: Any, kind: str, _reflected: bool, _other: Any) -> bool:
+    def for_this_engine(item: Any, _name: Any, kind: str, reflected: bool, _other: Any) -> bool:
         """An index the models make on another engine only (``Index.ddl_if``, e.g.
-        ``ix_events_stamp``: PostgreSQL) is not expected here; everything else is."""
-        condition = getattr(item, "_ddl_if", None) if kind == "index" else None
-        return condition is None or condition.dialect in (None, dialect)
+        ``ix_events_stamp``: PostgreSQL), or a column or table marked for one engine in its
+        ``info`` (``tables.SQLITE_ONLY``, e.g. ``events.prev``), is not expected on another;
+        everything else is."""
+        if kind == "index":
+            condition = getattr(item, "_ddl_if", None)
+            return condition is None or condition.dialect in (None, dialect)
+        if kind in ("column", "table") and not reflected:
+            return item.info.get("dialect", dialect) == dialect
+        return True
 
     context = MigrationContext.configure(
         connection, opts={"compare_type": True, "include_object": for_this_engine}

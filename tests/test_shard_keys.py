@@ -240,7 +240,9 @@ def test_a_postgresql_database_migrated_to_head_can_be_distributed_by_tenant(
             await engine.dispose()
 
     shapes = asyncio.run(inspect())
-    assert {s.name for s in shapes} >= set(metadata.tables)
+    # Every table but those only SQLite's migrations make (``tables.SQLITE_ONLY``).
+    expected = {n for n, t in metadata.tables.items() if t.info.get("dialect") != "sqlite"}
+    assert {s.name for s in shapes} >= expected
     assert problems(shapes) == []
 
 

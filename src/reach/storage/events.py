@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from reach.storage import event_chain as chain
 from reach.storage.database import Connection, Row
 
 _INSERT_COLUMNS = (
@@ -55,6 +56,13 @@ _SQLITE_NEXT = (
 _SQLITE_INSERT = (
     f"INSERT INTO events (seq, position, {_INSERT_COLUMNS}) VALUES ({_SQLITE_NEXT}, "
     f"{_SQLITE_NEXT}, $1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+# SQLite keeps no history index (migration 0020): each event of a record names the record's
+# previous one (``prev``, the chain's head before it: reach.storage.event_chain).
+_SQLITE_INSERT_CHAINED = (
+    f"INSERT INTO events (seq, position, {_INSERT_COLUMNS}, prev) VALUES ({_SQLITE_NEXT}, "
+    f"{_SQLITE_NEXT}, $1, $2, $3, $4, $5, $6, $7, $8, $9, "
+    f"{chain.HEAD.format(t='$2', s='$5', x='$6')})"
 )
 # The global order the webhook dispatcher and retention walk: ``position``, on PostgreSQL by
 # ``ix_events_stamp``; on SQLite, where position = seq, the rowid itself (no index to pay).
@@ -110,10 +118,17 @@ async def append(conn: Connection, rows: Sequence[EventRow]) -> None:
             *[list(column) for column in zip(*rows, strict=True)],
         )
         return
-    if len(rows) == 1:  # a single write's one event: execute() is the cheaper call
-        await conn.execute(_SQLITE_INSERT, *rows[0])
-        return
-    await conn.executemany(_SQLITE_INSERT, rows)
+    for row in rows:
+        # One at a time, in order: an event's ``prev`` is the head its predecessor (of the same
+        # record, maybe in this very call) left.
+        schema_id, external_id = row[4], row[5]
+        if schema_id is None or external_id is None:  # not a record's: no history to chain
+            await conn.execute(_SQLITE_INSERT, *row)
+            continue
+        await conn.execute(_SQLITE_INSERT_CHAINED, *row)
+        key = (row[1], schema_id, external_id)
+        if not await conn.execute(chain.MOVE_HEAD, *key):
+            await conn.execute(chain.MOVE_DELETED_HEAD, *key)
 
 
 def update_with_event(update: str, first_arg: int) -> str:
@@ -243,7 +258,13 @@ async def history_page(
     limit: int,
 ) -> list[Row]:
     """One record's events, newest first (``seq`` order is the record's version order: a
-    record's writes hold its row lock, so each appends after the previous one committed)."""
+    record's writes hold its row lock, so each appends after the previous one committed),
+    after ``before`` (the ``seq`` of the last event of the previous page). PostgreSQL reads
+    its history index; SQLite walks the record's chain (:mod:`reach.storage.event_chain`)."""
+    if conn.dialect == "sqlite":
+        return await _sqlite_history_page(
+            conn, tenant_id, schema_id, external_id, before=before, limit=limit
+        )
     return list(
         await conn.fetch(
             f"SELECT {_PAGE_COLUMNS} FROM events WHERE tenant_id = $1 AND schema_id = $2 "
@@ -256,6 +277,42 @@ async def history_page(
     )
 
 
+# A chain step stays on the record: a cursor is the client's to send, and one naming another
+# record's (or tenant's) event must lead nowhere.
+_SQLITE_CHAIN = (
+    "WITH RECURSIVE chain(seq, prev) AS (SELECT seq, prev FROM events WHERE seq = {start} "
+    "AND tenant_id = $1 AND schema_id = $2 AND external_id = $3 "
+    "UNION ALL SELECT e.seq, e.prev FROM chain JOIN events AS e ON e.seq = chain.prev "
+    "WHERE e.tenant_id = $1 AND e.schema_id = $2 AND e.external_id = $3 LIMIT {limit}) "
+)
+_SQLITE_CHAIN_PAGE = f"SELECT {_PAGE_COLUMNS} FROM chain JOIN events USING (seq) ORDER BY seq DESC"
+_SQLITE_AFTER = (
+    "(SELECT prev FROM events WHERE seq = $4 AND tenant_id = $1 AND schema_id = $2 "
+    "AND external_id = $3)"
+)
+
+
+async def _sqlite_history_page(
+    conn: Connection,
+    tenant_id: str,
+    schema_id: str,
+    external_id: str,
+    *,
+    before: int | None,
+    limit: int,
+) -> list[Row]:
+    if before is None:
+        start = chain.HEAD.format(t="$1", s="$2", x="$3")
+        args: tuple[Any, ...] = (tenant_id, schema_id, external_id)
+    else:
+        start, args = _SQLITE_AFTER, (tenant_id, schema_id, external_id, before)
+    return list(
+        await conn.fetch(
+            _SQLITE_CHAIN.format(start=start, limit=int(limit)) + _SQLITE_CHAIN_PAGE, *args
+        )
+    )
+
+
 async def prune(conn: Connection, before: str, limit: int) -> int:
     """Delete up to ``limit`` stamped events that occurred before ``before``, oldest first;
     how many went. Walks ``position`` (which follows time: an event's time is taken right
@@ -263,7 +320,8 @@ async def prune(conn: Connection, before: str, limit: int) -> int:
     reads, so no index on the time is paid by every write; and deletes by the whole key (no
     index leads with ``seq``, which would make each chunk read the whole table). On SQLite the
     walk is the rowid (position = seq), and the high-water mark new events number above is
-    raised first, in case the newest event is among those deleted."""
+    raised first, in case the newest event is among those deleted; the run's last chunk also
+    drops the ``event_heads`` left pointing at pruned events."""
     if conn.dialect == "postgresql":
         rows = await conn.fetch(
             "DELETE FROM events WHERE (tenant_id, seq) IN (SELECT tenant_id, seq FROM events "
@@ -281,4 +339,11 @@ async def prune(conn: Connection, before: str, limit: int) -> int:
         f"ORDER BY seq LIMIT {int(limit)}) AND occurred_at < $1 RETURNING seq",
         before,
     )
+    if len(rows) < limit:
+        # The run's last chunk: the heads of deleted records whose whole history is gone lead
+        # nowhere now (the oldest events go first, so a pruned head means a pruned chain).
+        await conn.execute(
+            "DELETE FROM event_heads WHERE NOT EXISTS "
+            "(SELECT 1 FROM events WHERE events.seq = event_heads.seq)"
+        )
     return len(rows)

@@ -17,6 +17,9 @@ UUID = sa.String(36).with_variant(postgresql.UUID(as_uuid=False), "postgresql")
 TIMESTAMP = sa.Text().with_variant(postgresql.TIMESTAMP(timezone=True), "postgresql")
 JSONDOC = sa.Text().with_variant(postgresql.JSONB(), "postgresql")
 SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# ``info`` of a column or table that only SQLite's migrations create (the drift check expects
+# it there only, as it expects an ``Index.ddl_if`` index only on its engine).
+SQLITE_ONLY = {"dialect": "sqlite"}
 
 partners = sa.Table(
     "partners",
@@ -117,6 +120,10 @@ resources = sa.Table(
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
+    # SQLite only (migration 0020): the ``seq`` of the record's newest change event, the head
+    # of its history chain (``events.prev``), set by the event's insert. PostgreSQL keeps the
+    # history index instead and has no such column.
+    sa.Column("last_event", sa.BigInteger(), nullable=True, info=SQLITE_ONLY),
     sa.PrimaryKeyConstraint("tenant_id", "seq", name="pk_resources"),
     sa.UniqueConstraint("tenant_id", "id", name="uq_resources_id"),
     sa.UniqueConstraint("tenant_id", "schema_id", "external_id", name="uq_resources_key"),
@@ -302,13 +309,35 @@ events = sa.Table(
     sa.Column("version", sa.Integer(), nullable=True),
     sa.Column("occurred_at", TIMESTAMP, nullable=False),
     sa.Column("body", sa.Text(), nullable=False),
+    # SQLite only (migration 0020): the ``seq`` of the same record's previous event, so that a
+    # record's history is a chain walked from its head (``resources.last_event``, or
+    # ``event_heads`` once the record is deleted) instead of an index every event enters.
+    sa.Column("prev", sa.BigInteger(), nullable=True, info=SQLITE_ONLY),
     sa.PrimaryKeyConstraint("tenant_id", "seq", name="pk_events"),
     sa.Index("ix_events_feed", "tenant_id", "position"),
-    sa.Index("ix_events_history", "tenant_id", "schema_id", "external_id", "seq"),
+    # PostgreSQL only since 0020 (SQLite walks the chain above).
+    sa.Index("ix_events_history", "tenant_id", "schema_id", "external_id", "seq").ddl_if(
+        dialect="postgresql"
+    ),
     # The webhook dispatcher's read in position order, and (its ``position IS NULL`` range)
     # the stamper's unstamped events in seq order: one index, paid once by every write (0015).
     # PostgreSQL only: SQLite has no stamper, and its position is the rowid (0016).
     sa.Index("ix_events_stamp", "position", "seq").ddl_if(dialect="postgresql"),
+)
+
+# SQLite only (migration 0020): the head of a deleted record's history chain, copied from
+# ``resources.last_event`` by a trigger as the row goes, so that the record's delete event
+# (appended after the row is gone), its history, and a later record of the same key (whose
+# chain continues the old one) still find it.
+event_heads = sa.Table(
+    "event_heads",
+    metadata,
+    sa.Column("tenant_id", UUID, nullable=False),
+    sa.Column("schema_id", UUID, nullable=False),
+    sa.Column("external_id", sa.Text(), nullable=False),
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "schema_id", "external_id", name="pk_event_heads"),
+    info=SQLITE_ONLY,
 )
 
 # One row (id = 1): the last position the stamper gave. Its row lock serialises stampers.
