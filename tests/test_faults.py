@@ -33,7 +33,7 @@ import pytest
 from reach import clock
 from reach.storage import faults
 from reach.storage.database import Database, open_database
-from reach.storage.sqlite import sqlite_path
+from reach.storage.sqlite_files import sqlite_path
 from tests.batch_helpers import batch_status, customer, wait_for_batch
 from tests.conftest import ENGINES, PG_URL
 from tests.harness import TEST_SECRET_KEY, Harness, served

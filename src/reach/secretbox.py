@@ -90,7 +90,7 @@ def box_for(database_url: str, secret_key: str) -> SecretBox:
             "REACH_SECRET_KEY is required with PostgreSQL: partner secrets are encrypted with "
             f"a key that does not live in the database; {KEYGEN_HINT}"
         )
-    from reach.storage.sqlite import sqlite_path
+    from reach.storage.sqlite_files import sqlite_path
 
     database = sqlite_path(database_url)
     key_file = key_file_for(database)

@@ -21,7 +21,7 @@ from reach.config import Settings
 from reach.domain import partners, tenants
 from reach.errors import NotFound
 from reach.storage.database import Connection
-from reach.storage.sqlite import sqlite_path
+from reach.storage.sqlite_files import sqlite_path
 
 MAX_TTL_SECONDS = 366 * 24 * 3600  # a year and a day: longer-lived tokens are a leak waiting
 

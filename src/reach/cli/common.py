@@ -19,7 +19,7 @@ from reach.config import Settings, load_settings
 from reach.errors import ConfigError, ReachError
 from reach.secretbox import SecretBox, box_for
 from reach.storage.database import Connection, open_database
-from reach.storage.sqlite import sqlite_path
+from reach.storage.sqlite_files import sqlite_path
 
 T = TypeVar("T")
 

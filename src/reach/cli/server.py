@@ -28,7 +28,7 @@ from reach.domain import partners, tenants
 from reach.observability.logs import announce, configure_logging, granian_log_config
 from reach.secretbox import new_key
 from reach.storage.database import Connection, open_database
-from reach.storage.sqlite import sqlite_path
+from reach.storage.sqlite_files import sqlite_path
 
 log = logging.getLogger("reach.server")
 

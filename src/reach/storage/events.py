@@ -248,35 +248,6 @@ async def feed_page(
     )
 
 
-async def history_page(
-    conn: Connection,
-    tenant_id: str,
-    schema_id: str,
-    external_id: str,
-    *,
-    before: int | None,
-    limit: int,
-) -> list[Row]:
-    """One record's events, newest first (``seq`` order is the record's version order: a
-    record's writes hold its row lock, so each appends after the previous one committed),
-    after ``before`` (the ``seq`` of the last event of the previous page). PostgreSQL reads
-    its history index; SQLite walks the record's chain (:mod:`reach.storage.event_chain`)."""
-    if conn.dialect == "sqlite":
-        return await _sqlite_history_page(
-            conn, tenant_id, schema_id, external_id, before=before, limit=limit
-        )
-    return list(
-        await conn.fetch(
-            f"SELECT {_PAGE_COLUMNS} FROM events WHERE tenant_id = $1 AND schema_id = $2 "
-            f"AND external_id = $3 AND seq < $4 ORDER BY seq DESC LIMIT {int(limit)}",
-            tenant_id,
-            schema_id,
-            external_id,
-            before if before is not None else 2**62,
-        )
-    )
-
-
 # A chain step stays on the record: a cursor is the client's to send, and one naming another
 # record's (or tenant's) event must lead nowhere.
 _SQLITE_CHAIN = (
@@ -292,7 +263,7 @@ _SQLITE_AFTER = (
 )
 
 
-async def _sqlite_history_page(
+async def history_page(
     conn: Connection,
     tenant_id: str,
     schema_id: str,
@@ -301,14 +272,26 @@ async def _sqlite_history_page(
     before: int | None,
     limit: int,
 ) -> list[Row]:
-    if before is None:
-        start = chain.HEAD.format(t="$1", s="$2", x="$3")
-        args: tuple[Any, ...] = (tenant_id, schema_id, external_id)
-    else:
-        start, args = _SQLITE_AFTER, (tenant_id, schema_id, external_id, before)
+    """One record's events, newest first (``seq`` order is the record's version order: a
+    record's writes hold its row lock, so each appends after the previous one committed),
+    after ``before`` (the ``seq`` of the last event of the previous page). PostgreSQL reads
+    its history index; SQLite walks the record's chain (:mod:`reach.storage.event_chain`)."""
+    if conn.dialect == "sqlite":
+        if before is None:
+            start = chain.HEAD.format(t="$1", s="$2", x="$3")
+            args: tuple[Any, ...] = (tenant_id, schema_id, external_id)
+        else:
+            start, args = _SQLITE_AFTER, (tenant_id, schema_id, external_id, before)
+        sql = _SQLITE_CHAIN.format(start=start, limit=int(limit)) + _SQLITE_CHAIN_PAGE
+        return list(await conn.fetch(sql, *args))
     return list(
         await conn.fetch(
-            _SQLITE_CHAIN.format(start=start, limit=int(limit)) + _SQLITE_CHAIN_PAGE, *args
+            f"SELECT {_PAGE_COLUMNS} FROM events WHERE tenant_id = $1 AND schema_id = $2 "
+            f"AND external_id = $3 AND seq < $4 ORDER BY seq DESC LIMIT {int(limit)}",
+            tenant_id,
+            schema_id,
+            external_id,
+            before if before is not None else 2**62,
         )
     )
 

@@ -10,7 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
-from reach.storage.sqlite import configure, prepare_file, sqlite_path
+from reach.storage.sqlite import configure
+from reach.storage.sqlite_files import prepare_file, sqlite_path
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -14,12 +14,9 @@ request connection and a background thread checkpoints once a second.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import re
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -42,6 +39,7 @@ from reach.storage.database import (
     misuse,
     run_committed,
 )
+from reach.storage.sqlite_files import prepare_file, sqlite_path
 from reach.storage.sqlite_memstatus import memstatus_off
 from reach.storage.sqlite_readers import Readers
 from reach.storage.utc import utc_text
@@ -52,32 +50,6 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 _BUSY_TIMEOUT_MS = 10_000
 _WAL_RESTART_BYTES = 16 * 1024 * 1024
 _BEGIN_WRITE = "BEGIN IMMEDIATE"
-
-
-def sqlite_path(url: str) -> str:
-    """``sqlite:///./reach.db`` → ``./reach.db``; ``sqlite:////abs.db`` → ``/abs.db``."""
-    path = url.removeprefix("sqlite:").removeprefix("//").removeprefix("/")
-    return path or "reach.db"
-
-
-def prepare_file(path: str) -> None:
-    """Create the database file readable by its owner only (0600), as the key file is: it
-    holds partners' customer data. SQLite creates the ``-wal`` and ``-shm`` files later with
-    the database file's own mode, so they follow it. A file from before this rule that others
-    may read is narrowed to its owner, with a warning (docs/decisions.md)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    for name in (path, f"{path}-wal", f"{path}-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            mode = os.stat(name).st_mode
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                os.chmod(name, stat.S_IMODE(mode) & ~(stat.S_IRWXG | stat.S_IRWXO))
-                log.warning(
-                    "%s was readable by others (mode %o); narrowed to its owner",
-                    name,
-                    stat.S_IMODE(mode),
-                )
 
 
 def _size(path: Path) -> int:

@@ -234,17 +234,24 @@ async def _save(
     now: str,
 ) -> None:
     """Store a 2xx answer after the handler, in its transaction (after :func:`store.find`)."""
-    if 200 <= response.status_code < 300:
-        saved = await store.save(
-            conn,
-            tenant_id,
-            key,
-            _stored(response, digest),
-            now=now,
-            expires_at=_expiry(services.settings.idempotency_retention_seconds),
-        )
-        if not saved:
-            raise KeyInUse  # a duplicate committed first: roll this one back
+    stored = 200 <= response.status_code < 300
+    if stored and not await _store(conn, services, tenant_id, key, digest, response, now):
+        raise KeyInUse  # a duplicate committed first: roll this one back
+
+
+async def _store(
+    conn: Connection,
+    services: Services,
+    tenant_id: str,
+    key: str,
+    digest: str,
+    response: Response,
+    now: str,
+) -> bool:
+    """Insert the answer in the request's transaction; False if a live one holds the key."""
+    retention = services.settings.idempotency_retention_seconds
+    stored = _stored(response, digest)
+    return await store.save(conn, tenant_id, key, stored, now=now, expires_at=_expiry(retention))
 
 
 async def _serve_inline(
@@ -299,15 +306,7 @@ async def _serve_write_first(
             response = await handle(conn)
             if not 200 <= response.status_code < 300:
                 raise _Answered(response)  # nothing of it is kept; the key may hold an answer
-            saved = await store.save(
-                conn,
-                tenant_id,
-                key,
-                _stored(response, digest),
-                now=now,
-                expires_at=_expiry(services.settings.idempotency_retention_seconds),
-            )
-            if not saved:
+            if not await _store(conn, services, tenant_id, key, digest, response, now):
                 raise _Answered(None)  # a live answer holds the key: roll this write back
             return response
     except _Answered as answered:
