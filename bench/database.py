@@ -89,3 +89,22 @@ def server_version(pg_base_url: str) -> str:
             await conn.close()
 
     return asyncio.run(fetch())
+
+
+def postmaster_pid(pg_base_url: str) -> int | None:
+    """The local PostgreSQL server's postmaster, whose process tree (backends, WAL writer,
+    checkpointer) is the database's CPU on this host; None when it is not readable here
+    (another host, another user's data directory)."""
+
+    async def fetch() -> str:
+        conn = await asyncpg.connect(with_database(pg_base_url, "postgres"), timeout=10)
+        try:
+            return str(await conn.fetchval("SHOW data_directory"))
+        finally:
+            await conn.close()
+
+    try:
+        with open(Path(asyncio.run(fetch())) / "postmaster.pid", encoding="ascii") as f:
+            return int(f.readline())
+    except (OSError, ValueError):
+        return None

@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench import batch_load, rss, stand
+from bench import batch_load, database, rss, stand
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -42,21 +42,27 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / ticks
 
 
-def _run(st: stand.Stand, scenario: str, args: argparse.Namespace) -> tuple[float, float, Any]:
-    """One measured run of ``scenario`` (after a short unmeasured one): the server's CPU and
-    the clock before it, and its result. ``batch`` submits ``--batches`` batches of 1000 new
-    customers and waits for them (a "request" is then one record)."""
+def _run(
+    st: stand.Stand, scenario: str, args: argparse.Namespace, db_pid: int | None
+) -> tuple[float, float, float, Any]:
+    """One measured run of ``scenario`` (after a short unmeasured one): the server's CPU, the
+    database's (``db_pid``'s tree; 0 without it) and the clock before it, and its result.
+    ``batch`` submits ``--batches`` batches of 1000 new customers and waits for them (a
+    "request" is then one record)."""
     if scenario == "batch":
         batch_load.run(st.server.base_url, st.identity.token, batches=1)
+        db_before = tree_cpu_seconds(db_pid) if db_pid else 0.0
         before, began = tree_cpu_seconds(st.server.pid), time.monotonic()
         return (
             before,
+            db_before,
             began,
             batch_load.run(st.server.base_url, st.identity.token, batches=args.batches),
         )
     st.drive(scenario, records=args.records, duration=1, warmup=0)
+    db_before = tree_cpu_seconds(db_pid) if db_pid else 0.0
     before, began = tree_cpu_seconds(st.server.pid), time.monotonic()
-    return before, began, st.drive(scenario, records=args.records, warmup=0)
+    return before, db_before, began, st.drive(scenario, records=args.records, warmup=0)
 
 
 def _parse_side(text: str) -> tuple[str, dict[str, str]]:
@@ -81,8 +87,11 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10, help="batches of 1000 in 'batch'")
     args = parser.parse_args()
     sides = [_parse_side(s) for s in args.side]
+    # On PostgreSQL the database's CPU is a second column: a keyed write that moves work into
+    # the database would otherwise look free (all of the host's PostgreSQL, so run alone).
+    db_pid = database.postmaster_pid(args.pg_url) if args.engine == "postgresql" else None
     scenarios = [s for s in args.scenarios.split(",") if s]
-    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="reach-served-") as tmp, ExitStack() as stack:
         opts = stand.Options(
             engine=args.engine,
@@ -117,14 +126,17 @@ def main() -> None:
             for name, _ in order:
                 st = stands[name]
                 for scenario in scenarios:
-                    before, began, result = _run(st, scenario, args)
+                    before, db_before, began, result = _run(st, scenario, args, db_pid)
                     cpu = tree_cpu_seconds(st.server.pid) - before
+                    db_cpu = tree_cpu_seconds(db_pid) - db_before if db_pid else 0.0
                     elapsed = time.monotonic() - began
                     per = cpu / max(1, result.requests) * 1e6
                     rate = result.requests / elapsed
-                    results.setdefault((name, scenario), []).append((per, rate))
+                    db_per = db_cpu / max(1, result.requests) * 1e6
+                    results.setdefault((name, scenario), []).append((per, rate, db_per))
+                    db_text = f" + db {db_per:6.1f} µs" if db_pid else ""
                     print(
-                        f"round {n + 1} {name:10} {scenario:8} {per:7.1f} µs CPU/request "
+                        f"round {n + 1} {name:10} {scenario:8} {per:7.1f} µs CPU/request{db_text} "
                         f"{rate:8.0f} req/s  errors {result.errors}  load {os.getloadavg()[0]:.1f}",
                         flush=True,
                     )
@@ -132,9 +144,10 @@ def main() -> None:
     for scenario in scenarios:
         for name, _ in sides:
             runs = results[(name, scenario)]
+            db_text = f" + db {statistics.median(r[2] for r in runs):6.1f} µs" if db_pid else ""
             print(
                 f"  {scenario:8} {name:10} "
-                f"{statistics.median(r[0] for r in runs):7.1f} µs CPU/request  "
+                f"{statistics.median(r[0] for r in runs):7.1f} µs CPU/request{db_text}  "
                 f"{statistics.median(r[1] for r in runs):8.0f} req/s  "
                 f"(µs: {', '.join(f'{r[0]:.0f}' for r in runs)})"
             )
