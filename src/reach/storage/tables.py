@@ -270,11 +270,13 @@ channel_accounts = sa.Table(
 )
 
 # Idempotency keys (issue 13): the first successful response to a keyed write, per tenant and
-# key, stored in the write's own transaction; replayed to a retry until ``expires_at``.
+# key, stored in the write's own transaction; replayed to a retry until ``expires_at``. No
+# foreign key to ``tenants`` (0022), as ``events``: on PostgreSQL its check locked the tenant's
+# row in every keyed write. Tenants are never deleted as rows; their keys expire and are pruned.
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
-    sa.Column("tenant_id", UUID, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("tenant_id", UUID, nullable=False),
     sa.Column("idem_key", sa.Text(), nullable=False),
     sa.Column("request_hash", sa.Text(), nullable=False),
     sa.Column("status", sa.SmallInteger(), nullable=False),
