@@ -2,10 +2,10 @@
 
 On PostgreSQL a foreign key is checked by a trigger that locks the referenced row
 (``SELECT … FOR KEY SHARE``): every keyed write locked its tenant's row. Concurrent keyed
-writes of one tenant all hold that lock at once, which PostgreSQL records as a multixact on the
-tenant's row — created, logged and later frozen again for every overlapping pair. Measured with
-32 connections on one tenant (docs/benchmarks.md, *Keyed PATCH*): the database's CPU per keyed
-PATCH 455 → 343 µs, the server's 492 → 414 µs, 1,686 → 2,079 req/s.
+writes of one tenant hold that lock together, which PostgreSQL records as a multixact on the
+tenant's row, created and logged for each overlap. Measured with 32 connections on one tenant
+(docs/benchmarks.md, *Keyed PATCH: the tenant's foreign key, and SQLite's floor*): server +
+database CPU per keyed PATCH 417 + 374 → 371 + 295 µs, 1,764 → 2,405 req/s.
 
 What the key gave: ``ON DELETE CASCADE`` from a tenant's row. The server never deletes a
 tenant's row (a tenant is marked deleted and its records purged), every statement on keys
