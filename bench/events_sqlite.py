@@ -97,15 +97,18 @@ _DOC = {
 }
 
 
-def run(layout: str, path: Path, args: argparse.Namespace) -> float:
-    """CPU µs per loop for one fresh database of ``layout``."""
-    ddl, numbering = LAYOUTS[layout]
+def fresh_database(
+    path: Path, ddl: str, records: int
+) -> tuple[sqlite3.Connection, tuple[str, str, str]]:
+    """A new WAL database at ``path`` made by ``ddl``, with ``records`` resource rows
+    (external ids ``c-1``…, version 1) of one tenant; the connection (autocommit) and that
+    tenant's, schema's and partner's ids."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(_BASE + ddl)
+    conn.executescript(ddl)
     tenant, schema, partner = (str(uuid.uuid4()) for _ in range(3))
     conn.execute("BEGIN")
     conn.executemany(
@@ -113,10 +116,17 @@ def run(layout: str, path: Path, args: argparse.Namespace) -> float:
         "updated_at) VALUES (?, ?, ?, ?, ?, 1, 't')",
         (
             (str(uuid.uuid4()), tenant, schema, f"c-{n}", json.dumps({**_DOC, "customerId": n}))
-            for n in range(1, args.records + 1)
+            for n in range(1, records + 1)
         ),
     )
     conn.execute("COMMIT")
+    return conn, (tenant, schema, partner)
+
+
+def run(layout: str, path: Path, args: argparse.Namespace) -> float:
+    """CPU µs per loop for one fresh database of ``layout``."""
+    ddl, numbering = LAYOUTS[layout]
+    conn, (tenant, schema, partner) = fresh_database(path, _BASE + ddl, args.records)
     versions = [1] * (args.records + 1)
     insert = _INSERTS.get(numbering)
     rng = random.Random(7)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sqlite3
 import statistics
 import struct
 import tempfile
@@ -36,7 +35,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.events_sqlite import _BASE, _DOC, _FEED, _INSERTS, _MOVE_HEAD, _ROWID
+from bench.events_sqlite import _BASE, _DOC, _FEED, _INSERTS, _MOVE_HEAD, _ROWID, fresh_database
 
 _TABLE = (
     "CREATE TABLE idempotency_keys (tenant_id VARCHAR(36) NOT NULL, idem_key TEXT NOT NULL, "
@@ -99,25 +98,10 @@ def _frames(shm: Path) -> int:
 def run(layout: str, path: Path, args: argparse.Namespace) -> tuple[float, float]:
     """CPU µs per loop and WAL frames per commit for one fresh database of ``layout``."""
     ddl, insert_key, answered = LAYOUTS[layout]
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    tables = f"CREATE TABLE tenants (id TEXT PRIMARY KEY);{_BASE}{_ROWID}{_FEED}{ddl}"
+    conn, (tenant, schema, partner) = fresh_database(path, tables, args.records)
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.executescript(f"CREATE TABLE tenants (id TEXT PRIMARY KEY);{_BASE}{_ROWID}{_FEED}{ddl}")
-    tenant, schema, partner = (str(uuid.uuid4()) for _ in range(3))
     conn.execute("INSERT INTO tenants VALUES (?)", (tenant,))
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT INTO resources (id, tenant_id, schema_id, external_id, data, version, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, 1, 't')",
-        (
-            (str(uuid.uuid4()), tenant, schema, f"c-{n}", json.dumps({**_DOC, "customerId": n}))
-            for n in range(1, args.records + 1)
-        ),
-    )
-    conn.execute("COMMIT")
     versions = [1] * (args.records + 1)
     rng = random.Random(7)
     shm = Path(f"{path}-shm")

@@ -1,15 +1,20 @@
-"""A SQLite file migrated to a given revision, and plain SQL on it, for the tests of one
-SQLite-only migration (what the file holds before and after it)."""
+"""A SQLite file migrated to a given revision, and plain SQL on it or on a PostgreSQL
+database, for the tests of one migration (what the database holds before and after it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from reach.storage import migrate
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -33,3 +38,27 @@ def run_sql(
             conn.exec_driver_sql("PRAGMA foreign_keys = ON")
         result = conn.exec_driver_sql(statement)
         return [tuple(row) for row in result] if result.returns_rows else []
+
+
+def on_postgres(url: str, use: Callable[[sa.Connection], T]) -> T:
+    """``use`` run on a connection to the PostgreSQL database at ``url``, in one transaction."""
+
+    async def run() -> T:
+        engine = create_async_engine(migrate.sqlalchemy_url(url))
+        try:
+            async with engine.begin() as conn:
+                return await conn.run_sync(use)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def run_postgres(url: str, statement: str) -> list[tuple[object, ...]]:
+    """One statement in its own transaction on PostgreSQL; its rows as tuples."""
+
+    def go(conn: sa.Connection) -> list[tuple[object, ...]]:
+        result = conn.exec_driver_sql(statement)
+        return [tuple(row) for row in result] if result.returns_rows else []
+
+    return on_postgres(url, go)

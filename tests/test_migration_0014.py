@@ -12,16 +12,15 @@ and after it passes.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from reach.storage import migrate
+from tests.migration_helpers import on_postgres, run_postgres
 from tests.test_shard_keys import Shape, problems, shapes_of_database
 
 # The revision 0014 follows (its parent), wherever it sits in the chain.
@@ -137,25 +136,8 @@ def test_sqlite_upgrade_and_downgrade_keep_rows(tmp_path: Path) -> None:
 
 def test_postgresql_upgrade_and_downgrade_keep_rows(scratch_postgres: str) -> None:
     migrate.upgrade(scratch_postgres, PREVIOUS)
-
-    async def on_engine(use: Callable[[sa.Connection], object]) -> object:
-        engine = create_async_engine(migrate.sqlalchemy_url(scratch_postgres))
-        try:
-            async with engine.begin() as conn:
-                return await conn.run_sync(use)
-        finally:
-            await engine.dispose()
-
-    def run(statement: str) -> list[tuple[object, ...]]:
-        def go(conn: sa.Connection) -> list[tuple[object, ...]]:
-            result = conn.exec_driver_sql(statement)
-            return [tuple(row) for row in result] if result.returns_rows else []
-
-        rows: list[tuple[object, ...]] = asyncio.run(on_engine(go))  # type: ignore[assignment]
-        return rows
-
-    def shapes() -> list[Shape]:
-        found: list[Shape] = asyncio.run(on_engine(shapes_of_database))  # type: ignore[assignment]
-        return found
-
-    _round_trip(run, shapes, scratch_postgres)
+    _round_trip(
+        lambda statement: run_postgres(scratch_postgres, statement),
+        lambda: on_postgres(scratch_postgres, shapes_of_database),
+        scratch_postgres,
+    )

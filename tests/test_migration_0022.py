@@ -11,17 +11,15 @@ drops the keys whose tenant's row is gone before the foreign key returns.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from reach.storage import migrate
+from tests.migration_helpers import on_postgres, run_postgres, run_sql
 
 PREVIOUS = str(
     ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
@@ -37,7 +35,6 @@ GONE = "'00000000-0000-4000-8000-000000000009'"  # a tenant whose row is not the
 
 Run = Callable[[str], list[tuple[object, ...]]]
 Keys = Callable[[], list[str]]  # the tables the keys' foreign keys refer to
-T = TypeVar("T")
 
 
 def _key(tenant: str, key: str) -> str:
@@ -91,10 +88,7 @@ def test_sqlite_keys_keep_rows_and_rowids_both_ways(tmp_path: Path) -> None:
     engine = sa.create_engine(migrate.sqlalchemy_url(url))
 
     def run(statement: str) -> list[tuple[object, ...]]:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
-            result = conn.exec_driver_sql(statement)
-            return [tuple(row) for row in result] if result.returns_rows else []
+        return run_sql(engine, statement, foreign_keys=True)
 
     def foreign_keys() -> list[str]:
         with engine.connect() as conn:
@@ -114,20 +108,8 @@ def test_sqlite_keys_keep_rows_and_rowids_both_ways(tmp_path: Path) -> None:
 
 def test_postgresql_keys_keep_rows_both_ways(scratch_postgres: str) -> None:
     migrate.upgrade(scratch_postgres, PREVIOUS)
-
-    async def on_engine(use: Callable[[sa.Connection], T]) -> T:
-        engine = create_async_engine(migrate.sqlalchemy_url(scratch_postgres))
-        try:
-            async with engine.begin() as conn:
-                return await conn.run_sync(use)
-        finally:
-            await engine.dispose()
-
-    def run(statement: str) -> list[tuple[object, ...]]:
-        def go(conn: sa.Connection) -> list[tuple[object, ...]]:
-            result = conn.exec_driver_sql(statement)
-            return [tuple(row) for row in result] if result.returns_rows else []
-
-        return asyncio.run(on_engine(go))
-
-    _round_trip(run, lambda: asyncio.run(on_engine(_referred)), scratch_postgres)
+    _round_trip(
+        lambda statement: run_postgres(scratch_postgres, statement),
+        lambda: on_postgres(scratch_postgres, _referred),
+        scratch_postgres,
+    )
